@@ -1,0 +1,57 @@
+"""The Store seam: state that must be shared when several gateway replicas run.
+
+Two implementations pass one contract suite (tests/core/store/test_contract.py): ``MemoryStore``
+(in-process, the embedded default) and ``RedisStore``. Every method is atomic on its own.
+Keys are plain strings; callers namespace them (``rl:``, ``spend:``, ``lat:``, ``emb:`` …).
+Raises :class:`core.errors.SwitchboardError` subclasses only (Redis errors are converted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    remaining: int
+    retry_after_s: float
+
+
+class Store(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None: ...
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl_s: float | None = None) -> bool:
+        """Set only when ``key`` does not exist; True when this call set it."""
+        ...
+
+    async def delete(self, *keys: str) -> int: ...
+
+    async def incr_by(self, key: str, amount: float, *, ttl_s: float | None = None) -> float:
+        """Add ``amount`` and return the new value; ``ttl_s`` applies when the key is created."""
+        ...
+
+    async def hset(self, key: str, mapping: dict[str, bytes]) -> None: ...
+
+    async def hget(self, key: str, field: str) -> bytes | None: ...
+
+    async def hgetall(self, key: str) -> dict[str, bytes]: ...
+
+    async def hdel(self, key: str, *fields: str) -> int: ...
+
+    async def rate_acquire(
+        self, key: str, *, limit: int, window_s: float, cost: int = 1
+    ) -> RateDecision:
+        """Sliding-window limit: admit ``cost`` units unless that would put more than ``limit``
+        units in the last ``window_s`` seconds. Exact across processes sharing the store.
+        A refused call consumes nothing; ``retry_after_s`` says when it would be admitted."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store is reachable (readiness)."""
+        ...
+
+    async def aclose(self) -> None: ...
