@@ -18,6 +18,7 @@ OpenAI's error JSON ``{"error": {"message", "type", "param", "code"}}``. Foreign
     │   └── BudgetExceededError (429 insufficient_quota)
     ├── ConflictError (409 conflict)
     ├── NoCandidateError (503 no_candidate: routing constraints cannot be met)
+    ├── StoreUnavailableError (503 store_unavailable: Redis unreachable or failing)
     ├── ConfigError (not an HTTP error; carries compiler-style ``path:line:col: where: msg`` lines)
     └── UpstreamError (502 upstream_error)          ← the only family a ChatBackend raises
         ├── UpstreamTimeoutError (504 upstream_timeout)
@@ -140,6 +141,15 @@ class NoCandidateError(SwitchboardError):
     def __init__(self, message: str, *, constraint: str, param: str | None = None) -> None:
         super().__init__(message, param=param)
         self.constraint = constraint
+
+
+class StoreUnavailableError(SwitchboardError):
+    """The shared Store (Redis) could not be reached or answered with an error."""
+
+    status = 503
+    type = "api_error"
+    code = "store_unavailable"
+    retryable = True
 
 
 class ConfigError(SwitchboardError):

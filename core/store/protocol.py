@@ -50,6 +50,16 @@ class Store(Protocol):
         A refused call consumes nothing; ``retry_after_s`` says when it would be admitted."""
         ...
 
+    async def rate_add(self, key: str, *, window_s: float, cost: int) -> int:
+        """Put ``cost`` units into the sliding window of ``key`` unconditionally (reconciling an
+        estimate with real usage) and return the units now in the window. Same log as
+        :meth:`rate_acquire`."""
+        ...
+
+    async def expire(self, key: str, ttl_s: float) -> bool:
+        """Set a time to live on an existing key; False when the key does not exist."""
+        ...
+
     async def ping(self) -> bool:
         """True when the store is reachable (readiness)."""
         ...

@@ -1,0 +1,200 @@
+"""RedisStore: the shared Store for several gateway replicas (``redis.asyncio``, one pool).
+
+Atomicity comes from Redis: plain commands for single-key operations, Lua scripts where a
+read-modify-write is needed (``incr_by`` with a TTL on creation, the sliding windows). The
+sliding window is a sorted-set log stamped with the Redis server's ``TIME`` — one clock for every
+replica, which is what makes limits exact across processes — plus a running sum of its units, so
+an admission costs O(expired entries) rather than O(window). Redis errors become
+``StoreUnavailableError`` (cannot reach / timed out / loading) or ``SwitchboardError``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+
+from core.errors import StoreUnavailableError, SwitchboardError
+from core.store.protocol import RateDecision
+
+# KEYS: log (zset), sum (string). ARGV: limit, window µs, cost, member id, force (0|1), ttl ms.
+# Members are "<id>:<units>"; scores are server time in µs (exact in a double until 2255).
+_WINDOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cutoff = now - window
+local total = tonumber(redis.call('GET', KEYS[2]) or '0')
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+if #old > 0 then
+  for i = 1, #old do total = total - tonumber(string.match(old[i], ':(%-?%d+)$')) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+  redis.call('SET', KEYS[2], total, 'KEEPTTL')
+end
+if ARGV[5] ~= '1' and total + cost > limit then
+  local retry = window
+  if cost <= limit then
+    local freed = 0
+    local log = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    for i = 1, #log, 2 do
+      freed = freed + tonumber(string.match(log[i], ':(%-?%d+)$'))
+      if total - freed + cost <= limit then
+        retry = tonumber(log[i + 1]) + window - now
+        break
+      end
+    end
+  end
+  return {0, total, retry}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. ARGV[3])
+total = total + cost
+redis.call('SET', KEYS[2], total, 'PX', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, total, 0}
+"""
+
+# KEYS: counter. ARGV: amount, ttl ms ('' for none). The TTL applies only when the key is new.
+_INCR_LUA = """
+local existed = redis.call('EXISTS', KEYS[1])
+local v = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if existed == 0 and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+@contextmanager
+def _converted(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError) as exc:
+        raise StoreUnavailableError(f"store unavailable during {what}: {type(exc).__name__}") from exc
+    except rexc.RedisError as exc:
+        raise SwitchboardError(f"store error during {what}: {exc}") from exc
+
+
+class RedisStore:
+    """:class:`~core.store.protocol.Store` on Redis. Build with :meth:`from_url`."""
+
+    def __init__(self, client: aioredis.Redis, *, url: str = "redis://") -> None:
+        self._r = client
+        self._url = redact(url)
+        self._window = client.register_script(_WINDOW_LUA)
+        self._incr = client.register_script(_INCR_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, *, max_connections: int = 128, timeout_s: float = 5.0) -> RedisStore:
+        client = aioredis.Redis.from_url(
+            url,
+            max_connections=max_connections,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=min(timeout_s, 2.0),
+            health_check_interval=30,
+        )
+        return cls(client, url=url)
+
+    async def get(self, key: str) -> bytes | None:
+        with _converted("get"):
+            return cast(bytes | None, await self._r.get(key))
+
+    async def set(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        with _converted("set"):
+            await self._r.set(key, value, px=_ms(ttl_s) if ttl_s is not None else None)
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl_s: float | None = None) -> bool:
+        with _converted("set_if_absent"):
+            ok = await self._r.set(key, value, nx=True, px=_ms(ttl_s) if ttl_s is not None else None)
+        return bool(ok)
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        with _converted("delete"):
+            return int(await self._r.delete(*keys))
+
+    async def incr_by(self, key: str, amount: float, *, ttl_s: float | None = None) -> float:
+        with _converted("incr_by"):
+            v = await self._incr(keys=[key], args=[repr(float(amount)), _ms(ttl_s) if ttl_s else ""])
+        return float(v)
+
+    async def expire(self, key: str, ttl_s: float) -> bool:
+        with _converted("expire"):
+            return bool(await self._r.pexpire(key, _ms(ttl_s)))
+
+    async def hset(self, key: str, mapping: dict[str, bytes]) -> None:
+        if not mapping:
+            return
+        with _converted("hset"):
+            await self._r.hset(key, mapping=cast(Any, mapping))
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        with _converted("hget"):
+            return cast(bytes | None, await self._r.hget(key, field))
+
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        with _converted("hgetall"):
+            raw = cast(dict[bytes, bytes], await self._r.hgetall(key))
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def hdel(self, key: str, *fields: str) -> int:
+        if not fields:
+            return 0
+        with _converted("hdel"):
+            return int(await self._r.hdel(key, *fields))
+
+    async def rate_acquire(
+        self, key: str, *, limit: int, window_s: float, cost: int = 1
+    ) -> RateDecision:
+        allowed, total, retry_us = await self._run_window(key, limit, window_s, cost, force=False)
+        return RateDecision(bool(allowed), max(0, limit - total), retry_us / 1e6)
+
+    async def rate_add(self, key: str, *, window_s: float, cost: int) -> int:
+        _, total, _ = await self._run_window(key, 0, window_s, cost, force=True)
+        return total
+
+    async def _run_window(
+        self, key: str, limit: int, window_s: float, cost: int, *, force: bool
+    ) -> tuple[int, int, int]:
+        # one hash tag so both keys live in the same cluster slot
+        keys = [f"{{{key}}}:log", f"{{{key}}}:sum"]
+        args = [limit, int(window_s * 1e6), int(cost), uuid.uuid4().hex, "1" if force else "0",
+                _ms(window_s + 1.0)]
+        with _converted("rate window"):
+            res = cast(list[int], await self._window(keys=keys, args=args))
+        return int(res[0]), int(res[1]), int(res[2])
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())
+        except rexc.RedisError:
+            return False
+
+    async def ping_or_raise(self) -> None:
+        """Raise StoreUnavailableError naming the (redacted) URL when Redis does not answer."""
+        try:
+            await self._r.ping()
+        except rexc.RedisError as exc:
+            raise StoreUnavailableError(
+                f"cannot reach Redis at {self._url}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def aclose(self) -> None:
+        await self._r.aclose()
