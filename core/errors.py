@@ -20,6 +20,7 @@ OpenAI's error JSON ``{"error": {"message", "type", "param", "code"}}``. Foreign
     ├── NoCandidateError (503 no_candidate: routing constraints cannot be met)
     ├── StoreUnavailableError (503 store_unavailable: Redis unreachable or failing)
     ├── ConfigError (not an HTTP error; carries compiler-style ``path:line:col: where: msg`` lines)
+    ├── LocalModelError (503 local_model_unavailable: a bundled model is missing or not prepared)
     └── UpstreamError (502 upstream_error)          ← the only family a ChatBackend raises
         ├── UpstreamTimeoutError (504 upstream_timeout)
         ├── UpstreamUnavailableError (503 upstream_unavailable)
@@ -160,6 +161,13 @@ class ConfigError(SwitchboardError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class LocalModelError(SwitchboardError):
+    """A local model (embedder export, edge GGUF, llama.cpp server) is missing or not prepared."""
+
+    status = 503
+    code = "local_model_unavailable"
 
 
 class UpstreamError(SwitchboardError):
