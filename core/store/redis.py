@@ -102,14 +102,17 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, max_connections: int = 128, timeout_s: float = 5.0) -> RedisStore:
-        client = aioredis.Redis.from_url(
+        # a blocking pool: a burst beyond max_connections waits for a free connection instead of
+        # failing; the client owns the pool and closes it in aclose()
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
+            timeout=timeout_s,
             socket_timeout=timeout_s,
             socket_connect_timeout=min(timeout_s, 2.0),
             health_check_interval=30,
         )
-        return cls(client, url=url)
+        return cls(aioredis.Redis.from_pool(pool), url=url)
 
     async def get(self, key: str) -> bytes | None:
         with _converted("get"):
@@ -175,7 +178,7 @@ class RedisStore:
     ) -> tuple[int, int, int]:
         # one hash tag so both keys live in the same cluster slot
         keys = [f"{{{key}}}:log", f"{{{key}}}:sum"]
-        args = [limit, int(window_s * 1e6), int(cost), uuid.uuid4().hex, "1" if force else "0",
+        args: list[str | int] = [limit, int(window_s * 1e6), int(cost), uuid.uuid4().hex, "1" if force else "0",
                 _ms(window_s + 1.0)]
         with _converted("rate window"):
             res = cast(list[int], await self._window(keys=keys, args=args))
