@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+
 from core.clock import Clock, SystemClock
 from core.errors import AuthenticationError
 from gateway.keys import BudgetPeriod, KeyRecord, KeyStore
@@ -66,11 +67,12 @@ def bearer_token(authorization_header: str | None) -> str | None:
     """The token of ``Bearer <token>`` (scheme case-insensitive) or of a bare token; None if empty."""
     if authorization_header is None:
         return None
-    value = authorization_header.strip()
-    scheme, _, rest = value.partition(" ")
-    if rest and scheme.lower() == "bearer":
-        value = rest.strip()
-    return value or None
+    parts = authorization_header.split(None, 1)
+    if not parts:
+        return None
+    if parts[0].lower() == "bearer":
+        return parts[1].strip() or None if len(parts) > 1 else None
+    return authorization_header.strip() or None
 
 
 class Authenticator:
