@@ -1,0 +1,179 @@
+"""The one training pipeline: routing records + features → a :class:`~routers.router.TrainedRouter`.
+
+Every family (``knn``, ``mf``, ``heads``) gets the same extras, fitted the same way: the design map,
+the model-agnostic difficulty head (an IRT difficulty per prompt regressed on the features), per-model
+output-token heads, pair co-occurrence counts, and optionally the category classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from routers.components import BilinearScorer, DesignMap, KnnScorer, Mlp
+from routers.features import Features
+from routers.router import CategoryHead, DifficultyHead, Family, TrainedRouter
+from routers.training.data import RecordSet
+from routers.training.fit import fit_bilinear, fit_irt, fit_softmax, ridge
+
+F64 = npt.NDArray[np.float64]
+DEFAULT_OUTPUT_TOKENS = 256.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    knn_k: int = 40
+    knn_temperature: float = 0.05
+    knn_shrink: float = 2.0
+    mf_rank: int = 32
+    mf_l2: float = 1e-3
+    mf_steps: int = 600
+    heads_alpha: float = 3.0
+    difficulty_alpha: float = 10.0
+    irt_l2: float = 0.05
+    token_alpha: float = 10.0
+    category_l2: float = 1e-3
+    min_model_records: int = 20
+    seed: int = 0
+    extra_meta: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CategoryData:
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+    features: Features
+
+
+def usable_models(rs: RecordSet, min_records: int) -> list[int]:
+    counts = (~np.isnan(rs.scores)).sum(axis=0)
+    return [j for j in range(len(rs.models)) if counts[j] >= min_records]
+
+
+def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
+    """IRT difficulty per record (abilities per model and data family), then ridge features → δ."""
+    fams = rs.family()
+    fam_names = sorted(set(fams))
+    groups = np.asarray([fam_names.index(f) for f in fams], dtype=np.int64)
+    delta, theta = fit_irt(rs.scores, groups, l2=cfg.irt_l2, seed=cfg.seed)
+    beta = ridge(x, delta, cfg.difficulty_alpha)
+    mask = ~np.isnan(rs.scores)
+    abilities: dict[str, float] = {}
+    for j, name in enumerate(rs.models):
+        per_group = [(theta[g, j], mask[groups == g, j].sum()) for g in range(len(fam_names))]
+        w = np.asarray([c for _, c in per_group], dtype=np.float64)
+        if w.sum() > 0:
+            abilities[name] = round(float(np.dot([t for t, _ in per_group], w) / w.sum()), 4)
+    return DifficultyHead(Mlp((beta[:, None],), (np.zeros(1),)), abilities)
+
+
+def fit_heads(x: F64, values: F64, alpha: float) -> Mlp:
+    """One ridge regression per column on the rows where that column is known."""
+    w = np.zeros((x.shape[1], values.shape[1]))
+    for j in range(values.shape[1]):
+        rows = ~np.isnan(values[:, j])
+        if rows.sum() >= 5:
+            w[:, j] = ridge(x[rows], values[rows, j], alpha)
+        else:
+            w[-1, j] = float(np.nanmean(values[:, j])) if rows.any() else 0.0
+    bias = w[-1].copy()
+    w[-1] = 0.0
+    return Mlp((w,), (bias,))
+
+
+def fit_categories(design: DesignMap, data: CategoryData, l2: float) -> CategoryHead:
+    labels = tuple(sorted(set(data.labels)))
+    y = np.asarray([labels.index(lab) for lab in data.labels], dtype=np.int64)
+    x = design.design(data.features)
+    w = fit_softmax(x, y, len(labels), l2=l2)
+    bias = w[-1].copy()
+    w[-1] = 0.0
+    return CategoryHead(labels, Mlp((w,), (bias,)))
+
+
+def train_router(
+    family: Family,
+    rs: RecordSet,
+    feats: Features,
+    cfg: TrainConfig = TrainConfig(),
+    categories: CategoryData | None = None,
+) -> TrainedRouter:
+    """Train one router of ``family`` on ``rs`` (rows aligned with ``feats``).
+
+    Models scored on fewer than ``cfg.min_model_records`` records are dropped.
+    """
+    if len(rs) != len(feats):
+        raise ValueError("records and features differ in length")
+    keep = usable_models(rs, cfg.min_model_records)
+    if not keep:
+        raise ValueError("no model has enough scored records to train on")
+    models = tuple(rs.models[j] for j in keep)
+    scores = rs.scores[:, keep]
+    sub = RecordSet(rs.ids, rs.prompts, rs.sources, rs.categories, models, scores,
+                    rs.output_tokens[:, keep], rs.cost_usd[:, keep])
+    design = DesignMap.fit(feats)
+    x = design.design(feats)
+    scorer: KnnScorer | BilinearScorer | Mlp
+    prior = np.nan_to_num(np.nanmean(scores, axis=0), nan=0.5)
+    if family == "knn":
+        scorer = KnnScorer(feats.embedding.astype(np.float32), scores.astype(np.float32), prior,
+                           cfg.knn_k, cfg.knn_temperature, cfg.knn_shrink)
+    elif family == "mf":
+        p, v, c = fit_bilinear(x, scores, rank=cfg.mf_rank, l2=cfg.mf_l2, steps=cfg.mf_steps, seed=cfg.seed)
+        scorer = BilinearScorer(p, v, c)
+    elif family == "heads":
+        scorer = fit_heads(x, scores, cfg.heads_alpha)
+    else:
+        raise ValueError(f"unknown router family {family!r}")
+    toks = sub.output_tokens
+    known_tok = ~np.isnan(toks)
+    mean_tokens = np.asarray([
+        float(np.nanmean(toks[:, j])) if known_tok[:, j].any() else DEFAULT_OUTPUT_TOKENS
+        for j in range(len(models))
+    ])
+    tokens = fit_heads(x, np.log1p(toks), cfg.token_alpha) if known_tok.sum() >= 50 else None
+    if tokens is not None:
+        # models with no token data fall back to their (default) mean via the bias only
+        for j in range(len(models)):
+            if known_tok[:, j].sum() < 5:
+                tokens.weights[0][:, j] = 0.0
+                tokens.biases[0][j] = np.log1p(mean_tokens[j])
+    mask = (~np.isnan(scores)).astype(np.int64)
+    return TrainedRouter(
+        family=family,
+        models=models,
+        design=design,
+        scorer=scorer,
+        difficulty=fit_difficulty(x, sub, cfg),
+        tokens=tokens,
+        mean_tokens=mean_tokens,
+        pair_counts=mask.T @ mask,
+        categories=fit_categories(design, categories, cfg.category_l2) if categories else None,
+        meta={"n_records": len(rs), "sources": sorted(set(rs.family())), **cfg.extra_meta},
+    )
+
+
+def record_costs(rs: RecordSet, prices: dict[str, tuple[float, float]], models: Sequence[str]) -> F64:
+    """Cost in USD of answering each record with each model, ``(n, len(models))``.
+
+    ``cost_usd`` when the source gives it; otherwise prices × (ceil(chars/4) prompt tokens + output
+    tokens, or the model's mean output tokens, or 256). NaN where the model has no price.
+    """
+    out = np.full((len(rs), len(models)), np.nan)
+    prompt_toks = np.asarray([np.ceil(len(p) / 4) for p in rs.prompts])
+    for c, name in enumerate(models):
+        if name not in rs.models:
+            continue
+        j = rs.models.index(name)
+        toks = rs.output_tokens[:, j]
+        fill = float(np.nanmean(toks)) if (~np.isnan(toks)).any() else DEFAULT_OUTPUT_TOKENS
+        toks = np.where(np.isnan(toks), fill, toks)
+        if name in prices:
+            pin, pout = prices[name]
+            out[:, c] = (prompt_toks * pin + toks * pout) / 1e6
+        given = rs.cost_usd[:, j]
+        out[:, c] = np.where(np.isnan(given), out[:, c], given)
+    return out
