@@ -1,0 +1,174 @@
+"""The fast path: a ChatBackend for any server that speaks OpenAI's HTTP API.
+
+No litellm here. One pooled aiohttp session (``HttpPool``) carries every call; bodies are encoded
+and decoded with orjson. The request body goes upstream as the client sent it, with ``model``
+replaced by the deployment's model name, so unknown fields pass through untouched.
+
+Contract (core.backend.ChatBackend): only UpstreamError subclasses escape; the deadline bounds the
+whole call (each stream read is bounded by what is left of it); cancelling the caller, or closing
+the stream iterator early, closes the upstream connection instead of returning it to the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from core.deadline import Deadline
+from core.errors import UpstreamError
+from core.wire import ChatRequest, ChatResponse
+from gateway.providers import errors as perr
+from gateway.providers.http_pool import HttpPool
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class OpenAICompatBackend:
+    """Calls ``{base_url}/chat/completions`` of one deployment."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        model: str,
+        pool: HttpPool,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        owns_pool: bool = False,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._pool = pool
+        self._owns_pool = owns_pool
+        hdrs = {"content-type": "application/json", "accept": "application/json"}
+        if api_key:
+            hdrs["authorization"] = f"Bearer {api_key}"
+        hdrs.update(headers or {})
+        self._headers = hdrs
+        self._stream_headers = {**hdrs, "accept": "text/event-stream"}
+
+    def _payload(self, request: ChatRequest, stream: bool) -> bytes:
+        body = dict(request.body)
+        body["model"] = self.model
+        if stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+        return orjson.dumps(body)
+
+    async def complete(self, request: ChatRequest, deadline: Deadline) -> ChatResponse:
+        payload = self._payload(request, stream=False)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise perr.timeout(self.name)
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(remaining):
+                resp = await self._pool.session.post(self._url, data=payload, headers=self._headers)
+                raw = await resp.read()
+        except TimeoutError as exc:
+            raise perr.timeout(self.name) from exc
+        except aiohttp.ClientError as exc:
+            raise perr.unreachable(self.name, type(exc).__name__) from exc
+        except OSError as exc:
+            raise perr.unreachable(self.name, type(exc).__name__) from exc
+        finally:
+            if resp is not None:
+                resp.release()  # unread payload (cancel/timeout) → the connection is closed, not pooled
+        if resp.status >= 400:
+            raise perr.error_for_status(
+                resp.status, self.name, retry_after=resp.headers.get("retry-after"), body=raw
+            )
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise perr.bad_response(self.name, "a body that is not JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise perr.bad_response(self.name, "a body without choices")
+        return ChatResponse(data, self.name)
+
+    async def stream(self, request: ChatRequest, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
+        payload = self._payload(request, stream=True)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise perr.timeout(self.name)
+        resp: aiohttp.ClientResponse | None = None
+        finished = False
+        try:
+            try:
+                async with asyncio.timeout(remaining):
+                    resp = await self._pool.session.post(self._url, data=payload, headers=self._stream_headers)
+                    if resp.status >= 400:
+                        raw = await resp.content.read(_MAX_ERROR_BODY)
+                        raise perr.error_for_status(
+                            resp.status, self.name, retry_after=resp.headers.get("retry-after"), body=raw
+                        )
+            except TimeoutError as exc:
+                raise perr.timeout(self.name) from exc
+            async for chunk in self._events(resp, deadline):
+                yield chunk
+            finished = True
+        except (aiohttp.ClientError, OSError) as exc:
+            raise perr.unreachable(self.name, type(exc).__name__) from exc
+        finally:
+            if resp is not None:
+                if finished:
+                    resp.release()
+                else:
+                    resp.close()  # early exit, cancel or failure: drop the socket
+
+    async def _events(self, resp: aiohttp.ClientResponse, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
+        """Parse SSE lines into chunk dicts until ``[DONE]``; a stream that ends first is an error."""
+        content = resp.content
+        data_lines: list[bytes] = []
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise perr.timeout(self.name)
+            try:
+                async with asyncio.timeout(remaining):
+                    line = await content.readline()
+            except TimeoutError as exc:
+                raise perr.timeout(self.name) from exc
+            except ValueError as exc:  # a line past aiohttp's limit
+                raise perr.bad_response(self.name, "an oversized stream event") from exc
+            if not line:
+                raise perr.bad_response(self.name, "a stream that ended before [DONE]")
+            line = line.rstrip(b"\r\n")
+            if line:
+                if line.startswith(b"data:"):
+                    data_lines.append(line[5:].lstrip())
+                continue  # comments, event:, id: lines are ignored
+            if not data_lines:
+                continue
+            data = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
+            data_lines = []
+            if data == b"[DONE]":
+                return
+            yield self._decode_event(data)
+
+    def _decode_event(self, data: bytes) -> dict[str, Any]:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise perr.bad_response(self.name, "a stream event that is not JSON") from exc
+        if not isinstance(obj, dict):
+            raise perr.bad_response(self.name, "a stream event that is not an object")
+        if "error" in obj and "choices" not in obj:
+            code = perr.safe_upstream_code(obj)
+            raise UpstreamError(
+                f"deployment {self.name!r} failed mid-stream" + (f" ({code})" if code else ""),
+                deployment=self.name,
+            )
+        return obj
+
+    async def aclose(self) -> None:
+        if self._owns_pool:
+            await self._pool.aclose()
