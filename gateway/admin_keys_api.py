@@ -13,12 +13,16 @@ a 400 ``invalid_request_error``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.clock import Clock
 from core.errors import AuthenticationError, PermissionDeniedError
+from core.store.protocol import Store
 from gateway.auth import Authenticator
 from gateway.keys import BudgetPeriod, KeyRecord, KeyStore
 from gateway.limits import Limiter
@@ -43,10 +47,34 @@ def _public(rec: KeyRecord) -> dict[str, Any]:
     return {"object": "key", **rec.public()}
 
 
-def admin_keys_api(keys: KeyStore, auth: Authenticator, limiter: Limiter) -> APIRouter:
-    """The router; include it with ``app.include_router(admin_keys_api(...))``."""
+@dataclass(frozen=True, slots=True)
+class KeyServices:
+    """The three collaborators of the keys API (and of the request path)."""
+
+    keys: KeyStore
+    auth: Authenticator
+    limiter: Limiter
+
+    @classmethod
+    def build(
+        cls, store: Store, *, master_key: str | None, pepper: str = "", clock: Clock | None = None
+    ) -> KeyServices:
+        keys = KeyStore(store, pepper=pepper, clock=clock)
+        return cls(keys, Authenticator(keys, master_key=master_key, clock=clock), Limiter(store, clock=clock))
+
+
+def admin_keys_api(services: KeyServices | Callable[[], KeyServices]) -> APIRouter:
+    """The router; ``app.include_router(admin_keys_api(...))``.
+
+    Pass the services, or a zero-argument callable that returns them when a request arrives
+    (e.g. ``lambda: app.state.key_services`` when they are built in the lifespan).
+    """
+
+    def svc() -> KeyServices:
+        return services if isinstance(services, KeyServices) else services()
 
     async def require_master(authorization: Annotated[str | None, Header()] = None) -> None:
+        auth = svc().auth
         if auth.open:
             raise PermissionDeniedError(
                 "The admin API is off: set SWITCHBOARD_MASTER_KEY to manage keys."
@@ -58,17 +86,18 @@ def admin_keys_api(keys: KeyStore, auth: Authenticator, limiter: Limiter) -> API
 
     @api.post("", status_code=201)
     async def create_key(body: KeyCreate) -> dict[str, Any]:
-        secret, rec = await keys.create(**body.model_dump())
+        secret, rec = await svc().keys.create(**body.model_dump())
         return {**_public(rec), "key": secret}
 
     @api.get("")
     async def list_keys() -> dict[str, Any]:
-        return {"object": "list", "data": [_public(r) for r in await keys.list()]}
+        return {"object": "list", "data": [_public(r) for r in await svc().keys.list()]}
 
     @api.get("/{key_id}")
     async def get_key(key_id: str) -> dict[str, Any]:
-        rec = await keys.get(key_id)
-        spend = await limiter.spend(rec.id, rec.budget_period, rec.budget_usd)
+        s = svc()
+        rec = await s.keys.get(key_id)
+        spend = await s.limiter.spend(rec.id, rec.budget_period, rec.budget_usd)
         return {
             **_public(rec),
             "spend": {
@@ -82,8 +111,9 @@ def admin_keys_api(keys: KeyStore, auth: Authenticator, limiter: Limiter) -> API
         }
 
     async def _revoke(key_id: str) -> dict[str, Any]:
-        rec = await keys.revoke(key_id)
-        auth.forget(key_id)
+        s = svc()
+        rec = await s.keys.revoke(key_id)
+        s.auth.forget(key_id)
         return _public(rec)
 
     api.add_api_route("/{key_id}", _revoke, methods=["DELETE"], name="revoke_key")

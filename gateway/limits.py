@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.clock import Clock, SystemClock
 from core.errors import BudgetExceededError, PermissionDeniedError, RateLimitError
@@ -65,6 +67,19 @@ def period_bounds(period: BudgetPeriod, wall: float) -> tuple[str, float | None]
         )
         return start.strftime("%Y-%m"), nxt.timestamp()
     return "total", None
+
+
+def estimate_prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+    """A cheap upper-ish estimate of prompt tokens for tpm admission: ~4 characters per token of
+    every text part, plus a few tokens of framing per message. Real usage reconciles it later."""
+    chars = 0
+    for msg in messages:
+        content = msg.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(str(p.get("text", ""))) for p in content if isinstance(p, dict))
+    return chars // 4 + 4 * len(messages) + 1
 
 
 def permits(principal: Principal, model_or_policy: str) -> bool:

@@ -19,16 +19,14 @@ from fastapi.responses import JSONResponse
 
 from core.errors import InvalidRequestError, SwitchboardError
 from core.store.memory import MemoryStore
-from gateway.admin_keys_api import admin_keys_api
-from gateway.auth import Authenticator
-from gateway.keys import KeyStore
-from gateway.limits import Limiter
+from gateway.admin_keys_api import KeyServices, admin_keys_api
 
 
 def create_app() -> FastAPI:
     store = MemoryStore(state_path=Path(os.environ["TEST_STATE_PATH"]))
-    keys = KeyStore(store, pepper="test-pepper")
-    auth = Authenticator(keys, master_key=os.environ.get("SWITCHBOARD_MASTER_KEY"))
+    services = KeyServices.build(
+        store, master_key=os.environ.get("SWITCHBOARD_MASTER_KEY"), pepper="test-pepper"
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -49,8 +47,8 @@ def create_app() -> FastAPI:
 
     @app.get("/whoami")
     async def whoami(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        p = await auth.authenticate(authorization)
+        p = await services.auth.authenticate(authorization)
         return {"key_id": p.key_id, "tenant": p.tenant, "is_master": p.is_master}
 
-    app.include_router(admin_keys_api(keys, auth, Limiter(store)))
+    app.include_router(admin_keys_api(services))
     return app

@@ -11,7 +11,7 @@ from core.errors import BudgetExceededError, PermissionDeniedError, RateLimitErr
 from core.store.protocol import Store
 from core.wire import Usage
 from gateway.auth import Principal
-from gateway.limits import Limiter, period_bounds
+from gateway.limits import Limiter, estimate_prompt_tokens, period_bounds
 
 
 def _clock_at(iso: str) -> ManualClock:
@@ -136,3 +136,16 @@ async def test_master_and_anonymous_are_unlimited(store: Store, who: Principal) 
     for _ in range(5):
         await limiter.admit(who, "anything", est_tokens=10**6)
         await limiter.record(who, Usage(10**6, 10**6), 100.0)
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], 1),
+        ([{"role": "user", "content": "x" * 400}], 105),
+        ([{"role": "user", "content": [{"type": "text", "text": "y" * 40}, {"type": "image_url"}]}], 15),
+    ],
+    ids=["empty", "string", "parts"],
+)
+def test_estimate_prompt_tokens(messages: list[dict[str, object]], expected: int) -> None:
+    assert estimate_prompt_tokens(messages) == expected
