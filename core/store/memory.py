@@ -62,6 +62,7 @@ class MemoryStore:
         self._data: dict[str, _Value] = {}
         self._exp: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._queued: dict[str, float] = {}  # key → the expiry its one heap entry carries
         self._path = state_path
         self._durable = durable_prefixes
         self._lazy = lazy_prefixes
@@ -222,13 +223,23 @@ class MemoryStore:
 
     def _set_ttl(self, key: str, ttl_s: float) -> None:
         now = self._clock.now()
-        exp = now + ttl_s
-        self._exp[key] = exp
-        heapq.heappush(self._heap, (exp, key))
+        self._exp[key] = now + ttl_s
+        if key not in self._queued:
+            # at most one heap entry per key: a later TTL is found when the entry comes up, so a
+            # rate window refreshed on every request does not grow the heap
+            self._queued[key] = now + ttl_s
+            heapq.heappush(self._heap, (now + ttl_s, key))
         while self._heap and self._heap[0][0] <= now:  # sweep what has expired meanwhile
-            e, k = heapq.heappop(self._heap)
-            if self._exp.get(k) == e:
+            _, k = heapq.heappop(self._heap)
+            del self._queued[k]
+            current = self._exp.get(k)
+            if current is None:
+                continue
+            if current <= now:
                 self._drop(k)
+            else:
+                self._queued[k] = current
+                heapq.heappush(self._heap, (current, k))
 
     def _drop(self, key: str) -> None:
         self._data.pop(key, None)
@@ -259,6 +270,7 @@ class MemoryStore:
             self._data[key] = value
             if exp is not None:
                 self._exp[key] = exp
+                self._queued[key] = exp
                 heapq.heappush(self._heap, (exp, key))
 
     async def _changed(self, key: str) -> None:

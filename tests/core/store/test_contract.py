@@ -212,3 +212,13 @@ async def test_concurrent_acquire_from_several_clients_is_exact(env: StoreEnv) -
 
 async def test_ping(env: StoreEnv) -> None:
     assert await env.store.ping() is True
+
+
+async def test_many_keys_with_ttl_all_expire(env: StoreEnv) -> None:
+    for i in range(20):
+        await env.store.set(env.k(f"m{i}"), b"v", ttl_s=0.2)
+        await env.store.rate_acquire(env.k(f"w{i}"), limit=5, window_s=0.2)
+    await env.advance(0.4)
+    assert [await env.store.get(env.k(f"m{i}")) for i in range(20)] == [None] * 20
+    assert all([(await env.store.rate_acquire(env.k(f"w{i}"), limit=1, window_s=0.2)).allowed
+                for i in range(20)])

@@ -59,3 +59,16 @@ async def test_corrupt_snapshot_refuses_to_start(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(StoreUnavailableError, match="corrupt"):
         MemoryStore(state_path=path)
+
+
+async def test_sweep_drops_expired_keys_and_keeps_one_heap_entry_per_key() -> None:
+    clock = ManualClock()
+    store = MemoryStore(clock=clock)
+    for _ in range(100):
+        await store.rate_acquire("rl:rpm:k", limit=1000, window_s=60)
+        clock.advance(0.1)
+    await store.set("short", b"v", ttl_s=1)
+    assert len(store._heap) == 2
+    clock.advance(120)
+    await store.set("later", b"v", ttl_s=1)  # any TTL write sweeps what has expired
+    assert set(store._data) == {"later"}
