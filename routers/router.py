@@ -48,13 +48,20 @@ class DifficultyHead:
 
     A model of ability θ is predicted to score ``σ(θ − δ(x))`` on prompt x (a one-parameter IRT model
     fitted across every source); unknown models get the ability the caller supplies (default 0).
+    The second output predicts the mean score gain of the stronger over the weaker model of the
+    training pairs, which is what "strong model needed" asks for any pair.
     """
 
-    net: Mlp
+    net: Mlp  # output 0: difficulty δ; output 1: expected gain of a stronger over a weaker model
     abilities: Mapping[str, float]
 
     def difficulty(self, x: F64) -> F64:
         out: F64 = self.net(x)[:, 0]
+        return out
+
+    def gain(self, x: F64) -> F64:
+        """Predicted quality gain of a clearly stronger model over a weaker one (any pair)."""
+        out: F64 = self.net(x)[:, 1]
         return out
 
     def quality(self, x: F64, abilities: Sequence[float]) -> F64:
@@ -115,7 +122,8 @@ class TrainedRouter:
 
     def knows_pair(self, strong: str, weak: str) -> bool:
         i, j = self.index(strong), self.index(weak)
-        return i is not None and j is not None and int(self.pair_counts[i, j]) >= MIN_PAIR_RECORDS
+        need = self.meta.get("min_pair_records", MIN_PAIR_RECORDS)
+        return i is not None and j is not None and int(self.pair_counts[i, j]) >= int(need)  # type: ignore[call-overload]
 
     def difficulty_of(self, features: Features) -> F64:
         return self.difficulty.difficulty(self.design.design(features))
@@ -126,7 +134,7 @@ class TrainedRouter:
             q = self.score(features)
             gain: F64 = q[:, i] - q[:, j]
             return gain
-        return sigmoid(self.difficulty_of(features))
+        return self.difficulty.gain(self.design.design(features))
 
     def quality(
         self, features: Features, candidates: Sequence[str], abilities: Mapping[str, float] | None = None

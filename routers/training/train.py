@@ -17,7 +17,7 @@ from routers.components import BilinearScorer, DesignMap, KnnScorer, Mlp
 from routers.features import Features
 from routers.router import CategoryHead, DifficultyHead, Family, TrainedRouter
 from routers.training.data import RecordSet
-from routers.training.fit import fit_bilinear, fit_irt, fit_softmax, ridge
+from routers.training.fit import fit_bilinear, fit_irt, fit_logistic, fit_softmax, ridge
 
 F64 = npt.NDArray[np.float64]
 DEFAULT_OUTPUT_TOKENS = 256.0
@@ -33,7 +33,9 @@ class TrainConfig:
     mf_steps: int = 600
     heads_alpha: float = 3.0
     difficulty_alpha: float = 10.0
+    gain_min_gap: float = 0.5
     irt_l2: float = 0.05
+    irt_steps: int = 400
     token_alpha: float = 10.0
     category_l2: float = 1e-3
     min_model_records: int = 20
@@ -53,21 +55,47 @@ def usable_models(rs: RecordSet, min_records: int) -> list[int]:
     return [j for j in range(len(rs.models)) if counts[j] >= min_records]
 
 
+def gain_targets(scores: F64, groups: npt.NDArray[np.int64], theta: F64, min_gap: float) -> F64:
+    """Per record: mean over model pairs (a, b) of its family with θ_a − θ_b ≥ ``min_gap`` of
+    ``score_a − score_b`` (both observed); 0 where no such pair was scored."""
+    out = np.zeros(len(scores))
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        th = theta[g]
+        observed = ~np.isnan(scores[rows])
+        present = np.flatnonzero(observed.any(axis=0))
+        pairs = [(a, b) for a in present for b in present if th[a] - th[b] >= min_gap]
+        if not pairs:
+            continue
+        num = np.zeros(len(rows))
+        den = np.zeros(len(rows))
+        for a, b in pairs:
+            ok = observed[:, a] & observed[:, b]
+            num += np.where(ok, np.nan_to_num(scores[rows, a] - scores[rows, b]), 0.0)
+            den += ok
+        out[rows] = np.where(den > 0, num / np.maximum(den, 1), 0.0)
+    return out
+
+
 def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
-    """IRT difficulty per record (abilities per model and data family), then ridge features → δ."""
+    """IRT difficulty per record (abilities per model and data family) and the pairwise gain target,
+    each regressed on the features by ridge (one linear layer with two outputs)."""
     fams = rs.family()
     fam_names = sorted(set(fams))
     groups = np.asarray([fam_names.index(f) for f in fams], dtype=np.int64)
-    delta, theta = fit_irt(rs.scores, groups, l2=cfg.irt_l2, seed=cfg.seed)
-    beta = ridge(x, delta, cfg.difficulty_alpha)
+    delta, theta = fit_irt(rs.scores, groups, l2=cfg.irt_l2, steps=cfg.irt_steps, seed=cfg.seed)
+    gain = gain_targets(rs.scores, groups, theta, cfg.gain_min_gap)
+    w = np.stack([ridge(x, delta, cfg.difficulty_alpha), ridge(x, gain, cfg.difficulty_alpha)], axis=1)
     mask = ~np.isnan(rs.scores)
     abilities: dict[str, float] = {}
     for j, name in enumerate(rs.models):
         per_group = [(theta[g, j], mask[groups == g, j].sum()) for g in range(len(fam_names))]
-        w = np.asarray([c for _, c in per_group], dtype=np.float64)
-        if w.sum() > 0:
-            abilities[name] = round(float(np.dot([t for t, _ in per_group], w) / w.sum()), 4)
-    return DifficultyHead(Mlp((beta[:, None],), (np.zeros(1),)), abilities)
+        cnt = np.asarray([c for _, c in per_group], dtype=np.float64)
+        if cnt.sum() > 0:
+            abilities[name] = round(float(np.dot([t for t, _ in per_group], cnt) / cnt.sum()), 4)
+    bias = w[-1].copy()
+    w[-1] = 0.0
+    return DifficultyHead(Mlp((w,), (bias,)), abilities)
 
 
 def fit_heads(x: F64, values: F64, alpha: float) -> Mlp:
@@ -152,7 +180,8 @@ def train_router(
         mean_tokens=mean_tokens,
         pair_counts=mask.T @ mask,
         categories=fit_categories(design, categories, cfg.category_l2) if categories else None,
-        meta={"n_records": len(rs), "sources": sorted(set(rs.family())), **cfg.extra_meta},
+        meta={"n_records": len(rs), "sources": sorted(set(rs.family())),
+              "min_pair_records": min(100, max(10, len(rs) // 10)), **cfg.extra_meta},
     )
 
 
@@ -177,3 +206,42 @@ def record_costs(rs: RecordSet, prices: dict[str, tuple[float, float]], models: 
         given = rs.cost_usd[:, j]
         out[:, c] = np.where(np.isnan(given), out[:, c], given)
     return out
+
+
+def add_model(router: TrainedRouter, name: str, feats: Features, scores: F64, l2: float = 1.0) -> TrainedRouter:
+    """Add ``name`` to a matrix-factorisation router from a few hundred labelled prompts.
+
+    The prompt projection stays frozen; only the new model's vector and bias are fitted (logistic
+    regression on the projected prompts). NaN scores are ignored. Returns a new router.
+    """
+    if not isinstance(router.scorer, BilinearScorer):
+        raise TypeError("add_model needs an 'mf' router")
+    if name in router.models:
+        raise ValueError(f"{name!r} is already in the router")
+    rows = ~np.isnan(scores)
+    z = router.design.design(feats.rows(np.flatnonzero(rows))) @ router.scorer.proj
+    vec, bias = fit_logistic(z, scores[rows], l2=l2)
+    s = router.scorer
+    scorer = BilinearScorer(s.proj, np.vstack([s.model_vecs, vec[None, :]]), np.r_[s.model_bias, bias])
+    m = len(router.models)
+    pairs = np.zeros((m + 1, m + 1), dtype=np.int64)
+    pairs[:m, :m] = router.pair_counts
+    # the new model's vector lives in the same space as the others: its pairs are answered by MF
+    pairs[m, :] = pairs[:, m] = int(rows.sum())
+    tokens = router.tokens
+    if tokens is not None:
+        w, b = tokens.weights[0], tokens.biases[0]
+        extra = np.zeros((w.shape[0], 1))
+        tokens = Mlp((np.hstack([w, extra]),), (np.r_[b, np.log1p(DEFAULT_OUTPUT_TOKENS)],))
+    return TrainedRouter(
+        family=router.family,
+        models=(*router.models, name),
+        design=router.design,
+        scorer=scorer,
+        difficulty=router.difficulty,
+        tokens=tokens,
+        mean_tokens=np.r_[router.mean_tokens, DEFAULT_OUTPUT_TOKENS],
+        pair_counts=pairs,
+        categories=router.categories,
+        meta=router.meta,
+    )
