@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 from core.clock import Clock, SystemClock
-from core.errors import SwitchboardError
+from core.errors import StoreUnavailableError, SwitchboardError
 from core.store import snapshot
 from core.store.protocol import RateDecision
 
@@ -189,7 +189,10 @@ class MemoryStore:
                 return  # someone wrote a snapshot that already holds our change
             gen = self._dirty
             data = snapshot.dump(self._persisted_items(), self._clock)
-            await asyncio.to_thread(snapshot.write_atomic, self._path, data)
+            try:
+                await asyncio.to_thread(snapshot.write_atomic, self._path, data)
+            except OSError as exc:
+                raise StoreUnavailableError(f"cannot write store snapshot {self._path}: {exc}") from exc
             self._written = gen
 
     async def aclose(self) -> None:

@@ -72,3 +72,11 @@ async def test_sweep_drops_expired_keys_and_keeps_one_heap_entry_per_key() -> No
     clock.advance(120)
     await store.set("later", b"v", ttl_s=1)  # any TTL write sweeps what has expired
     assert set(store._data) == {"later"}
+
+
+async def test_unwritable_snapshot_is_store_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    store = MemoryStore(state_path=blocker / "store.json")
+    with pytest.raises(StoreUnavailableError, match="cannot write"):
+        await store.hset("vk:by_hash", {"a": b"1"})
