@@ -75,8 +75,7 @@ async def test_sweep_drops_expired_keys_and_keeps_one_heap_entry_per_key() -> No
 
 
 async def test_unwritable_snapshot_is_store_unavailable(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    store = MemoryStore(state_path=blocker / "store.json")
+    store = MemoryStore(state_path=tmp_path / "sub" / "store.json")
+    (tmp_path / "sub").write_text("")  # the directory the snapshot needs is now a file
     with pytest.raises(StoreUnavailableError, match="cannot write"):
         await store.hset("vk:by_hash", {"a": b"1"})
