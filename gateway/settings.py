@@ -23,6 +23,11 @@ class GatewaySettings(BaseSettings):
     config: Path = Path("config/default.yaml")
     redis_url: str | None = None
     master_key: SecretStr | None = None
+    key_pepper: SecretStr = Field(default=SecretStr(""), description="HMAC pepper of virtual-key hashes")
+    state_path: Path | None = Field(
+        default=Path("var/state/store.json"),
+        description="durable snapshot of the in-process store (keys, spend); unused with Redis",
+    )
     models_dir: Path = Path("var/models")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     workers: int = Field(default=1, ge=1)
@@ -33,4 +38,5 @@ class GatewaySettings(BaseSettings):
     )
 
     def master_key_value(self) -> str | None:
-        return self.master_key.get_secret_value() if self.master_key else None
+        value = self.master_key.get_secret_value() if self.master_key else ""
+        return value or None

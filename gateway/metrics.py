@@ -1,0 +1,92 @@
+"""Prometheus metrics of one gateway process, in its own registry (no module-global state).
+
+Labels: ``endpoint`` (chat | completions | embeddings), ``policy`` ("" when the request named a
+deployment), ``deployment`` ("" when none was reached), ``status`` (HTTP status), ``type`` (the
+OpenAI error code). With several uvicorn workers each process exposes its own numbers.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10)
+
+
+class GatewayMetrics:
+    """Counters and histograms the API, dispatcher and reloader record into."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("switchboard_requests_total", "Requests answered",
+                                ["endpoint", "policy", "deployment", "status"], registry=r)
+        self.latency = Histogram("switchboard_request_latency_seconds", "End-to-end request latency",
+                                 ["endpoint", "policy", "deployment"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.ttft = Histogram("switchboard_time_to_first_token_seconds", "Streaming time to first chunk",
+                              ["policy", "deployment"], buckets=_TTFT_BUCKETS, registry=r)
+        self.tokens = Counter("switchboard_tokens_total", "Tokens by kind (prompt | completion)",
+                              ["policy", "deployment", "kind"], registry=r)
+        self.cost = Counter("switchboard_cost_usd_total", "Spend in USD", ["policy", "deployment"], registry=r)
+        self.errors = Counter("switchboard_errors_total", "Errors returned, by OpenAI error code",
+                              ["endpoint", "policy", "deployment", "type"], registry=r)
+        self.attempts = Counter("switchboard_upstream_attempts_total", "Upstream attempts by outcome",
+                                ["deployment", "outcome"], registry=r)
+        self.in_flight_g = Gauge("switchboard_deployment_in_flight", "Calls in flight per deployment",
+                                 ["deployment"], registry=r)
+        self.cooldowns = Counter("switchboard_deployment_cooldowns_total", "Cooldowns started",
+                                 ["deployment"], registry=r)
+        self.reloads = Counter("switchboard_config_reloads_total", "Config reloads by result", ["result"],
+                               registry=r)
+        self.config_version = Gauge("switchboard_config_version", "Version of the active config", registry=r)
+        self.route_decisions = Counter("switchboard_route_decisions_total", "Routing decisions",
+                                       ["policy", "deployment", "router"], registry=r)
+
+    # AttemptObserver (gateway.dispatch)
+    def attempt(self, deployment: str, outcome: str) -> None:
+        self.attempts.labels(deployment, outcome).inc()
+
+    def in_flight(self, deployment: str, value: int) -> None:
+        self.in_flight_g.labels(deployment).set(value)
+
+    def cooldown(self, deployment: str) -> None:
+        self.cooldowns.labels(deployment).inc()
+
+    def request_done(
+        self,
+        endpoint: str,
+        policy: str,
+        deployment: str,
+        status: int,
+        seconds: float,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        ttft_s: float | None = None,
+    ) -> None:
+        self.requests.labels(endpoint, policy, deployment, str(status)).inc()
+        self.latency.labels(endpoint, policy, deployment).observe(seconds)
+        if prompt_tokens:
+            self.tokens.labels(policy, deployment, "prompt").inc(prompt_tokens)
+        if completion_tokens:
+            self.tokens.labels(policy, deployment, "completion").inc(completion_tokens)
+        if cost_usd > 0:
+            self.cost.labels(policy, deployment).inc(cost_usd)
+        if ttft_s is not None:
+            self.ttft.labels(policy, deployment).observe(ttft_s)
+
+    def request_failed(self, endpoint: str, policy: str, deployment: str, status: int, code: str) -> None:
+        self.requests.labels(endpoint, policy, deployment, str(status)).inc()
+        self.errors.labels(endpoint, policy, deployment, code).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
