@@ -15,6 +15,15 @@ Tier = Literal["edge", "cloud"]
 Capability = Literal["tools", "vision", "json_mode", "logprobs", "streaming"]
 
 
+class LocatedError(ValueError):
+    """A cross-field problem raised by a model validator that knows where in the document it is;
+    ``loc`` is relative to the model being validated (core.config.validate appends it)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -170,26 +179,32 @@ class GatewayConfig(Frozen):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewayConfig:
-        names = [d.name for d in self.deployments]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ValueError(f"deployment names must be unique: {sorted(dupes)}")
-        known = set(names)
+        seen: set[str] = set()
+        for i, dep in enumerate(self.deployments):
+            if dep.name in seen:
+                raise LocatedError(("deployments", i, "name"), f"deployment name {dep.name!r} is used twice")
+            seen.add(dep.name)
+        known = set(seen)
         model_names = set(known)
-        for pol in self.policies:
-            for ref in (*pol.candidates, *pol.fallbacks):
-                if ref not in known:
-                    raise ValueError(f"policy {pol.name!r} names unknown deployment {ref!r}")
-            for ov in pol.overrides:
-                for ref in ov.candidates:
+        for p, pol in enumerate(self.policies):
+            for field in ("candidates", "fallbacks"):
+                for j, ref in enumerate(getattr(pol, field)):
                     if ref not in known:
-                        raise ValueError(f"policy {pol.name!r} override names unknown deployment {ref!r}")
-            for alias in (pol.name, *pol.aliases):
+                        raise LocatedError(("policies", p, field, j),
+                                           f"policy {pol.name!r} names unknown deployment {ref!r}")
+            for o, ov in enumerate(pol.overrides):
+                for j, ref in enumerate(ov.candidates):
+                    if ref not in known:
+                        raise LocatedError(("policies", p, "overrides", o, "candidates", j),
+                                           f"policy {pol.name!r} override names unknown deployment {ref!r}")
+            for j, alias in enumerate((pol.name, *pol.aliases)):
                 if alias in model_names:
-                    raise ValueError(f"model name {alias!r} is used twice (policy or deployment)")
+                    where: tuple[str | int, ...] = ("policies", p, "name") if j == 0 else ("policies", p, "aliases", j - 1)
+                    raise LocatedError(where, f"model name {alias!r} is used twice (policy or deployment)")
                 model_names.add(alias)
         if self.settings.default_policy and self.settings.default_policy not in {
             p.name for p in self.policies
         }:
-            raise ValueError(f"settings.default_policy names unknown policy {self.settings.default_policy!r}")
+            raise LocatedError(("settings", "default_policy"),
+                               f"settings.default_policy names unknown policy {self.settings.default_policy!r}")
         return self

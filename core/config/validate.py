@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from core.config.models import LocatedError
 from core.config.yaml_source import YamlDocument, load_yaml_file, parse_yaml
 from core.errors import ConfigError
 
@@ -20,8 +21,15 @@ def validate_document(doc: YamlDocument, model: type[M]) -> M:
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            loc = _document_loc(doc.data, tuple(err["loc"]))
-            problems.append(doc.problem(loc, err["msg"]))
+            raw_loc = tuple(err["loc"])
+            msg = err["msg"]
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, LocatedError):
+                # a model validator's cross-field error: point at the offending item
+                raw_loc += cause.loc
+                msg = str(cause)
+            loc = _document_loc(doc.data, raw_loc)
+            problems.append(doc.problem(loc, msg))
         raise ConfigError(problems) from exc
 
 
