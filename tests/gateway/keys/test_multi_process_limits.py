@@ -119,6 +119,7 @@ def test_rpm_is_exact_across_two_gateway_processes(
     statuses = [r.status_code for r in responses]
     accepted = statuses.count(200)
     refused = [r for r in responses if r.status_code == 429]
+    print(f"accepted={accepted} refused={len(refused)} of {len(responses)}")
     assert 99 <= accepted <= 101, f"accepted {accepted}"
     assert len(refused) == 300 - accepted, sorted(set(statuses))
     for r in refused:
