@@ -7,22 +7,14 @@ front of the fake upstream: 100 (±1) are answered, the rest are 429 with Retry-
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-
-ROOT = Path(__file__).resolve().parents[3]
-MASTER = "sk-master-multi-process"
+from tests.gateway.keys.gateway_proc import MASTER, gateway_process
 
 CONFIG = """\
 deployments:
@@ -34,55 +26,6 @@ policies:
   - name: auto
     candidates: [fake]
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def gateway_process(config: Path, redis_url: str, log: Path) -> Iterator[str]:
-    """``switchboard serve`` on a free port; yields its base URL once it is ready."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SWITCHBOARD_HOST": "127.0.0.1",
-        "SWITCHBOARD_PORT": str(port),
-        "SWITCHBOARD_CONFIG": str(config),
-        "SWITCHBOARD_REDIS_URL": redis_url,
-        "SWITCHBOARD_MASTER_KEY": MASTER,
-        "SWITCHBOARD_RELOAD_POLL_S": "0",
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main(['serve']))"],
-            cwd=ROOT, env=env, stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gateway exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gateway not ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _send_all(urls: list[str], secret: str, n: int) -> list[httpx.Response]:
@@ -106,7 +49,7 @@ def test_rpm_is_exact_across_two_gateway_processes(
     config.write_text(CONFIG.format(base_url=fake_upstream.base_url))
     with ExitStack() as stack:
         urls = [
-            stack.enter_context(gateway_process(config, clean_redis_url, tmp_path / f"gw{i}.log"))
+            stack.enter_context(gateway_process(config, tmp_path / f"gw{i}.log", redis_url=clean_redis_url))
             for i in range(2)
         ]
         created = httpx.post(
