@@ -78,10 +78,11 @@ def operating_points(
 def multi_report(
     models: Sequence[str], pred_q: F64, pred_cost: F64, true_q: F64, true_cost: F64
 ) -> MultiReport:
-    """Cost/quality summary of a router's λ sweep against the single models (rows with no usable
-    model are dropped)."""
+    """Cost/quality summary of a router's λ sweep against the single models, on the rows where every
+    model has a score and a cost (or, when there are none, the rows where at least one has)."""
     avail = ~np.isnan(true_q) & ~np.isnan(true_cost)
-    keep = avail.any(axis=1)
+    # compare like with like: the rows where every model is scored, when there are any
+    keep = avail.all(axis=1) if avail.all(axis=1).any() else avail.any(axis=1)
     pred_q, pred_cost, true_q, true_cost = pred_q[keep], pred_cost[keep], true_q[keep], true_cost[keep]
     avail = avail[keep]
     singles: dict[str, tuple[float, float]] = {}

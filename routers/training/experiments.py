@@ -1,0 +1,193 @@
+"""Offline experiments behind docs/benchmarks-D.md (each prints JSON lines).
+
+    python -m routers.training.experiments loso        # leave-one-source-out transfer of the
+                                                       # difficulty head (unknown pairs) vs baselines
+    python -m routers.training.experiments llmrouter   # multi-model: train llmrouter_train, test llmrouter_test
+    python -m routers.training.experiments mmlu_pro    # category-stratified 50/50 split, APGR vs prior
+
+Data comes from ``$SWITCHBOARD_DATA`` (default ``/work/shared/data/routing``); embeddings from the
+on-disk cache (:mod:`routers.training.embed_cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from routers.components import DesignMap
+from routers.evaluation import MultiReport, multi_report, predicted_costs
+from routers.features import Features
+from routers.metrics import apgr
+from routers.router import BaselineRouter
+from routers.training.data import RecordSet, load_prices, load_records
+from routers.training.pipeline import features_for
+from routers.training.train import TrainConfig, fit_difficulty, record_costs, train_router
+
+F64 = npt.NDArray[np.float64]
+DATA = Path(os.environ.get("SWITCHBOARD_DATA", "/work/shared/data/routing"))
+FILES = ("llmrouter_train.jsonl", "llmrouter_test.jsonl", "mmlu_pro.jsonl.gz", "alpaca_eval.jsonl",
+         "routerarena.jsonl")
+PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mmlu_pro": (("gemini-1.5-pro-002", "phi-3-mini-4k-instruct"),
+                 ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct"),
+                 ("gemini-1.5-pro-002", "mixtral-8x7b-instruct-v0.1"),
+                 ("llama-3.1-70b-instruct", "mixtral-8x7b-instruct-v0.1")),
+    "alpaca_eval": (("gpt-4-1106-preview", "gpt-3.5-turbo-1106"), ("gpt-4-1106-preview", "claude-2"),
+                    ("gpt-4-1106-preview", "vicuna-13b-v1.5")),
+    "llmrouter": (("llama-3.3-nemotron-super-49b-v1", "llama-3.1-8b-instruct"),
+                  ("llama-3.1-nemotron-51b-instruct", "mistral-7b-instruct-v0.3")),
+    "routerarena": (("gemini-2.0-flash-001", "claude-3-haiku-20240307"),),
+}
+# llmrouter is scored per task (a held-out benchmark is one task); these have enough gap to measure
+LLMROUTER_TASKS = ("llmrouter/gsm8k", "llmrouter/mmlu", "llmrouter/math", "llmrouter/arc_challenge",
+                   "llmrouter/commonsense_qa", "llmrouter/mbpp", "llmrouter/gpqa", "llmrouter/openbook_qa")
+
+
+def load_all() -> tuple[RecordSet, Features]:
+    rs = load_records([DATA / f for f in FILES])
+    return rs, features_for(rs.prompts)
+
+
+def pair_apgr(score: F64, rs: RecordSet, strong: str, weak: str) -> float | None:
+    qs, qw = rs.scores[:, rs.models.index(strong)], rs.scores[:, rs.models.index(weak)]
+    keep = ~np.isnan(qs) & ~np.isnan(qw)
+    try:
+        return apgr(score[keep], qs[keep], qw[keep])
+    except ValueError:
+        return None
+
+
+def eval_groups(rs: RecordSet, fam: str) -> list[tuple[str, npt.NDArray[np.int64]]]:
+    fams = np.asarray(rs.family())
+    if fam == "llmrouter":
+        src = np.asarray(rs.sources)
+        return [(t, np.flatnonzero(src == t)) for t in LLMROUTER_TASKS]
+    return [(fam, np.flatnonzero(fams == fam))]
+
+
+Scorer = Callable[[Features], F64]
+
+
+def loso(cfg: TrainConfig, variants: Sequence[str]) -> None:
+    rs, feats = load_all()
+    fams = np.asarray(rs.family())
+    for fam in PAIRS:
+        train_idx = np.flatnonzero(fams != fam)
+        tr = rs.subset(train_idx)
+        tf = feats.rows(train_idx)
+        design = DesignMap.fit(tf)
+        head = fit_difficulty(design.design(tf), tr, cfg)
+        scorers: dict[str, Scorer] = {
+            "gain": lambda f, h=head, d=design: h.gain(d.design(f)),  # type: ignore[misc]
+            "difficulty": lambda f, h=head, d=design: h.difficulty(d.design(f)),  # type: ignore[misc]
+            "random": lambda f: BaselineRouter("random").strong_needed(f, "", ""),
+            "length": lambda f: BaselineRouter("length").strong_needed(f, "", ""),
+        }
+        for group, idx in eval_groups(rs, fam):
+            sub, sf = rs.subset(idx), feats.rows(idx)
+            for strong, weak in PAIRS[fam]:
+                row: dict[str, object] = {"held_out": fam, "group": group, "strong": strong, "weak": weak}
+                for name in variants:
+                    v = pair_apgr(scorers[name](sf), sub, strong, weak)
+                    row[name] = None if v is None else round(v, 4)
+                print(json.dumps(row), flush=True)
+
+
+def _fmt(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def llmrouter(cfg: TrainConfig) -> None:
+    """Train every family on llmrouter_train, evaluate the λ sweep on llmrouter_test."""
+    prices = {m: (p.input_per_mtok, p.output_per_mtok) for m, p in load_prices(DATA / "models.json").items()}
+    tr = load_records([DATA / "llmrouter_train.jsonl"])
+    te = load_records([DATA / "llmrouter_test.jsonl"], tr.models)
+    tf, ef = features_for(tr.prompts), features_for(te.prompts)
+    models = [m for m in te.models if m in prices]
+    cols = [te.models.index(m) for m in models]
+    true_q, true_c = te.scores[:, cols], record_costs(te, prices, models)
+    rng = np.random.default_rng(cfg.seed)
+    rows: dict[str, MultiReport] = {}
+    for fam in ("knn", "mf", "heads"):
+        r = train_router(fam, tr, tf, cfg)  # type: ignore[arg-type]
+        rows[fam] = multi_report(models, r.quality(ef, models), predicted_costs(r, ef, te.prompts, models, prices),
+                                 true_q, true_c)
+    rows["random"] = multi_report(models, rng.random(true_q.shape), np.zeros_like(true_c), true_q, true_c)
+    for name, rep in rows.items():
+        print(json.dumps({
+            "router": name, "n": rep.n, "aiq": _fmt(rep.aiq), "zero_router_aiq": _fmt(rep.zero_router_aiq),
+            "best_single_model": rep.best_single_model, "best_single_quality": _fmt(rep.best_single_quality),
+            "best_single_cost_usd": rep.best_single_cost_usd,
+            "cost_fraction_at_best_single_quality": _fmt(rep.cost_fraction_at_best_single_quality),
+            "quality_at_half_best_single_cost": _fmt(rep.quality_at_half_best_single_cost),
+        }), flush=True)
+
+
+def stratified_half(categories: Sequence[str], seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    rng = np.random.default_rng(seed)
+    cats = np.asarray(categories)
+    a: list[int] = []
+    b: list[int] = []
+    for c in sorted(set(categories)):
+        idx = rng.permutation(np.flatnonzero(cats == c))
+        h = len(idx) // 2
+        a += idx[:h].tolist()
+        b += idx[h:].tolist()
+    return np.asarray(sorted(a), np.int64), np.asarray(sorted(b), np.int64)
+
+
+MMLU_PRO_PAIRS = (("gemini-1.5-pro-002", "phi-3-mini-4k-instruct", 0.584),
+                  ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct", 0.514))
+
+
+def mmlu_pro(cfg: TrainConfig, seeds: Sequence[int]) -> None:
+    """Category-stratified 50/50 split of mmlu_pro: APGR of each family vs the per-category prior."""
+    rs = load_records([DATA / "mmlu_pro.jsonl.gz"])
+    feats = features_for(rs.prompts)
+    for seed in seeds:
+        tr_i, te_i = stratified_half(rs.categories, seed)
+        tr, te = rs.subset(tr_i), rs.subset(te_i)
+        tf, ef = feats.rows(tr_i), feats.rows(te_i)
+        routers = {fam: train_router(fam, tr, tf, cfg) for fam in ("knn", "mf", "heads")}  # type: ignore[arg-type]
+        for strong, weak, published_prior in MMLU_PRO_PAIRS:
+            js, jw = rs.models.index(strong), rs.models.index(weak)
+            gain = tr.scores[:, js] - tr.scores[:, jw]
+            prior = {c: float(np.nanmean(gain[np.asarray(tr.categories) == c])) for c in set(tr.categories)}
+            row: dict[str, object] = {"seed": seed, "strong": strong, "weak": weak,
+                                      "published_prior": published_prior}
+            row["category_prior"] = _fmt(pair_apgr(np.asarray([prior.get(c, 0.0) for c in te.categories]),
+                                                   te, strong, weak))
+            for fam, r in routers.items():
+                row[fam] = _fmt(pair_apgr(r.strong_needed(ef, strong, weak), te, strong, weak))
+            row["difficulty_head"] = _fmt(pair_apgr(routers["heads"].difficulty.gain(
+                routers["heads"].design.design(ef)), te, strong, weak))
+            row["random"] = _fmt(pair_apgr(BaselineRouter("random").strong_needed(ef, "", ""), te, strong, weak))
+            print(json.dumps(row), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro"))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--alpha", type=float, default=TrainConfig.difficulty_alpha)
+    p.add_argument("--gap", type=float, default=TrainConfig.gain_min_gap)
+    p.add_argument("--variants", default="gain,difficulty,random,length")
+    args = p.parse_args(argv)
+    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap)
+    if args.what == "loso":
+        loso(cfg, args.variants.split(","))
+    elif args.what == "llmrouter":
+        llmrouter(cfg)
+    else:
+        mmlu_pro(cfg, [int(x) for x in args.seeds.split(",")])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
