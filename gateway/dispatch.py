@@ -259,15 +259,19 @@ class Dispatcher:
         self._obs.attempt(name, exc.code or "error")
         if self.states.failed(name, exc, plan.snapshot.config.settings.cooldown):
             self._obs.cooldown(name)
-        if not exc.retryable:
-            raise exc
-        if attempt + 1 >= plan.policy.retry.max_attempts or self.states.cooling(name):
+        if not exc.retryable or attempt + 1 >= plan.policy.retry.max_attempts:
+            if not exc.retryable:
+                raise exc
             return False
         delay = _backoff(plan.policy, attempt, self._rng)
         if isinstance(exc, UpstreamRateLimitError) and exc.retry_after_s is not None:
+            # A short Retry-After is waited out here; a long one sends us to the next deployment
+            # (DeploymentStates.failed has already cooled this one down for that long).
             if exc.retry_after_s > plan.policy.retry.backoff_max_s:
                 return False
             delay = max(delay, exc.retry_after_s)
+        elif self.states.cooling(name):
+            return False
         if delay >= deadline.remaining():
             return False
         await self._clock.sleep(delay)

@@ -116,7 +116,7 @@ class FallbackSelector:
                 ok.append(name)
         ranked = tuple(ok + busy)
         if not ranked:
-            raise no_candidate(policy.name, skipped, views)
+            raise no_candidate(policy.name, skipped, views, constraints)
         reason = f"{policy.name}: {ranked[0]} (first eligible in policy order"
         if skipped:
             reason += "; skipped " + ", ".join(f"{n}={w}" for n, w in skipped[:4])
@@ -125,7 +125,10 @@ class FallbackSelector:
 
 
 def no_candidate(
-    policy: str, skipped: list[tuple[str, str]], views: Mapping[str, DeploymentView]
+    policy: str,
+    skipped: list[tuple[str, str]],
+    views: Mapping[str, DeploymentView],
+    constraints: RouteConstraints | None = None,
 ) -> NoCandidateError:
     """A NoCandidateError whose ``constraint`` is the reason that removed most candidates."""
     if not skipped:
@@ -137,7 +140,11 @@ def no_candidate(
     parts = []
     for name, why in skipped[:6]:
         view = views.get(name)
-        detail = view.unavailable_reason if why == "availability" and view is not None else why
+        detail = why
+        if why == "availability" and view is not None:
+            detail = view.unavailable_reason or why
+        elif why == "capabilities" and view is not None and constraints is not None:
+            detail = "lacks " + ", ".join(sorted(constraints.require_capabilities - view.capabilities))
         parts.append(f"{name}: {detail}")
     return NoCandidateError(
         f"no deployment of policy {policy!r} can serve this request ({'; '.join(parts)})",

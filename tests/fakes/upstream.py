@@ -240,6 +240,8 @@ class FakeUpstream:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            pass  # server shutdown; Python 3.11's stream callback logs cancelled handler tasks
         finally:
             writer.close()
             with contextlib.suppress(Exception):

@@ -31,7 +31,7 @@ settings:
   cooldown: {{failures: {cooldown_failures}, seconds: 30}}
 deployments:
   - {{name: fast, kind: openai_compatible, base_url: "{base_url}", model: m-fast,
-      capabilities: [streaming, tools, json_mode], price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}}}
+      capabilities: [streaming, tools, json_mode, logprobs], price: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}}}
   - {{name: backup, kind: openai_compatible, base_url: "{base_url}", model: m-backup,
       capabilities: [streaming, tools, json_mode]}}
   - {{name: edge, kind: openai_compatible, base_url: "{base_url}", model: m-edge, tier: edge,
