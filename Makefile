@@ -39,6 +39,10 @@ $(MODELS): $(STAMP)
 	$(BIN)/switchboard prepare-models --out var/models
 	touch $@
 
+# The shipped default router, rebuilt from config/routers/data (embeddings cached under var/).
+router: $(STAMP)
+	nice -n 10 $(BIN)/python -m routers.training.build_default --data-dir config/routers/data --out config/routers/default
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
