@@ -1,13 +1,13 @@
 """Per-key admission: model permission, budget, requests and tokens per minute; spend recording.
 
-Order in :meth:`Limiter.admit`: permission → budget → rpm → tpm. A request refused by the tpm
-window has already used one unit of the rpm window (two windows cannot be taken atomically
-without one script per combination; the rpm window is the exact one that matters).
+Order in :meth:`Limiter.admit`: permission → budget → rpm and tpm together. Both windows are
+taken with one ``Store.rate_acquire_many`` (all or nothing, one Redis round trip), so a request
+refused for tokens does not use up a request unit, and the reverse.
 
-* rpm: ``Store.rate_acquire(cost=1)`` on a 60 s sliding window — exact across replicas on Redis.
-* tpm: ``rate_acquire(cost=est_tokens)`` at admit (clamped to the limit so that one large request
-  can still run on an idle key); :meth:`Limiter.record` adds what the real usage exceeded the
-  estimate by with ``Store.rate_add``. Over-estimates are not handed back.
+* rpm: 1 unit in a 60 s sliding window (``rl:{key}:rpm``) — exact across replicas on Redis.
+* tpm: ``est_tokens`` units at admit (clamped to the limit so that one large request can still
+  run on an idle key); :meth:`Limiter.record` adds what the real usage exceeded the estimate by
+  with ``Store.rate_add``. Over-estimates are not handed back.
 * budget: spend lives in ``spend:{key}:{period}`` counters (``incr_by`` with a TTL to the end of the
   period, UTC) and ``spend:{key}:total``. A key at or over budget is refused before its request
   runs; requests already in flight may overshoot by their own cost.
@@ -25,7 +25,7 @@ from typing import Any
 
 from core.clock import Clock, SystemClock
 from core.errors import BudgetExceededError, PermissionDeniedError, RateLimitError
-from core.store.protocol import Store
+from core.store.protocol import RateSpec, Store
 from core.wire import Usage
 from gateway.auth import ANONYMOUS_KEY_ID, Principal
 from gateway.keys import BudgetPeriod
@@ -88,6 +88,14 @@ def permits(principal: Principal, model_or_policy: str) -> bool:
     return allowed is None or model_or_policy in allowed or "*" in allowed
 
 
+def _rpm_key(key_id: str) -> str:
+    return f"rl:{{{key_id}}}:rpm"  # one hash tag per key: both windows in one cluster slot
+
+
+def _tpm_key(key_id: str) -> str:
+    return f"rl:{{{key_id}}}:tpm"
+
+
 def _unlimited(p: Principal) -> bool:
     return p.is_master or p.key_id == ANONYMOUS_KEY_ID
 
@@ -111,25 +119,23 @@ class Limiter:
             return Admission(principal.key_id)
         if principal.budget_usd is not None:
             await self._check_budget(principal, principal.budget_usd)
+        specs: list[RateSpec] = []
+        what: list[str] = []
         if principal.rpm is not None:
-            d = await self._store.rate_acquire(
-                f"rl:rpm:{principal.key_id}", limit=principal.rpm, window_s=self._window
-            )
-            if not d.allowed:
-                raise RateLimitError(
-                    f"Rate limit reached: {principal.rpm} requests per minute for this key.",
-                    retry_after_s=d.retry_after_s,
-                )
+            specs.append(RateSpec(_rpm_key(principal.key_id), principal.rpm, self._window))
+            what.append(f"{principal.rpm} requests per minute")
         taken = 0
         if principal.tpm is not None:
             taken = max(1, min(int(est_tokens), principal.tpm))
-            d = await self._store.rate_acquire(
-                f"rl:tpm:{principal.key_id}", limit=principal.tpm, window_s=self._window, cost=taken
-            )
-            if not d.allowed:
+            specs.append(RateSpec(_tpm_key(principal.key_id), principal.tpm, self._window, taken))
+            what.append(f"{principal.tpm} tokens per minute")
+        if specs:
+            decisions = await self._store.rate_acquire_many(specs)
+            if not decisions[0].allowed:
+                i = max(range(len(decisions)), key=lambda j: decisions[j].retry_after_s)
                 raise RateLimitError(
-                    f"Rate limit reached: {principal.tpm} tokens per minute for this key.",
-                    retry_after_s=d.retry_after_s,
+                    f"Rate limit reached: {what[i]} for this key.",
+                    retry_after_s=decisions[i].retry_after_s,
                 )
         return Admission(principal.key_id, taken)
 
@@ -152,7 +158,7 @@ class Limiter:
             extra = usage.total_tokens - (admission.tpm_tokens if admission else 0)
             if extra > 0:
                 jobs.append(
-                    self._store.rate_add(f"rl:tpm:{principal.key_id}", window_s=self._window, cost=extra)
+                    self._store.rate_add(_tpm_key(principal.key_id), window_s=self._window, cost=extra)
                 )
         if jobs:
             await asyncio.gather(*jobs)

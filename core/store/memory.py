@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -26,7 +27,7 @@ from typing import TypeAlias, TypeVar
 from core.clock import Clock, SystemClock
 from core.errors import StoreUnavailableError, SwitchboardError
 from core.store import snapshot
-from core.store.protocol import RateDecision
+from core.store.protocol import RateDecision, RateSpec
 
 _T = TypeVar("_T")
 
@@ -158,14 +159,25 @@ class MemoryStore:
     async def rate_acquire(
         self, key: str, *, limit: int, window_s: float, cost: int = 1
     ) -> RateDecision:
+        return (await self.rate_acquire_many([RateSpec(key, limit, window_s, cost)]))[0]
+
+    async def rate_acquire_many(self, specs: Sequence[RateSpec]) -> tuple[RateDecision, ...]:
         now = self._clock.now()
-        w = self._window(key, now, window_s)
-        if w.total + cost > limit:
-            return RateDecision(False, max(0, limit - w.total), _retry_after(w, now, window_s, limit, cost))
-        w.log.append((now, cost))
-        w.total += cost
-        self._set_ttl(key, window_s)
-        return RateDecision(True, max(0, limit - w.total), 0.0)
+        windows = [self._window(s.key, now, s.window_s) for s in specs]
+        if any(w.total + s.cost > s.limit for w, s in zip(windows, specs, strict=True)):
+            return tuple(
+                RateDecision(
+                    False,
+                    max(0, s.limit - w.total),
+                    _retry_after(w, now, s.window_s, s.limit, s.cost) if w.total + s.cost > s.limit else 0.0,
+                )
+                for w, s in zip(windows, specs, strict=True)
+            )
+        for w, s in zip(windows, specs, strict=True):
+            w.log.append((now, s.cost))
+            w.total += s.cost
+            self._set_ttl(s.key, s.window_s)
+        return tuple(RateDecision(True, max(0, s.limit - w.total), 0.0) for w, s in zip(windows, specs, strict=True))
 
     async def rate_add(self, key: str, *, window_s: float, cost: int) -> int:
         now = self._clock.now()

@@ -8,6 +8,7 @@ Raises :class:`core.errors.SwitchboardError` subclasses only (Redis errors are c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +18,16 @@ class RateDecision:
     allowed: bool
     remaining: int
     retry_after_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateSpec:
+    """One sliding window of :meth:`Store.rate_acquire_many`."""
+
+    key: str
+    limit: int
+    window_s: float
+    cost: int = 1
 
 
 class Store(Protocol):
@@ -48,6 +59,14 @@ class Store(Protocol):
         """Sliding-window limit: admit ``cost`` units unless that would put more than ``limit``
         units in the last ``window_s`` seconds. Exact across processes sharing the store.
         A refused call consumes nothing; ``retry_after_s`` says when it would be admitted."""
+        ...
+
+    async def rate_acquire_many(self, specs: Sequence[RateSpec]) -> tuple[RateDecision, ...]:
+        """All or nothing over several sliding windows (e.g. requests and tokens per minute):
+        admit each spec's ``cost`` in every window, or in none. One decision per spec; on refusal
+        every decision has ``allowed=False`` and the windows that would overflow carry their
+        ``retry_after_s`` (the others 0). On Redis Cluster the keys must share a hash tag
+        (``rl:{key_id}:rpm``, ``rl:{key_id}:tpm``)."""
         ...
 
     async def rate_add(self, key: str, *, window_s: float, cost: int) -> int:

@@ -11,7 +11,7 @@ an admission costs O(expired entries) rather than O(window). Redis errors become
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -20,42 +20,58 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from core.errors import StoreUnavailableError, SwitchboardError
-from core.store.protocol import RateDecision
+from core.store.protocol import RateDecision, RateSpec
 
-# KEYS: log (zset), sum (string). ARGV: limit, window µs, cost, member id, force (0|1), ttl ms.
-# Members are "<id>:<units>"; scores are server time in µs (exact in a double until 2255).
-_WINDOW_LUA = """
+# KEYS: log (zset), sum (string) per window. ARGV: member id, force (0|1), then per window:
+# limit, window µs, cost. Members are "<id>:<units>"; scores are the Redis server's time in µs
+# (exact in a double until 2255). Returns allowed, total, retry µs per window.
+_WINDOWS_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cutoff = now - window
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-if #old > 0 then
-  for i = 1, #old do total = total - tonumber(string.match(old[i], ':(%-?%d+)$')) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-  redis.call('SET', KEYS[2], total, 'KEEPTTL')
-end
-if ARGV[5] ~= '1' and total + cost > limit then
-  local retry = window
-  if cost <= limit then
-    local freed = 0
-    local log = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    for i = 1, #log, 2 do
-      freed = freed + tonumber(string.match(log[i], ':(%-?%d+)$'))
-      if total - freed + cost <= limit then
-        retry = tonumber(log[i + 1]) + window - now
-        break
+local n = #KEYS / 2
+local force = ARGV[2] == '1'
+local totals, out, refused = {}, {}, false
+for w = 1, n do
+  local log, sum = KEYS[2 * w - 1], KEYS[2 * w]
+  local limit, window, cost = tonumber(ARGV[3 * w]), tonumber(ARGV[3 * w + 1]), tonumber(ARGV[3 * w + 2])
+  local cutoff = now - window
+  local total = tonumber(redis.call('GET', sum) or '0')
+  local old = redis.call('ZRANGEBYSCORE', log, '-inf', cutoff)
+  if #old > 0 then
+    for i = 1, #old do total = total - tonumber(string.match(old[i], ':(%-?%d+)$')) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', cutoff)
+    redis.call('SET', sum, total, 'KEEPTTL')
+  end
+  totals[w] = total
+  local retry = 0
+  if not force and total + cost > limit then
+    refused = true
+    retry = window
+    if cost <= limit then
+      local freed = 0
+      local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+      for i = 1, #entries, 2 do
+        freed = freed + tonumber(string.match(entries[i], ':(%-?%d+)$'))
+        if total - freed + cost <= limit then
+          retry = tonumber(entries[i + 1]) + window - now
+          break
+        end
       end
     end
   end
-  return {0, total, retry}
+  out[3 * w - 2], out[3 * w - 1], out[3 * w] = 0, total, retry
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. ARGV[3])
-total = total + cost
-redis.call('SET', KEYS[2], total, 'PX', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-return {1, total, 0}
+if refused then return out end
+for w = 1, n do
+  local log, sum = KEYS[2 * w - 1], KEYS[2 * w]
+  local window, cost = tonumber(ARGV[3 * w + 1]), tonumber(ARGV[3 * w + 2])
+  local ttl = math.floor(window / 1000) + 1000
+  redis.call('ZADD', log, now, ARGV[1] .. ':' .. ARGV[3 * w + 2])
+  redis.call('SET', sum, totals[w] + cost, 'PX', ttl)
+  redis.call('PEXPIRE', log, ttl)
+  out[3 * w - 2], out[3 * w - 1] = 1, totals[w] + cost
+end
+return out
 """
 
 # KEYS: counter. ARGV: amount, ttl ms ('' for none). The TTL applies only when the key is new.
@@ -81,6 +97,11 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def _tagged(key: str) -> str:
+    """The key as a cluster hash tag, unless the caller already chose one (``rl:{id}:rpm``)."""
+    return key if "{" in key and "}" in key.split("{", 1)[1] else f"{{{key}}}"
+
+
 @contextmanager
 def _converted(what: str) -> Iterator[None]:
     try:
@@ -97,7 +118,7 @@ class RedisStore:
     def __init__(self, client: aioredis.Redis, *, url: str = "redis://") -> None:
         self._r = client
         self._url = redact(url)
-        self._window = client.register_script(_WINDOW_LUA)
+        self._windows = client.register_script(_WINDOWS_LUA)
         self._incr = client.register_script(_INCR_LUA)
 
     @classmethod
@@ -166,23 +187,31 @@ class RedisStore:
     async def rate_acquire(
         self, key: str, *, limit: int, window_s: float, cost: int = 1
     ) -> RateDecision:
-        allowed, total, retry_us = await self._run_window(key, limit, window_s, cost, force=False)
-        return RateDecision(bool(allowed), max(0, limit - total), retry_us / 1e6)
+        return (await self.rate_acquire_many([RateSpec(key, limit, window_s, cost)]))[0]
+
+    async def rate_acquire_many(self, specs: Sequence[RateSpec]) -> tuple[RateDecision, ...]:
+        res = await self._run_windows(specs, force=False)
+        return tuple(
+            RateDecision(bool(allowed), max(0, s.limit - total), retry_us / 1e6)
+            for s, (allowed, total, retry_us) in zip(specs, res, strict=True)
+        )
 
     async def rate_add(self, key: str, *, window_s: float, cost: int) -> int:
-        _, total, _ = await self._run_window(key, 0, window_s, cost, force=True)
-        return total
+        (res,) = await self._run_windows([RateSpec(key, 0, window_s, cost)], force=True)
+        return res[1]
 
-    async def _run_window(
-        self, key: str, limit: int, window_s: float, cost: int, *, force: bool
-    ) -> tuple[int, int, int]:
-        # one hash tag so both keys live in the same cluster slot
-        keys = [f"{{{key}}}:log", f"{{{key}}}:sum"]
-        args: list[str | int] = [limit, int(window_s * 1e6), int(cost), uuid.uuid4().hex, "1" if force else "0",
-                _ms(window_s + 1.0)]
+    async def _run_windows(
+        self, specs: Sequence[RateSpec], *, force: bool
+    ) -> list[tuple[int, int, int]]:
+        keys: list[str] = []
+        args: list[str | int] = [uuid.uuid4().hex, "1" if force else "0"]
+        for s in specs:
+            base = _tagged(s.key)
+            keys += [f"{base}:log", f"{base}:sum"]
+            args += [s.limit, int(s.window_s * 1e6), int(s.cost)]
         with _converted("rate window"):
-            res = cast(list[int], await self._window(keys=keys, args=args))
-        return int(res[0]), int(res[1]), int(res[2])
+            flat = cast(list[int], await self._windows(keys=keys, args=args))
+        return [(int(flat[i]), int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
 
     async def ping(self) -> bool:
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.store.memory import MemoryStore
-from core.store.protocol import Store
+from core.store.protocol import RateSpec, Store
 from core.store.redis import RedisStore
 
 
@@ -222,3 +222,24 @@ async def test_many_keys_with_ttl_all_expire(env: StoreEnv) -> None:
     assert [await env.store.get(env.k(f"m{i}")) for i in range(20)] == [None] * 20
     assert all([(await env.store.rate_acquire(env.k(f"w{i}"), limit=1, window_s=0.2)).allowed
                 for i in range(20)])
+
+
+async def test_acquire_many_is_all_or_nothing(env: StoreEnv) -> None:
+    rpm, tpm = env.k("{id}:rpm"), env.k("{id}:tpm")
+    ok = await env.store.rate_acquire_many([RateSpec(rpm, 5, 60), RateSpec(tpm, 100, 60, 80)])
+    assert [d.allowed for d in ok] == [True, True] and [d.remaining for d in ok] == [4, 20]
+    refused = await env.store.rate_acquire_many([RateSpec(rpm, 5, 60), RateSpec(tpm, 100, 60, 30)])
+    assert [d.allowed for d in refused] == [False, False]
+    assert refused[0].retry_after_s == 0 and 0 < refused[1].retry_after_s <= 60
+    # the refused call took nothing from the window that had room
+    got = [(await env.store.rate_acquire(rpm, limit=5, window_s=60)).allowed for _ in range(5)]
+    assert got == [True, True, True, True, False]
+
+
+async def test_acquire_many_concurrent_is_exact_in_every_window(env: StoreEnv) -> None:
+    a, b = env.k("{x}:a"), env.k("{x}:b")
+    results = await asyncio.gather(
+        *(env.store.rate_acquire_many([RateSpec(a, 40, 60), RateSpec(b, 90, 60, 3)]) for _ in range(100))
+    )
+    assert sum(d[0].allowed for d in results) == 30  # b allows 30 × 3 units; a would allow 40
+    assert (await env.store.rate_add(b, window_s=60, cost=0)) == 90

@@ -149,3 +149,14 @@ async def test_master_and_anonymous_are_unlimited(store: Store, who: Principal) 
 )
 def test_estimate_prompt_tokens(messages: list[dict[str, object]], expected: int) -> None:
     assert estimate_prompt_tokens(messages) == expected
+
+
+async def test_tpm_refusal_does_not_use_an_rpm_unit(store: Store, key_id: str) -> None:
+    limiter = Limiter(store)
+    p = Principal(key_id=key_id, rpm=2, tpm=100)
+    await limiter.admit(p, "auto", est_tokens=90)
+    with pytest.raises(RateLimitError, match="tokens per minute"):
+        await limiter.admit(p, "auto", est_tokens=50)
+    await limiter.admit(p, "auto", est_tokens=5)  # the second request unit is still there
+    with pytest.raises(RateLimitError, match="requests per minute"):
+        await limiter.admit(p, "auto", est_tokens=1)
