@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,11 @@ class GatewaySettings(BaseSettings):
     preload_local_models: bool = Field(
         default=False, description="start configured local models at startup instead of on first use"
     )
+
+    @field_validator("state_path", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     def master_key_value(self) -> str | None:
         value = self.master_key.get_secret_value() if self.master_key else ""
