@@ -35,6 +35,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VENV = ROOT / "bench" / ".litellm-venv"
 LITELLM_VERSION = "1.108.7"
+# Both gateways run with authentication on (LiteLLM refuses to start without a master key).
+MASTER_KEY = "sk-bench-5f0c3b9a7d2e4c6f8a1b3d5e7f9a0c2e4b6d8f0a1c3e5f7a"
 BODY = {
     "model": "",
     "messages": [
@@ -137,7 +139,7 @@ def start_switchboard(up: dict[int, int], workdir: Path) -> System:
         ]
     cfg.write_text("\n".join(lines) + "\n")
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "SWITCHBOARD_MASTER_KEY": ""}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SWITCHBOARD_MASTER_KEY": MASTER_KEY}
     env.pop("SWITCHBOARD_REDIS_URL", None)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -164,7 +166,8 @@ def start_litellm(up: dict[int, int], workdir: Path) -> System:
             f"      api_base: http://127.0.0.1:{port}/v1",
             "      api_key: sk-bench",
         ]
-    lines += ["litellm_settings:", "  telemetry: false", "  drop_params: true"]
+    lines += ["litellm_settings:", "  telemetry: false", "  drop_params: true",
+              "general_settings:", f"  master_key: {MASTER_KEY}"]
     cfg.write_text("\n".join(lines) + "\n")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "VIRTUAL_ENV"}}
@@ -186,7 +189,7 @@ async def one_call(session: aiohttp.ClientSession, url: str, model: str, stream:
     body = {**BODY, "model": model, "stream": stream}
     t0 = time.perf_counter()
     first = 0.0
-    async with session.post(url, json=body, headers={"authorization": "Bearer sk-bench"}) as resp:
+    async with session.post(url, json=body, headers={"authorization": f"Bearer {MASTER_KEY}"}) as resp:
         if resp.status != 200:
             raise RuntimeError(f"{url} answered {resp.status}: {(await resp.text())[:200]}")
         if stream:
