@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from agents.scheduler.accounting import FairShareLedger, SwitchStats
@@ -133,11 +133,13 @@ class SchedulerCore:
         self._runs[spec.run_id] = run
         self._enqueue(run, now)
 
-    def dispatch(self, now: float) -> list[Dispatch]:
-        """Fill free slots with ready runs in policy order; the caller starts each one."""
+    def dispatch(self, now: float, exclude: Collection[str] = ()) -> list[Dispatch]:
+        """Fill free slots with ready runs in policy order; the caller starts each one.
+        Runs in ``exclude`` stay queued (their previous executor is still shutting down)."""
         out: list[Dispatch] = []
         while self.slots.total_free() > 0:
-            fits = [r for r in self._ready() if self.slots.pick(r.spec.deployments) is not None]
+            fits = [r for r in self._ready() if r.spec.run_id not in exclude
+                    and self.slots.pick(r.spec.deployments) is not None]
             if not fits:
                 break
             chosen = self.policy.choose_next([self._view(r) for r in fits], now)

@@ -54,8 +54,9 @@ class PriorityPolicy:
     """Strict priority classes softened by aging: every ``aging_s`` seconds of waiting lowers a
     run's effective priority number by one, so a low-priority run cannot starve.
 
-    Preempts a running run only for a ready run whose effective priority is better by at least
-    one whole class (hysteresis against ping-pong between runs of one class).
+    Preempts a running run only for a ready run of a strictly more urgent class. Aging decides
+    who gets the next free slot, never a preemption: otherwise, under overload, every run that
+    waited ``aging_s`` would evict a running run of its own class at each step (thrashing).
     """
 
     aging_s: float = 30.0
@@ -72,9 +73,7 @@ class PriorityPolicy:
         return _best(ready, lambda r: (self.effective(r, now), r.seq))
 
     def should_preempt(self, running: RunView, ready: Sequence[RunView], now: float) -> bool:
-        best = self.choose_next(ready, now)
-        # the running run does not age: it is being served
-        return best is not None and self.effective(best, now) <= running.priority - 1
+        return any(r.priority < running.priority for r in ready)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,15 @@ class StepLease:
         verdict = s.core.boundary(self.dispatch.run_id, s.clock.now(), prompt_tokens=prompt_tokens,
                                   completion_tokens=completion_tokens, done=done, block=block)
         if verdict is not Verdict.CONTINUE:
-            s.pump()
+            s.pump()  # the freed slot goes to another run; this one waits until its executor exits
         return verdict
+
+    def finish(self, *, failed: bool = False) -> None:
+        """The run ended (its graph reached END, or it failed) without a final boundary."""
+        s = self._scheduler
+        if s.core.state(self.dispatch.run_id) is RunState.RUNNING:
+            s.core.abort(self.dispatch.run_id, failed=failed)
+            s.pump()
 
     def record_switch(self, *, save_s: float = 0.0, restore_s: float = 0.0, nbytes: int = 0,
                       wasted_tokens: int = 0) -> None:
@@ -55,6 +62,7 @@ class AsyncScheduler:
         self.clock = clock
         self._executor = executor
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._current: dict[str, Dispatch] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -90,8 +98,11 @@ class AsyncScheduler:
 
     def pump(self) -> None:
         """Start executors for every run the core admits now."""
-        for d in self.core.dispatch(self.clock.now()):
+        # a run whose previous executor is still closing is not dispatched again yet: two
+        # executors must never work on one thread at the same time
+        for d in self.core.dispatch(self.clock.now(), exclude=self._tasks.keys()):
             self._idle.clear()
+            self._current[d.run_id] = d
             task = asyncio.get_running_loop().create_task(self._execute(d), name=f"run:{d.run_id}")
             self._tasks[d.run_id] = task
 
@@ -99,8 +110,10 @@ class AsyncScheduler:
         try:
             await self._executor.execute(dispatch, StepLease(self, dispatch))
         finally:
-            if self.core.state(dispatch.run_id) is RunState.RUNNING:
-                self.core.abort(dispatch.run_id)
+            if self._current.get(dispatch.run_id) is dispatch:
+                del self._current[dispatch.run_id]
+                if self.core.state(dispatch.run_id) is RunState.RUNNING:
+                    self.core.abort(dispatch.run_id)
             if self._tasks.get(dispatch.run_id) is asyncio.current_task():
                 del self._tasks[dispatch.run_id]
             self.pump()

@@ -1,0 +1,117 @@
+"""Runs an agent graph under the scheduler: one superstep per step boundary.
+
+On each dispatch the executor reads the thread's latest checkpoint (that read is the restore
+half of a context switch). Checkpoints carry the run id in their metadata (``run_key``), so a
+run that already started (before a preemption, or on a worker that died) continues from its
+checkpoint with no new input, while a new run on an existing thread appends its input message.
+Supersteps are checkpointed synchronously (``durability="sync"``) before the next one starts,
+so stopping at any boundary loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.graph import AgentState, run_input
+from agents.scheduler import Dispatch, StepLease, Verdict
+from core.clock import Clock
+
+
+@dataclass(frozen=True)
+class RunWork:
+    """What the executor needs to run ``run_id``."""
+
+    run_id: str
+    graph: CompiledStateGraph[AgentState, Any, AgentState, AgentState]
+    user_input: str | dict[str, Any]
+    max_steps: int = 8
+
+
+class RunHooks(Protocol):
+    """Where progress goes (run records, SSE events). Errors here abort the run."""
+
+    async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None: ...
+
+    async def on_stop(self, run_id: str, verdict: Verdict) -> None: ...
+
+    async def on_finish(self, run_id: str, state: dict[str, Any]) -> None: ...
+
+    async def on_error(self, run_id: str, error: BaseException) -> None: ...
+
+
+class NullHooks:
+    async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None:
+        return None
+
+    async def on_stop(self, run_id: str, verdict: Verdict) -> None:
+        return None
+
+    async def on_finish(self, run_id: str, state: dict[str, Any]) -> None:
+        return None
+
+    async def on_error(self, run_id: str, error: BaseException) -> None:
+        return None
+
+
+def run_config(thread_id: str, run_id: str, max_steps: int) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id, "run_key": run_id},
+            "recursion_limit": 2 * max_steps + 4}
+
+
+class GraphExecutor:
+    """A :class:`agents.scheduler.RunExecutor` for langgraph agent graphs."""
+
+    def __init__(self, resolve: Callable[[str], Awaitable[RunWork]], clock: Clock,
+                 hooks: RunHooks | None = None) -> None:
+        self._resolve = resolve
+        self._clock = clock
+        self._hooks: RunHooks = hooks or NullHooks()
+
+    async def execute(self, dispatch: Dispatch, lease: StepLease) -> None:
+        try:
+            await self._execute(dispatch, lease)
+        except Exception as exc:
+            lease.finish(failed=True)
+            await self._hooks.on_error(dispatch.run_id, exc)
+
+    async def _execute(self, dispatch: Dispatch, lease: StepLease) -> None:
+        work = await self._resolve(dispatch.run_id)
+        graph = work.graph
+        config = run_config(dispatch.thread_id, dispatch.run_id, work.max_steps)
+        t0 = self._clock.now()
+        snapshot = await graph.aget_state({"configurable": {"thread_id": dispatch.thread_id}})
+        if dispatch.resume:
+            lease.record_switch(restore_s=self._clock.now() - t0)
+        started = bool(snapshot.metadata) and snapshot.metadata.get("run_key") == dispatch.run_id
+        if started and not snapshot.next:  # finished before this dispatch (e.g. worker died after)
+            lease.finish()
+            await self._hooks.on_finish(dispatch.run_id, dict(snapshot.values))
+            return
+        inp = None if started else run_input(work.user_input)
+        stream = graph.astream(inp, config, stream_mode="updates", durability="sync")
+        try:
+            async for update in stream:
+                prompt = completion = 0
+                for node, delta in update.items():
+                    usage = (delta or {}).get("usage") or {}
+                    prompt += int(usage.get("prompt_tokens", 0))
+                    completion += int(usage.get("completion_tokens", 0))
+                    await self._hooks.on_step(dispatch.run_id, node, dict(delta or {}))
+                verdict = lease.boundary(prompt_tokens=prompt, completion_tokens=completion)
+                if verdict is not Verdict.CONTINUE:
+                    t1 = self._clock.now()
+                    await stream.aclose()  # the superstep's checkpoint is already durable
+                    if verdict in (Verdict.PREEMPT, Verdict.SUSPEND):
+                        lease.record_switch(save_s=self._clock.now() - t1)
+                    await self._hooks.on_stop(dispatch.run_id, verdict)
+                    return
+        finally:
+            await stream.aclose()
+        lease.finish()
+        final = await graph.aget_state({"configurable": {"thread_id": dispatch.thread_id}})
+        await self._hooks.on_finish(dispatch.run_id, dict(final.values))

@@ -1,0 +1,289 @@
+"""Discrete-event simulation of agent sessions on emulated upstream deployments.
+
+Two ways to reach the upstreams:
+
+* ``scheduled``: every session is a run in the real :class:`agents.scheduler.SchedulerCore`
+  (the same code the live scheduler runs) with one slot per unit of upstream capacity. A run
+  keeps its slot through a short tool call (≤ ``hold_s``; the slot idles meanwhile, counted as
+  ``held_idle_s``) and blocks (releases it) for a longer one. The step boundary is after the tool
+  call, before the next LLM call; a preemption there is a context switch: the run pays checkpoint
+  save + restore when it is dispatched again and loses the deployment's prefix cache (its shared
+  prefix is prefilled again: ``wasted_tokens``). ``batch_interval_s`` > 0 admits only at ticks
+  (AIOS-style FIFO with a batch interval).
+* ``direct``: no scheduler. Each client calls a deployment (its fixed one, the least busy one,
+  or the lowest-latency one as LiteLLM's routing strategies do); a deployment at capacity answers
+  429 after ``rtt_s`` and the client backs off like openai-python (min(0.5·2^n, 8) s, minus up to
+  25 % jitter) and tries again, forever; or, with ``give_up_attempts``, the step fails after that
+  many 429s and the session (no checkpoint) is rerun from its first step.
+
+Service time of an LLM call comes from :class:`bench.scheduler_model.Tier` with the number of
+calls in flight on that deployment when it starts. A call's prefix is cached on the deployment
+that served the session's previous call, unless a context switch evicted it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.scheduler import RunSpec, SchedulerCore, SchedulerPolicy, SlotPool, Verdict
+from bench.scheduler_model import Session, Tier
+
+
+@dataclass
+class SimConfig:
+    tiers: list[Tier]
+    hold_s: float = 0.25
+    save_s: float = 0.001  # per switch; replaced by the measured Redis checkpoint figures
+    restore_s: float = 0.001
+    rtt_s: float = 0.02
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 8.0
+    batch_interval_s: float = 0.0
+    give_up_attempts: int = 0  # direct mode: >0 = a step fails after this many 429s and the
+    # session, which has no checkpoint, is rerun from its first step (0 = retry forever)
+    rerun_delay_s: float = 1.0
+    horizon_s: float = 50_000.0  # stop there; sessions not done by then are reported unfinished
+    seed: int = 7
+
+
+@dataclass
+class StepRecord:
+    sid: str
+    idx: int
+    tenant: str
+    priority: int
+    ready_at: float
+    done_at: float
+    prompt_tokens: int
+    output_tokens: int
+    attempts: int
+
+    @property
+    def latency(self) -> float:
+        return self.done_at - self.ready_at
+
+
+@dataclass
+class SimResult:
+    steps: list[StepRecord] = field(default_factory=list)
+    session_done: dict[str, float] = field(default_factory=dict)
+    rejects: int = 0
+    backoff_s: float = 0.0
+    held_idle_s: float = 0.0
+    busy_s: float = 0.0
+    switches: dict[str, Any] = field(default_factory=dict)
+    switch_overhead_s: float = 0.0
+    reruns: int = 0
+    rerun_wasted_tokens: int = 0
+
+
+@dataclass
+class _S:
+    session: Session
+    idx: int = 0
+    ready_at: float = 0.0
+    cache_dep: str | None = None
+    dep: str | None = None
+    evicted: bool = False
+    attempts: int = 0
+    home: str | None = None
+
+
+class Simulation:
+    """One replay. ``run_scheduled`` or ``run_direct`` once per instance."""
+
+    def __init__(self, config: SimConfig, sessions: list[Session]) -> None:
+        self.cfg = config
+        self.tiers = {t.name: t for t in config.tiers}
+        self.in_flight = dict.fromkeys(self.tiers, 0)
+        self.ss = {s.sid: _S(s) for s in sessions}
+        self.rng = random.Random(config.seed)
+        self.res = SimResult()
+        self._heap: list[tuple[float, int, Callable[[float], None]]] = []
+        self._tick = itertools.count()
+        self.core: SchedulerCore | None = None
+        self._lat_ewma: dict[str, float] = {}
+
+    # ---- event loop -------------------------------------------------------------------
+    def at(self, t: float, fn: Callable[[float], None]) -> None:
+        heapq.heappush(self._heap, (t, next(self._tick), fn))
+
+    def _loop(self) -> SimResult:
+        while self._heap:
+            t, _, fn = heapq.heappop(self._heap)
+            if t > self.cfg.horizon_s:
+                break
+            fn(t)
+        return self.res
+
+    # ---- the upstream ------------------------------------------------------------------
+    def _start_call(self, st: _S, dep: str, t: float, on_done: Callable[[_S, str, float], None]) -> None:
+        call = st.session.calls[st.idx]
+        warm = st.cache_dep == dep and not st.evicted
+        prefill = call.prompt_tokens - (call.shared_prefix_tokens if warm else 0)
+        self.in_flight[dep] += 1
+        dur = self.tiers[dep].service_s(prefill, call.output_tokens, self.in_flight[dep])
+        self.res.busy_s += dur
+        st.dep = dep
+        self.at(t + dur, lambda now: on_done(st, dep, now))
+
+    def _finish_call(self, st: _S, dep: str, t: float) -> None:
+        self.in_flight[dep] -= 1
+        call = st.session.calls[st.idx]
+        s = st.session
+        self.res.steps.append(StepRecord(s.sid, st.idx, s.tenant, s.priority, st.ready_at, t, call.prompt_tokens,
+                                         call.output_tokens, st.attempts))
+        ewma = self._lat_ewma.get(dep)
+        per_tok = (t - st.ready_at) / max(1, call.output_tokens)
+        self._lat_ewma[dep] = per_tok if ewma is None else 0.8 * ewma + 0.2 * per_tok
+        st.cache_dep, st.evicted, st.attempts = dep, False, 0
+        st.idx += 1
+
+    # ---- scheduled mode -----------------------------------------------------------------
+    def run_scheduled(self, policy: SchedulerPolicy) -> SimResult:
+        self.core = SchedulerCore(policy=policy, slots=SlotPool({n: t.capacity for n, t in self.tiers.items()}))
+        self.core.ledger.weights.update({s.session.tenant: s.session.meta.get("weight", 1.0)
+                                         for s in self.ss.values()})
+        for st in self.ss.values():
+            self.at(st.session.arrival_s, lambda t, st=st: self._arrive(st, t))
+        if self.cfg.batch_interval_s > 0:
+            self.at(0.0, self._batch_tick)
+        res = self._loop()
+        res.switches = self.core.switches.summary()
+        return res
+
+    def _arrive(self, st: _S, t: float) -> None:
+        s = st.session
+        assert self.core is not None
+        st.ready_at = t
+        self.core.submit(RunSpec(s.sid, s.sid, tenant=s.tenant, priority=s.priority, deadline=s.deadline_s,
+                                 est_steps=s.est_steps), t)
+        self._dispatch(t)
+
+    def _dispatch(self, t: float, tick: bool = False) -> None:
+        assert self.core is not None
+        if self.cfg.batch_interval_s > 0 and not tick:
+            return
+        for d in self.core.dispatch(t):
+            st = self.ss[d.run_id]
+            start = t
+            if d.resume:
+                start += self.cfg.save_s + self.cfg.restore_s
+                self.res.switch_overhead_s += self.cfg.save_s + self.cfg.restore_s
+                call = st.session.calls[st.idx]
+                self.core.switches.record(save_s=self.cfg.save_s, restore_s=self.cfg.restore_s,
+                                          nbytes=4 * (call.prompt_tokens + call.output_tokens),
+                                          wasted_tokens=call.shared_prefix_tokens)
+            self.at(start, lambda now, st=st, dep=d.deployment: self._start_call(st, dep, now, self._sched_done))
+
+    def _batch_tick(self, t: float) -> None:
+        self._dispatch(t, tick=True)
+        if any(st.idx < len(st.session.calls) for st in self.ss.values()):
+            self.at(t + self.cfg.batch_interval_s, self._batch_tick)
+
+    def _sched_done(self, st: _S, dep: str, t: float) -> None:
+        assert self.core is not None
+        call = st.session.calls[st.idx]
+        self._finish_call(st, dep, t)
+        run = st.session.sid
+        if st.idx >= len(st.session.calls):
+            self.core.boundary(run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
+                               done=True)
+            self.res.session_done[run] = t
+            self._dispatch(t)
+        elif call.tool_s > self.cfg.hold_s:
+            self.core.boundary(run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
+                               block=True)
+            self._dispatch(t)
+            self.at(t + call.tool_s, lambda now: self._wake(st, now))
+        else:
+            self.res.held_idle_s += call.tool_s
+            self.at(t + call.tool_s, lambda now: self._tool_done(st, dep, call.prompt_tokens,
+                                                                 call.output_tokens, now))
+
+    def _tool_done(self, st: _S, dep: str, prompt: int, completion: int, t: float) -> None:
+        assert self.core is not None
+        st.ready_at = t
+        verdict = self.core.boundary(st.session.sid, t, prompt_tokens=prompt, completion_tokens=completion)
+        if verdict is Verdict.CONTINUE:
+            self._start_call(st, dep, t, self._sched_done)
+        else:  # PREEMPT: the switch evicts the session's prefix from the deployment's cache
+            st.evicted = True
+            self._dispatch(t)
+
+    def _wake(self, st: _S, t: float) -> None:
+        assert self.core is not None
+        st.ready_at = t
+        self.core.wake(st.session.sid, t)
+        self._dispatch(t)
+
+    # ---- direct mode (no scheduler / load-aware dispatch) ---------------------------------
+    def run_direct(self, strategy: str) -> SimResult:
+        names = list(self.tiers)
+        ring = [n for n in names for _ in range(self.tiers[n].capacity)]
+        for i, st in enumerate(self.ss.values()):
+            st.home = ring[(i * 7919) % len(ring)]  # spread clients over deployments by capacity
+            self.at(st.session.arrival_s, lambda t, st=st: self._step_ready(st, t))
+        self._strategy = strategy
+        return self._loop()
+
+    def _pick(self, st: _S) -> str:
+        if self._strategy == "no_scheduler":
+            assert st.home is not None
+            return st.home
+        if self._strategy == "least_busy":
+            return min(self.tiers, key=lambda d: self.in_flight[d] / self.tiers[d].capacity)
+        if self._strategy == "latency_based":
+            return min(self.tiers, key=lambda d: self._lat_ewma.get(d, 0.0))
+        raise ValueError(self._strategy)
+
+    def _step_ready(self, st: _S, t: float) -> None:
+        st.ready_at, st.attempts = t, 0
+        self._attempt(st, t)
+
+    def _attempt(self, st: _S, t: float) -> None:
+        dep = self._pick(st)
+        st.attempts += 1
+        if self.in_flight[dep] < self.tiers[dep].capacity:
+            self._start_call(st, dep, t, self._direct_done)
+            return
+        self.res.rejects += 1
+        n = st.attempts
+        if self.cfg.give_up_attempts and n >= self.cfg.give_up_attempts:
+            self.res.reruns += 1
+            self.res.rerun_wasted_tokens += sum(c.prompt_tokens + c.output_tokens
+                                                for c in st.session.calls[: st.idx])
+            st.idx = 0
+            self.at(t + self.cfg.rtt_s + self.cfg.rerun_delay_s, lambda now: self._step_ready(st, now))
+            return
+        wait = min(self.cfg.backoff_base_s * 2 ** (n - 1), self.cfg.backoff_cap_s) * (1 - 0.25 * self.rng.random())
+        self.res.backoff_s += wait
+        self.at(t + self.cfg.rtt_s + wait, lambda now: self._attempt(st, now))
+
+    def _direct_done(self, st: _S, dep: str, t: float) -> None:
+        call = st.session.calls[st.idx]
+        self._finish_call(st, dep, t)
+        if st.idx >= len(st.session.calls):
+            self.res.session_done[st.session.sid] = t
+        else:
+            self.at(t + call.tool_s, lambda now: self._step_ready(st, now))
+
+
+def jain(values: list[float]) -> float:
+    """Jain's fairness index: (Σx)² / (n·Σx²); 1.0 is perfectly even."""
+    if not values or not any(values):
+        return 1.0
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
