@@ -10,9 +10,9 @@ so stopping at any boundary loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -87,13 +87,15 @@ class GraphExecutor:
         snapshot = await graph.aget_state({"configurable": {"thread_id": dispatch.thread_id}})
         if dispatch.resume:
             lease.record_switch(restore_s=self._clock.now() - t0)
-        started = bool(snapshot.metadata) and snapshot.metadata.get("run_key") == dispatch.run_id
+        meta = snapshot.metadata or {}
+        started = meta.get("run_key") == dispatch.run_id
         if started and not snapshot.next:  # finished before this dispatch (e.g. worker died after)
             lease.finish()
             await self._hooks.on_finish(dispatch.run_id, dict(snapshot.values))
             return
         inp = None if started else run_input(work.user_input)
-        stream = graph.astream(inp, config, stream_mode="updates", durability="sync")
+        stream = cast(AsyncGenerator[dict[str, Any], None],
+                      graph.astream(inp, config, stream_mode="updates", durability="sync"))
         try:
             async for update in stream:
                 prompt = completion = 0

@@ -2,7 +2,7 @@
 
 from agents.tools.base import AgentTool, FunctionTool, ToolCallError, ToolContext
 from agents.tools.ledger import MemoryToolLedger, RedisToolLedger, ToolLedger
-from agents.tools.toolbox import ToolCatalog, Toolbox
+from agents.tools.toolbox import Toolbox, ToolCatalog
 
 __all__ = ["AgentTool", "FunctionTool", "MemoryToolLedger", "RedisToolLedger", "ToolCallError",
            "ToolCatalog", "ToolContext", "ToolLedger", "Toolbox"]
