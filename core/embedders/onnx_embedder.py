@@ -1,0 +1,124 @@
+"""The hot-path embedder: all-MiniLM-L6-v2 as an ONNX Runtime int8 graph.
+
+The graph (made by ``switchboard prepare-models``) takes ``input_ids``, ``attention_mask`` and
+``token_type_ids`` and returns ``sentence_embedding``: mean-pooled over the mask and L2-normalised,
+so nothing but tokenization happens in Python. Tokenization uses the fast ``tokenizers`` library
+(``tokenizer.json``) truncated to 256 word pieces, as the model was trained. No torch import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from core.embedders.compute import ComputeThread
+from core.embedders.manifest import read_manifest
+from core.errors import LocalModelError
+
+DEFAULT_MAX_LENGTH = 256
+# Rows of one ONNX run. A big batch is sorted by length and cut into chunks of this size, so a
+# single long prompt does not make every other row pay for its padding.
+CHUNK_ROWS = 32
+
+
+class OnnxMiniLMEmbedder:
+    """Embeds with ONNX Runtime on one thread (intra_op 1, inter_op 1, sequential execution).
+
+    ``embed`` runs on the shared :class:`ComputeThread`; ``embed_sync`` is the same work in the
+    calling thread (for benches and offline jobs). Raises LocalModelError when files are missing.
+    """
+
+    def __init__(
+        self,
+        onnx_path: Path,
+        tokenizer_path: Path,
+        *,
+        name: str,
+        dim: int,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        compute: ComputeThread | None = None,
+    ) -> None:
+        # Imported here so that `import core.embedders` stays cheap for code that never embeds.
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        for path in (onnx_path, tokenizer_path):
+            if not Path(path).is_file():
+                raise LocalModelError(f"{path} not found: run `switchboard prepare-models`")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session: Any = ort.InferenceSession(
+            str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_length)
+        self._tokenizer = tokenizer
+        self._name = name
+        self._dim = dim
+        self._compute = compute or ComputeThread()
+
+    @classmethod
+    def from_models_dir(
+        cls, models_dir: Path, *, compute: ComputeThread | None = None
+    ) -> OnnxMiniLMEmbedder:
+        """Load the export described by ``models_dir/manifest.json``."""
+        manifest = read_manifest(models_dir).embedder
+        return cls(
+            Path(models_dir) / manifest.onnx,
+            Path(models_dir) / manifest.tokenizer,
+            name=manifest.cache_name,
+            dim=manifest.dim,
+            max_length=manifest.max_length,
+            compute=compute,
+        )
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """``(len(texts), dim)`` float32, rows L2-normalised; runs on the compute thread."""
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return await self._compute.run(self.embed_sync, list(texts))
+
+    def embed_sync(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Blocking version of :meth:`embed`; call it only off the event loop."""
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), CHUNK_ROWS):
+            rows = order[start : start + CHUNK_ROWS]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return out
+
+    def _run(self, encodings: Sequence[Any]) -> npt.NDArray[np.float32]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {k: v for k, v in feeds.items() if k in self._input_names}
+        (vectors,) = self._session.run(["sentence_embedding"], feeds)
+        return np.asarray(vectors, dtype=np.float32)
