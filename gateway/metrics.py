@@ -7,6 +7,8 @@ OpenAI error code). With several uvicorn workers each process exposes its own nu
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -50,12 +52,25 @@ class GatewayMetrics:
         self.route_decisions = Counter("switchboard_route_decisions_total", "Routing decisions",
                                        ["policy", "deployment", "router"], registry=r)
 
+        # labelled children by label tuple: prometheus' labels() costs microseconds per call
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     # AttemptObserver (gateway.dispatch)
     def attempt(self, deployment: str, outcome: str) -> None:
-        self.attempts.labels(deployment, outcome).inc()
+        self._child(self.attempts, deployment, outcome).inc()
 
     def in_flight(self, deployment: str, value: int) -> None:
-        self.in_flight_g.labels(deployment).set(value)
+        self._child(self.in_flight_g, deployment).set(value)
+
+    def decision(self, policy: str, deployment: str, router: str) -> None:
+        self._child(self.route_decisions, policy, deployment, router).inc()
 
     def cooldown(self, deployment: str) -> None:
         self.cooldowns.labels(deployment).inc()
@@ -73,20 +88,21 @@ class GatewayMetrics:
         cost_usd: float = 0.0,
         ttft_s: float | None = None,
     ) -> None:
-        self.requests.labels(endpoint, policy, deployment, str(status)).inc()
-        self.latency.labels(endpoint, policy, deployment).observe(seconds)
+        c = self._child
+        c(self.requests, endpoint, policy, deployment, str(status)).inc()
+        c(self.latency, endpoint, policy, deployment).observe(seconds)
         if prompt_tokens:
-            self.tokens.labels(policy, deployment, "prompt").inc(prompt_tokens)
+            c(self.tokens, policy, deployment, "prompt").inc(prompt_tokens)
         if completion_tokens:
-            self.tokens.labels(policy, deployment, "completion").inc(completion_tokens)
+            c(self.tokens, policy, deployment, "completion").inc(completion_tokens)
         if cost_usd > 0:
-            self.cost.labels(policy, deployment).inc(cost_usd)
+            c(self.cost, policy, deployment).inc(cost_usd)
         if ttft_s is not None:
-            self.ttft.labels(policy, deployment).observe(ttft_s)
+            c(self.ttft, policy, deployment).observe(ttft_s)
 
     def request_failed(self, endpoint: str, policy: str, deployment: str, status: int, code: str) -> None:
-        self.requests.labels(endpoint, policy, deployment, str(status)).inc()
-        self.errors.labels(endpoint, policy, deployment, code).inc()
+        self._child(self.requests, endpoint, policy, deployment, str(status)).inc()
+        self._child(self.errors, endpoint, policy, deployment, code).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

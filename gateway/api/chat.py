@@ -40,7 +40,7 @@ async def plan_chat(rt: Runtime, request: Request, body: dict[str, Any], who: Ad
     if hook is not None and plan.request.body.get("tools"):
         new_body = await hook(plan.request.body, plan.policy)
         plan = dataclasses.replace(plan, request=dataclasses.replace(plan.request, body=new_body))
-    rt.metrics.route_decisions.labels(plan.policy_label, plan.decision.ranked[0], plan.decision.router).inc()
+    rt.metrics.decision(plan.policy_label, plan.decision.ranked[0], plan.decision.router)
     return plan
 
 

@@ -25,6 +25,15 @@ from gateway.providers import errors as perr
 from gateway.providers.http_pool import HttpPool
 
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_EVENT = 16 * 1024 * 1024
+
+
+def _event_data(event: bytes) -> bytes | None:
+    """The ``data:`` payload of one SSE event (lines joined), None when it has none."""
+    if event.startswith(b"data:") and b"\n" not in event:
+        return event[5:].lstrip()
+    lines = [ln[5:].lstrip() for ln in event.split(b"\n") if ln.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
 
 
 class OpenAICompatBackend:
@@ -125,34 +134,40 @@ class OpenAICompatBackend:
                     resp.close()  # early exit, cancel or failure: drop the socket
 
     async def _events(self, resp: aiohttp.ClientResponse, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
-        """Parse SSE lines into chunk dicts until ``[DONE]``; a stream that ends first is an error."""
+        """Parse SSE events into chunk dicts until ``[DONE]``; a stream that ends first is an error.
+
+        Reads whatever the socket has (one await per network read, not per line) and splits it
+        into events, so a burst of chunks costs one read.
+        """
         content = resp.content
-        data_lines: list[bytes] = []
+        buf = b""
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise perr.timeout(self.name)
             try:
                 async with asyncio.timeout(remaining):
-                    line = await content.readline()
+                    data = await content.readany()
             except TimeoutError as exc:
                 raise perr.timeout(self.name) from exc
-            except ValueError as exc:  # a line past aiohttp's limit
-                raise perr.bad_response(self.name, "an oversized stream event") from exc
-            if not line:
+            if not data:
                 raise perr.bad_response(self.name, "a stream that ended before [DONE]")
-            line = line.rstrip(b"\r\n")
-            if line:
-                if line.startswith(b"data:"):
-                    data_lines.append(line[5:].lstrip())
-                continue  # comments, event:, id: lines are ignored
-            if not data_lines:
-                continue
-            data = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
-            data_lines = []
-            if data == b"[DONE]":
-                return
-            yield self._decode_event(data)
+            buf = buf + data if buf else data
+            if b"\r" in buf:
+                buf = buf.replace(b"\r\n", b"\n")
+            while True:
+                cut = buf.find(b"\n\n")
+                if cut < 0:
+                    break
+                event, buf = buf[:cut], buf[cut + 2 :]
+                payload = _event_data(event)
+                if payload is None:
+                    continue
+                if payload == b"[DONE]":
+                    return
+                yield self._decode_event(payload)
+            if len(buf) > _MAX_EVENT:
+                raise perr.bad_response(self.name, "an oversized stream event")
 
     def _decode_event(self, data: bytes) -> dict[str, Any]:
         try:
