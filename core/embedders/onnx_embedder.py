@@ -20,9 +20,12 @@ from core.embedders.manifest import read_manifest
 from core.errors import LocalModelError
 
 DEFAULT_MAX_LENGTH = 256
-# Rows of one ONNX run. A big batch is sorted by length and cut into chunks of this size, so a
-# single long prompt does not make every other row pay for its padding.
-CHUNK_ROWS = 32
+# Rows of one ONNX run. 1 (the default) makes every vector depend on its text alone: dynamic int8
+# picks one activation scale per run, so rows batched together (and their padding) shift each
+# other's vectors by as much as the int8 error itself (cosine 0.987 batched vs alone, measured),
+# which would also make cached vectors depend on what they happened to be batched with. On one
+# core a ~200-token prompt is already a 200-row GEMM, so batching rows buys no speed for it.
+DEFAULT_ROWS_PER_RUN = 1
 
 
 class OnnxMiniLMEmbedder:
@@ -40,6 +43,7 @@ class OnnxMiniLMEmbedder:
         name: str,
         dim: int,
         max_length: int = DEFAULT_MAX_LENGTH,
+        rows_per_run: int = DEFAULT_ROWS_PER_RUN,
         compute: ComputeThread | None = None,
     ) -> None:
         # Imported here so that `import core.embedders` stays cheap for code that never embeds.
@@ -65,11 +69,16 @@ class OnnxMiniLMEmbedder:
         self._tokenizer = tokenizer
         self._name = name
         self._dim = dim
+        self._rows_per_run = max(1, rows_per_run)
         self._compute = compute or ComputeThread()
 
     @classmethod
     def from_models_dir(
-        cls, models_dir: Path, *, compute: ComputeThread | None = None
+        cls,
+        models_dir: Path,
+        *,
+        rows_per_run: int = DEFAULT_ROWS_PER_RUN,
+        compute: ComputeThread | None = None,
     ) -> OnnxMiniLMEmbedder:
         """Load the export described by ``models_dir/manifest.json``."""
         manifest = read_manifest(models_dir).embedder
@@ -79,6 +88,7 @@ class OnnxMiniLMEmbedder:
             name=manifest.cache_name,
             dim=manifest.dim,
             max_length=manifest.max_length,
+            rows_per_run=rows_per_run,
             compute=compute,
         )
 
@@ -102,9 +112,10 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        # Sorted by length, so rows that share a run need little padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), CHUNK_ROWS):
-            rows = order[start : start + CHUNK_ROWS]
+        for start in range(0, len(order), self._rows_per_run):
+            rows = order[start : start + self._rows_per_run]
             out[rows] = self._run([encodings[i] for i in rows])
         return out
 

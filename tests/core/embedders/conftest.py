@@ -1,0 +1,3 @@
+from tests.fixtures.models import prepared_models_dir
+
+__all__ = ["prepared_models_dir"]

@@ -1,0 +1,64 @@
+"""CachedEmbedder: content-hash cache (LRU in front of the Store); hits never reach the inner embedder."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.embedders.cache import CachedEmbedder
+from core.store.memory import MemoryStore
+from tests.fakes.embedder import CountingEmbedder, fake_vector
+
+
+async def test_second_call_is_served_from_the_lru() -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner)
+    first = await cached.embed(["alpha", "beta"])
+    second = await cached.embed(["beta", "alpha"])
+    assert inner.texts_embedded == 2
+    np.testing.assert_array_equal(second, first[::-1])
+
+
+async def test_only_misses_reach_the_inner_embedder() -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner)
+    await cached.embed(["alpha"])
+    out = await cached.embed(["alpha", "gamma", "gamma"])
+    assert inner.calls == [["alpha"], ["gamma"]]
+    np.testing.assert_array_equal(out[2], fake_vector("gamma", inner.dim))
+
+
+async def test_store_shares_vectors_between_instances() -> None:
+    store = MemoryStore()
+    writer_inner, reader_inner = CountingEmbedder(), CountingEmbedder()
+    want = await CachedEmbedder(writer_inner, store).embed(["shared prompt"])
+    got = await CachedEmbedder(reader_inner, store).embed(["shared prompt"])
+    assert reader_inner.calls == []
+    np.testing.assert_array_equal(got, want)
+
+
+async def test_lru_eviction_falls_back_to_the_store() -> None:
+    store = MemoryStore()
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, store, lru_items=1)
+    await cached.embed(["one"])
+    await cached.embed(["two"])  # evicts "one" from the LRU
+    await cached.embed(["one"])
+    assert inner.texts_embedded == 2
+
+
+async def test_vectors_of_another_model_are_not_reused() -> None:
+    store = MemoryStore()
+    await CachedEmbedder(CountingEmbedder(name="model-a"), store).embed(["prompt"])
+    other = CountingEmbedder(name="model-b")
+    await CachedEmbedder(other, store).embed(["prompt"])
+    assert other.texts_embedded == 1
+
+
+async def test_corrupt_store_value_is_a_miss() -> None:
+    store = MemoryStore()
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, store, lru_items=0)
+    await store.set(cached.key_for("prompt"), b"not a vector")
+    out = await cached.embed(["prompt"])
+    assert inner.texts_embedded == 1
+    np.testing.assert_array_equal(out[0], fake_vector("prompt", inner.dim))
