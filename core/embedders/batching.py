@@ -1,9 +1,11 @@
 """Micro-batching: concurrent ``embed`` calls share one model run.
 
 Calls queue up; one flusher task waits up to ``max_wait_s`` (or until ``max_batch`` texts are
-queued), takes up to ``max_batch`` texts, runs them through the inner embedder as one batch, and
-hands each caller its rows. While a batch runs on the compute thread, new calls queue for the
-next one, so batches grow with load and an idle embedder adds only ``max_wait_s``.
+queued; with ``max_wait_s=0`` just one event-loop turn), takes up to ``max_batch`` texts, runs
+them through the inner embedder as one call, and hands each caller its rows. While a batch runs
+on the compute thread, new calls queue for the next one, so batches grow with load and an idle
+embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
+one tokenizer call instead of N, and identical texts are embedded once.
 """
 
 from __future__ import annotations
@@ -75,11 +77,14 @@ class BatchingEmbedder:
     async def _flush_loop(self) -> None:
         while self._queue:
             if self._queued_texts < self._max_batch:
-                self._full.clear()
-                try:
-                    await asyncio.wait_for(self._full.wait(), timeout=self._max_wait_s)
-                except TimeoutError:
-                    pass
+                if self._max_wait_s > 0:
+                    self._full.clear()
+                    try:
+                        await asyncio.wait_for(self._full.wait(), timeout=self._max_wait_s)
+                    except TimeoutError:
+                        pass
+                else:  # one loop turn: gathers the calls made in the same tick
+                    await asyncio.sleep(0)
             batch = self._take_batch()
             if batch:
                 await self._run(batch)

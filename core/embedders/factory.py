@@ -23,13 +23,15 @@ def default_embedder(
     *,
     compute: ComputeThread | None = None,
     max_batch: int = 64,
-    max_wait_s: float = 0.001,
+    max_wait_s: float = 0.0,
     lru_items: int = 4096,
 ) -> Embedder:
     """The hot-path embedder from ``models_dir`` (``var/models``, made by prepare-models).
 
     ``store``: the gateway's Store (shared cache across replicas) or None for the LRU only.
     ``compute``: the process's shared ComputeThread (one is created when None).
+    ``max_wait_s``: how long a lone cache miss waits for company (0: one loop turn; under load
+    batches form anyway while the previous one runs).
     Blocks ~0.1 s loading the ONNX session; call it once at start-up (the lifespan).
     Raises core.errors.LocalModelError when the models folder was not prepared.
     """

@@ -13,9 +13,10 @@ from tests.fakes.embedder import CountingEmbedder, fake_vector
 TEXTS = [f"prompt number {i}" for i in range(20)]
 
 
-async def test_concurrent_calls_match_one_by_one() -> None:
+@pytest.mark.parametrize("max_wait_s", [0.0, 0.001], ids=["one-loop-turn", "1ms"])
+async def test_concurrent_calls_match_one_by_one(max_wait_s: float) -> None:
     inner = CountingEmbedder()
-    batching = BatchingEmbedder(inner, max_batch=64)
+    batching = BatchingEmbedder(inner, max_batch=64, max_wait_s=max_wait_s)
     results = await asyncio.gather(*(batching.embed([t]) for t in TEXTS))
     for text, got in zip(TEXTS, results, strict=True):
         np.testing.assert_array_equal(got[0], fake_vector(text, inner.dim))
