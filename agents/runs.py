@@ -1,0 +1,254 @@
+"""Run records, per-thread admission and the run queue on Redis (plain commands + Lua).
+
+Keys (prefix ``p``, default ``agents``)::
+
+    {p}:run:{id}            HASH   the run record (see RunRecord)
+    {p}:run:{id}:events     STREAM step / status events (SSE), capped at ~1000 entries
+    {p}:thread:{tid}:active STRING the run that owns the thread now
+    {p}:thread:{tid}:waiting LIST  runs accepted while the thread was busy (policy enqueue/interrupt)
+    {p}:queue               STREAM runs ready for a worker; consumer group ``workers``
+
+A run is acknowledged on the queue only after its record reached a terminal state (or was
+suspended), so a worker that dies leaves its entries pending; another worker takes them over
+with XAUTOCLAIM once their lease (idle time without heartbeat) expired. Completion is a Lua
+script that refuses a second completion, so a run never finishes twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from core.errors import StoreUnavailableError
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+_SUBMIT = """
+local active = redis.call('GET', KEYS[1])
+if active then
+  local st = redis.call('HGET', ARGV[3] .. 'run:' .. active, 'status')
+  if st == 'succeeded' or st == 'failed' or st == 'cancelled' or not st then active = false end
+end
+if not active then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('HSET', ARGV[3] .. 'run:' .. ARGV[1], 'status', 'queued')
+  redis.call('XADD', KEYS[3], '*', 'run_id', ARGV[1])
+  return {'queued', ''}
+end
+if ARGV[2] == 'reject' then return {'rejected', active} end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HSET', ARGV[3] .. 'run:' .. ARGV[1], 'status', 'waiting')
+return {'waiting', active}
+"""
+
+_COMPLETE = """
+local st = redis.call('HGET', KEYS[1], 'status')
+local first = not (st == 'succeeded' or st == 'failed' or st == 'cancelled')
+if first then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'output', ARGV[3], 'error', ARGV[4], 'updated_at', ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'completions', 1)
+end
+-- hand the thread on (also when the run had been completed elsewhere, e.g. cancelled while queued)
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  local nxt = redis.call('LPOP', KEYS[3])
+  if nxt then
+    redis.call('SET', KEYS[2], nxt)
+    redis.call('HSET', ARGV[6] .. 'run:' .. nxt, 'status', 'queued')
+    redis.call('XADD', KEYS[4], '*', 'run_id', nxt)
+  else
+    redis.call('DEL', KEYS[2])
+  end
+end
+if first then return 1 end
+return 0
+"""
+
+
+@dataclass
+class RunRecord:
+    """A run as stored. ``deadline_at`` is wall-clock seconds (None: no deadline)."""
+
+    run_id: str
+    agent: str
+    thread_id: str
+    input: str
+    tenant: str = "default"
+    priority: str = "normal"
+    deadline_at: float | None = None
+    status: str = "pending"
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    output: str = ""
+    error: str = ""
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = 0.0
+    completions: int = 0
+    owner: str = ""
+    cancel_requested: int = 0
+    suspend_requested: int = 0
+
+    def to_public(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["usage"] = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                      "total_tokens": self.prompt_tokens + self.completion_tokens}
+        for k in ("prompt_tokens", "completion_tokens", "completions", "owner", "cancel_requested",
+                  "suspend_requested"):
+            d.pop(k)
+        return d
+
+
+_INT = {"steps", "prompt_tokens", "completion_tokens", "completions", "cancel_requested", "suspend_requested"}
+_FLOAT = {"cost_usd", "created_at", "updated_at"}
+
+
+def _decode(raw: dict[bytes, bytes]) -> RunRecord:
+    d: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for k in _INT & d.keys():
+        d[k] = int(d[k])
+    for k in _FLOAT & d.keys():
+        d[k] = float(d[k])
+    d["deadline_at"] = float(d["deadline_at"]) if d.get("deadline_at") else None
+    known = RunRecord.__dataclass_fields__.keys()
+    return RunRecord(**{k: v for k, v in d.items() if k in known})
+
+
+class RunStore:
+    """Run records, events and the queue. ``client``: redis.asyncio.Redis (bytes replies);
+    the caller owns it. Every Redis failure raises StoreUnavailableError."""
+
+    GROUP = "workers"
+
+    def __init__(self, client: Any, *, prefix: str = "agents") -> None:
+        self.r = client
+        self.p = prefix + ":"
+        self.queue_key = f"{self.p}queue"
+        self._submit = client.register_script(_SUBMIT)
+        self._complete = client.register_script(_COMPLETE)
+
+    def key(self, run_id: str) -> str:
+        return f"{self.p}run:{run_id}"
+
+    def _thread(self, thread_id: str) -> tuple[str, str]:
+        return f"{self.p}thread:{thread_id}:active", f"{self.p}thread:{thread_id}:waiting"
+
+    # ---- records ---------------------------------------------------------------------------
+    async def create(self, rec: RunRecord, policy: str) -> tuple[str, str]:
+        """Store ``rec`` and admit it to its thread: returns (outcome, active_run) where outcome is
+        ``queued`` (owns the thread, on the queue), ``waiting`` (behind ``active_run``) or
+        ``rejected`` (policy reject and the thread is busy; the record is deleted)."""
+        fields = {k: ("" if v is None else str(v)) for k, v in asdict(rec).items()}
+        try:
+            await self.r.hset(self.key(rec.run_id), mapping=fields)
+            active, waiting = self._thread(rec.thread_id)
+            outcome, other = await self._submit(keys=[active, waiting, self.queue_key],
+                                                args=[rec.run_id, policy, self.p])
+            if outcome == b"rejected":
+                await self.r.delete(self.key(rec.run_id))
+            return outcome.decode(), other.decode()
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        try:
+            raw = await self.r.hgetall(self.key(run_id))
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+        return _decode(raw) if raw else None
+
+    async def update(self, run_id: str, **fields: Any) -> None:
+        try:
+            await self.r.hset(self.key(run_id), mapping={k: str(v) for k, v in fields.items()})
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+
+    async def add_usage(self, run_id: str, steps: int, prompt: int, completion: int) -> None:
+        try:
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.hincrby(self.key(run_id), "steps", steps)
+                pipe.hincrby(self.key(run_id), "prompt_tokens", prompt)
+                pipe.hincrby(self.key(run_id), "completion_tokens", completion)
+                pipe.hset(self.key(run_id), "updated_at", str(time.time()))
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+
+    async def complete(self, rec_id: str, thread_id: str, status: str, output: str = "", error: str = "") -> bool:
+        """Move the run to a terminal ``status`` and hand its thread to the next waiting run;
+        False when it had already completed (nothing changes)."""
+        active, waiting = self._thread(thread_id)
+        try:
+            done = await self._complete(
+                keys=[self.key(rec_id), active, waiting, self.queue_key],
+                args=[rec_id, status, output, error, str(time.time()), self.p])
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+        if done:
+            await self.event(rec_id, "done", {"status": status, "output": output, "error": error})
+        return bool(done)
+
+    # ---- events ------------------------------------------------------------------------------
+    async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        try:
+            await self.r.xadd(f"{self.key(run_id)}:events", {"type": kind, "data": json.dumps(data)},
+                              maxlen=1000, approximate=True)
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+
+    async def read_events(self, run_id: str, after: str = "0", block_ms: int = 1000,
+                          count: int = 100) -> list[tuple[str, str, dict[str, Any]]]:
+        """(event id, type, data) after ``after``; waits up to ``block_ms`` for the first one."""
+        try:
+            resp = await self.r.xread({f"{self.key(run_id)}:events": after}, count=count, block=block_ms)
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+        out = []
+        for _, entries in resp or []:
+            for eid, fields in entries:
+                out.append((eid.decode(), fields[b"type"].decode(), json.loads(fields[b"data"])))
+        return out
+
+    # ---- queue -------------------------------------------------------------------------------
+    async def ensure_group(self) -> None:
+        try:
+            await self.r.xgroup_create(self.queue_key, self.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise StoreUnavailableError("run queue unavailable") from exc
+
+    async def enqueue(self, run_id: str) -> None:
+        await self.update(run_id, status="queued")
+        await self.r.xadd(self.queue_key, {"run_id": run_id})
+
+    async def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, str]]:
+        """New queue entries for ``consumer``: (entry id, run id)."""
+        resp = await self.r.xreadgroup(self.GROUP, consumer, {self.queue_key: ">"}, count=count, block=block_ms)
+        return [(eid.decode(), f[b"run_id"].decode()) for _, entries in resp or [] for eid, f in entries]
+
+    async def reclaim(self, consumer: str, lease_ms: int, count: int) -> list[tuple[str, str]]:
+        """Entries whose owner sent no heartbeat for ``lease_ms``: now owned by ``consumer``."""
+        resp = await self.r.xautoclaim(self.queue_key, self.GROUP, consumer, lease_ms, "0-0", count=count)
+        entries = resp[1]
+        return [(eid.decode(), f[b"run_id"].decode()) for eid, f in entries if f]
+
+    async def heartbeat(self, consumer: str, entry_ids: list[str]) -> set[str]:
+        """Renew the lease (reset the idle time) of the entries ``consumer`` still owns; returns
+        those it owns. An entry missing from the answer was taken over: stop working on it."""
+        if not entry_ids:
+            return set()
+        pending = await self.r.xpending_range(self.queue_key, self.GROUP, "-", "+", 10_000, consumername=consumer)
+        owned = {p["message_id"].decode() for p in pending} & set(entry_ids)
+        if owned:
+            await self.r.xclaim(self.queue_key, self.GROUP, consumer, 0, sorted(owned), justid=True)
+        return owned
+
+    async def ack(self, entry_id: str) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.xack(self.queue_key, self.GROUP, entry_id)
+            pipe.xdel(self.queue_key, entry_id)
+            await pipe.execute()

@@ -1,0 +1,201 @@
+"""An agent worker: takes runs from the Redis run queue and runs them on its scheduler.
+
+Each worker process (``switchboard worker``, or a gateway with workers enabled) is one consumer
+of the queue's group. It keeps at most ``max_inflight`` runs, renews their leases every
+``heartbeat_s`` and, every ``heartbeat_s`` too, takes over entries whose lease (``lease_s``
+without heartbeat) expired: the runs of a worker that died. A taken-over run resumes from its
+last checkpoint (see agents.executor) and its tool calls are deduplicated by idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agents.executor import GraphExecutor, RunWork
+from agents.graph import GraphDeps, build_react_graph
+from agents.runs import TERMINAL, RunRecord, RunStore
+from agents.scheduler import (
+    AsyncScheduler,
+    RunSpec,
+    SchedulerCore,
+    SchedulerPolicy,
+    SlotPool,
+    Verdict,
+    priority_of,
+)
+from agents.spec import AgentSpec
+from agents.tools import Toolbox, ToolLedger
+from core.backend import ChatBackend
+from core.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerConfig:
+    consumer: str
+    slots: Mapping[str, int]
+    max_inflight: int = 16
+    lease_s: float = 10.0
+    heartbeat_s: float = 2.0
+    block_ms: int = 500
+
+
+class Worker:
+    """Runs until ``stop()``; use as ``async with Worker(...) as w: await w.run()``."""
+
+    def __init__(self, store: RunStore, agents: Mapping[str, AgentSpec], backend: ChatBackend, toolbox: Toolbox,
+                 ledger: ToolLedger, checkpointer: Any, policy: SchedulerPolicy, clock: Clock,
+                 config: WorkerConfig,
+                 on_record: Callable[[RunRecord], Awaitable[None]] | None = None) -> None:
+        self.store = store
+        self.agents = agents
+        self.backend = backend
+        self.toolbox = toolbox
+        self.ledger = ledger
+        self.checkpointer = checkpointer
+        self.clock = clock
+        self.cfg = config
+        self.core = SchedulerCore(policy=policy, slots=SlotPool(config.slots))
+        self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self)))
+        self.entries: dict[str, str] = {}  # run id → queue entry id
+        self.records: dict[str, RunRecord] = {}
+        self._stop = asyncio.Event()
+        self._on_record = on_record
+
+    async def __aenter__(self) -> Worker:
+        await self.store.ensure_group()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.sched.aclose()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Take, reclaim and heartbeat until stopped."""
+        beat = asyncio.get_running_loop().create_task(self._heartbeats())
+        try:
+            while not self._stop.is_set():
+                room = self.cfg.max_inflight - len(self.entries)
+                if room <= 0:
+                    await asyncio.sleep(self.cfg.block_ms / 1000)
+                    continue
+                for entry_id, run_id in await self.store.take(self.cfg.consumer, room, self.cfg.block_ms):
+                    await self._admit(entry_id, run_id)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.heartbeat_s)
+            try:
+                await self._beat()
+            except Exception:  # a Redis hiccup must not stop leases or take-overs for good
+                log.exception("heartbeat failed")
+
+    async def _beat(self) -> None:
+        owned = await self.store.heartbeat(self.cfg.consumer, list(self.entries.values()))
+        for run_id, entry in list(self.entries.items()):
+            if entry not in owned:  # our lease expired and another worker took the run
+                log.warning("run %s was taken over; stopping it here", run_id)
+                self.entries.pop(run_id, None)
+                self.sched.cancel(run_id)
+        room = self.cfg.max_inflight - len(self.entries)
+        if room > 0:
+            for entry_id, run_id in await self.store.reclaim(self.cfg.consumer, int(self.cfg.lease_s * 1000), room):
+                if run_id not in self.entries:
+                    await self._admit(entry_id, run_id)
+
+    async def _admit(self, entry_id: str, run_id: str) -> None:
+        rec = await self.store.get(run_id)
+        if rec is None or rec.status in TERMINAL or rec.agent not in self.agents:
+            if rec is not None:  # completes an unknown agent's run; hands a finished run's thread on
+                await self.store.complete(run_id, rec.thread_id, "failed", error=f"unknown agent {rec.agent!r}")
+            await self.store.ack(entry_id)
+            return
+        spec = self.agents[rec.agent]
+        self.entries[run_id] = entry_id
+        self.records[run_id] = rec
+        await self.store.update(run_id, status="running", owner=self.cfg.consumer)
+        await self.store.event(run_id, "status", {"status": "running", "worker": self.cfg.consumer})
+        deadline = math.inf
+        if rec.deadline_at is not None:
+            deadline = self.clock.now() + (rec.deadline_at - self.clock.wall())
+        with contextlib.suppress(ValueError):  # already known here (reclaimed twice)
+            self.sched.submit(RunSpec(run_id, rec.thread_id, tenant=rec.tenant, priority=priority_of(rec.priority),
+                                      deadline=deadline, est_steps=max(1, spec.max_steps // 2)))
+
+    async def _resolve(self, run_id: str) -> RunWork:
+        rec = self.records[run_id]
+        spec = self.agents[rec.agent]
+        tools = await self.toolbox.select(spec, rec.input, rec.tenant)
+        deps = GraphDeps(spec, self.backend, tools, self.ledger, self.clock, tenant=rec.tenant)
+        return RunWork(run_id, build_react_graph(deps, self.checkpointer), rec.input, spec.max_steps)
+
+    async def _release(self, run_id: str) -> None:
+        entry = self.entries.pop(run_id, None)
+        self.records.pop(run_id, None)
+        if entry is not None:
+            await self.store.ack(entry)
+        with contextlib.suppress(KeyError, ValueError):
+            self.core.forget(run_id)
+
+
+class _Hooks:
+    def __init__(self, worker: Worker) -> None:
+        self.w = worker
+
+    async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None:
+        usage = update.get("usage") or {}
+        await self.w.store.add_usage(run_id, 1 if node == "llm" else 0, int(usage.get("prompt_tokens", 0)),
+                                     int(usage.get("completion_tokens", 0)))
+        summary: dict[str, Any] = {"node": node}
+        msgs = update.get("messages") or []
+        if msgs:
+            summary["messages"] = msgs
+        await self.w.store.event(run_id, "step", summary)
+        rec = await self.w.store.get(run_id)
+        if rec is not None and rec.cancel_requested:
+            self.w.core.cancel(run_id)  # takes effect at this step's boundary
+        elif rec is not None and rec.suspend_requested:
+            self.w.sched.suspend(run_id)
+
+    async def on_stop(self, run_id: str, verdict: Verdict) -> None:
+        rec = self.w.records.get(run_id)
+        if rec is None:
+            return
+        if verdict is Verdict.SUSPEND:
+            await self.w.store.update(run_id, status="suspended", suspend_requested=0)
+            await self.w.store.event(run_id, "status", {"status": "suspended"})
+            await self.w._release(run_id)
+        elif verdict is Verdict.CANCEL:
+            await self.w.store.complete(run_id, rec.thread_id, "cancelled")
+            await self.w._release(run_id)
+        # PREEMPT: the run stays ours, queued on this worker's scheduler
+
+    async def on_finish(self, run_id: str, state: dict[str, Any]) -> None:
+        rec = self.w.records.get(run_id)
+        if rec is None:
+            return
+        msgs = state.get("messages") or []
+        output = str((msgs[-1].get("content") if msgs else "") or "")
+        await self.w.store.complete(run_id, rec.thread_id, "succeeded", output=output)
+        await self.w._release(run_id)
+
+    async def on_error(self, run_id: str, error: BaseException) -> None:
+        rec = self.w.records.get(run_id)
+        if rec is None:
+            return
+        message = getattr(error, "message", None) or type(error).__name__
+        await self.w.store.complete(run_id, rec.thread_id, "failed", error=str(message))
+        await self.w._release(run_id)
