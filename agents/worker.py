@@ -123,6 +123,9 @@ class Worker:
                 await self.store.complete(run_id, rec.thread_id, "failed", error=f"unknown agent {rec.agent!r}")
             await self.store.ack(entry_id)
             return
+        if rec.status == "suspended":  # suspended while queued: resume puts it on the queue again
+            await self.store.ack(entry_id)
+            return
         spec = self.agents[rec.agent]
         self.entries[run_id] = entry_id
         self.records[run_id] = rec
