@@ -27,7 +27,7 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
             save, restore, total = [], [], []
             cfg: Any = {"configurable": {"thread_id": f"t{size}", "checkpoint_ns": ""}}
             version = None
-            for i in range(n):
+            for i in range(n + 20):  # the first 20 warm the connection and allocator up
                 ck = empty_checkpoint()
                 # a growing conversation: messages as dicts, the state the ReAct graph keeps
                 msg = {"role": "assistant", "content": "y" * (size - 64), "step": i}
@@ -40,6 +40,8 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
                 got = await saver.aget_tuple({"configurable": {"thread_id": f"t{size}", "checkpoint_ns": ""}})
                 t2 = time.perf_counter()
                 assert got is not None and got.checkpoint["channel_values"]["steps"] == i
+                if i < 20:
+                    continue
                 save.append(t1 - t0)
                 restore.append(t2 - t1)
                 total.append(t2 - t0)
@@ -58,9 +60,15 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
 
 
 def run(redis_url: str | None, sizes: list[int], n: int) -> dict[str, Any]:
-    """Measure against ``redis_url``, or start a private redis-server (no persistence)."""
+    """Checkpoint timing and the resume check against ``redis_url``, or a private redis-server
+    (no persistence) started for the purpose."""
+    from bench.scheduler_resume import check
+
+    async def both(url: str) -> dict[str, Any]:
+        return {"timing": await measure(url, sizes, n), "resume_check": await check(url)}
+
     if redis_url:
-        return asyncio.run(measure(redis_url, sizes, n))
+        return asyncio.run(both(redis_url))
     exe = shutil.which("redis-server")
     if exe is None:
         return {"skipped": "redis-server not installed"}
@@ -68,7 +76,7 @@ def run(redis_url: str | None, sizes: list[int], n: int) -> dict[str, Any]:
 
     proc, port = start_redis_server(exe, Path(tempfile.mkdtemp(prefix="bench-redis-")))
     try:
-        return asyncio.run(measure(f"redis://127.0.0.1:{port}/0", sizes, n)) | {"redis": "local, private"}
+        return asyncio.run(both(f"redis://127.0.0.1:{port}/0")) | {"redis": "local, private, no persistence"}
     finally:
         proc.terminate()
         proc.wait()
