@@ -42,7 +42,10 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_dir: Path | None = None, *, compute: ComputeThread | None = None) -> None:
         self._model = load_sentence_transformer(model_dir)
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
         self._dim = int(dim) if dim is not None else 384
         self._compute = compute or ComputeThread()
 
