@@ -42,8 +42,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_dir: Path | None = None, *, compute: ComputeThread | None = None) -> None:
         self._model = load_sentence_transformer(model_dir)
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (  # renamed in sentence-transformers 6
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         self._dim = int(dim) if dim is not None else 384
