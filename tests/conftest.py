@@ -14,4 +14,4 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-pytest_plugins: list[str] = ["tests.fixtures.redis_server"]
+pytest_plugins: list[str] = ["tests.fixtures.redis_server", "tests.fixtures.models"]
