@@ -7,6 +7,7 @@ Pure policies (:mod:`policies`) behind one protocol (:mod:`policy`), a clock-fre
 from agents.scheduler.accounting import FairShareLedger, SwitchStats
 from agents.scheduler.core import Dispatch, RunSpec, RunState, SchedulerCore, Verdict
 from agents.scheduler.policies import (
+    CriticalPathPolicy,
     EdfPolicy,
     FairSharePolicy,
     FifoPolicy,
@@ -20,7 +21,7 @@ from agents.scheduler.slots import SlotPool
 from agents.scheduler.views import PRIORITY_CLASSES, RunView, priority_of
 
 __all__ = [
-    "PRIORITY_CLASSES", "AsyncScheduler", "Dispatch", "EdfPolicy", "FairShareLedger",
+    "PRIORITY_CLASSES", "AsyncScheduler", "CriticalPathPolicy", "Dispatch", "EdfPolicy", "FairShareLedger",
     "FairSharePolicy", "FifoPolicy", "PriorityPolicy", "RoundRobinPolicy", "RunExecutor",
     "RunSpec", "RunState", "RunView", "SchedulerCore", "SchedulerPolicy", "SlotPool",
     "StepLease", "SwitchStats", "Verdict", "build_policy", "policy_kinds", "priority_of",

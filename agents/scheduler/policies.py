@@ -130,3 +130,26 @@ class FairSharePolicy:
             return False
         least = min(r.tenant_vtokens for r in others)
         return running.tenant_vtokens - least > self.quantum_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalPathPolicy:
+    """Makespan-oriented (LPT / critical path first): within a priority class, the run with the
+    most predicted work left (predicted step time × estimated remaining steps) goes first, so the
+    longest agent sessions are not left to finish last. Aging as in PriorityPolicy keeps short
+    runs from starving; only a strictly more urgent class preempts.
+    """
+
+    aging_s: float = 60.0
+    name: str = "critical_path"
+
+    def _key(self, run: RunView, now: float) -> tuple[float, ...]:
+        effective = run.priority - max(0.0, now - run.ready_since) / self.aging_s
+        remaining = run.predicted_step_s * max(1, run.remaining_steps)
+        return (round(effective), -remaining, float(run.seq))
+
+    def choose_next(self, ready: Sequence[RunView], now: float) -> RunView | None:
+        return _best(ready, lambda r: self._key(r, now))
+
+    def should_preempt(self, running: RunView, ready: Sequence[RunView], now: float) -> bool:
+        return any(r.priority < running.priority for r in ready)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agents.scheduler.policies import (
+    CriticalPathPolicy,
     EdfPolicy,
     FairSharePolicy,
     FifoPolicy,
@@ -20,6 +21,7 @@ _POLICIES: Mapping[str, Callable[..., SchedulerPolicy]] = {
     "priority": PriorityPolicy,
     "edf": EdfPolicy,
     "fair_share": FairSharePolicy,
+    "critical_path": CriticalPathPolicy,
 }
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from agents.scheduler import (
+    CriticalPathPolicy,
     EdfPolicy,
     FairSharePolicy,
     FifoPolicy,
@@ -39,9 +40,15 @@ def v(run_id: str, **kw: object) -> RunView:
                        v("feasible", seq=2, deadline=NOW + 60)], "feasible"),
         (FairSharePolicy(), [v("heavy", seq=1, tenant="a", tenant_vtokens=9000),
                              v("light", seq=2, tenant="b", tenant_vtokens=100)], "light"),
+        (CriticalPathPolicy(), [v("short", seq=1, predicted_step_s=1, remaining_steps=2, ready_since=NOW),
+                                v("long", seq=2, predicted_step_s=5, remaining_steps=20, ready_since=NOW)], "long"),
+        (CriticalPathPolicy(), [v("long-lo", seq=1, priority=2, predicted_step_s=9, remaining_steps=30,
+                                  ready_since=NOW),
+                                v("short-hi", seq=2, priority=0, ready_since=NOW)], "short-hi"),
     ],
     ids=["fifo-order", "rr-order", "priority-class", "priority-aging", "edf-earliest",
-         "edf-deadline-before-none", "edf-skips-hopeless", "fair-least-served"],
+         "edf-deadline-before-none", "edf-skips-hopeless", "fair-least-served", "critical-path-most-work",
+         "critical-path-class-first"],
 )
 def test_choose_next(policy: SchedulerPolicy, ready: list[RunView], expected: str) -> None:
     chosen = policy.choose_next(ready, NOW)
@@ -49,7 +56,7 @@ def test_choose_next(policy: SchedulerPolicy, ready: list[RunView], expected: st
 
 
 @pytest.mark.parametrize("policy", [FifoPolicy(), RoundRobinPolicy(), PriorityPolicy(), EdfPolicy(),
-                                    FairSharePolicy()], ids=lambda p: p.name)
+                                    FairSharePolicy(), CriticalPathPolicy()], ids=lambda p: p.name)
 def test_choose_next_on_empty_queue_is_none(policy: SchedulerPolicy) -> None:
     assert policy.choose_next([], NOW) is None
 
@@ -84,7 +91,7 @@ def test_should_preempt(policy: SchedulerPolicy, running: RunView, ready: list[R
 def test_policies_are_pure_same_inputs_same_answer() -> None:
     ready = [v(f"r{i}", seq=i, priority=i % 3, tenant=f"t{i % 2}", ready_since=NOW - i,
                deadline=NOW + 10 * i if i % 2 else math.inf) for i in range(1, 8)]
-    for kind in ("fifo", "round_robin", "priority", "edf", "fair_share"):
+    for kind in ("fifo", "round_robin", "priority", "edf", "fair_share", "critical_path"):
         policy = build_policy(kind)
         first = policy.choose_next(ready, NOW)
         assert all(policy.choose_next(list(ready), NOW) == first for _ in range(3))
