@@ -1,0 +1,55 @@
+"""Exact dense search over one float32 matrix of L2-normalised tool vectors.
+
+Cosine similarity is a matrix-vector product. Visibility is applied *before* scoring: a caller
+passes the row indices a tenant may see and only those rows are multiplied (the sub-matrix of a
+row set is cached, so a tenant's searches do not copy the matrix each time).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import numpy.typing as npt
+
+Rows = npt.NDArray[np.int64]
+
+
+class DenseIndex:
+    """Immutable after construction; safe to share between concurrent searches."""
+
+    def __init__(self, vectors: npt.NDArray[np.float32], *, cache_rowsets: int = 32) -> None:
+        if vectors.ndim != 2:
+            raise ValueError("vectors must be a 2-D matrix")
+        self._m = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._subs: OrderedDict[bytes, npt.NDArray[np.float32]] = OrderedDict()  # LRU
+        self._cache_rowsets = cache_rowsets
+
+    def __len__(self) -> int:
+        return int(self._m.shape[0])
+
+    @property
+    def matrix(self) -> npt.NDArray[np.float32]:
+        return self._m
+
+    def scores(
+        self, query: npt.NDArray[np.float32], rows: Rows | None = None, *, rows_key: str | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Cosine of ``query`` (dim,) or ``(q, dim)`` with every row, or with ``rows`` only
+        (result aligned with ``rows``). ``rows_key`` names the row set for the sub-matrix cache
+        (e.g. the tenant); without it the rows' bytes are the key."""
+        m = self._m if rows is None else self._submatrix(rows, rows_key)
+        out: npt.NDArray[np.float32] = query @ m.T if query.ndim == 2 else m @ query
+        return out
+
+    def _submatrix(self, rows: Rows, rows_key: str | None) -> npt.NDArray[np.float32]:
+        key = rows_key.encode() if rows_key is not None else rows.tobytes()
+        sub = self._subs.get(key)
+        if sub is None:
+            sub = np.ascontiguousarray(self._m[rows])
+            self._subs[key] = sub
+            if len(self._subs) > self._cache_rowsets:
+                self._subs.popitem(last=False)
+        else:
+            self._subs.move_to_end(key)
+        return sub

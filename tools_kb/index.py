@@ -1,0 +1,208 @@
+"""The in-memory tool index: one immutable snapshot of a catalog, searchable concurrently.
+
+Pipeline for one query (``search``):
+
+1. Visibility first: the rows the tenant may see are selected, and only those are scored.
+2. Decomposition: ``split_intents`` cuts a multi-request query into clauses.
+3. For the whole query and each clause: dense cosine over the float32 matrix and BM25, fused
+   by the catalog's ``Fusion`` (chosen by :mod:`tools_kb.tuning` unless given).
+4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
+   that answers one intent well ranks even when the whole query is about something else,
+   while the whole query still decides the top.
+5. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
+   top score (adaptive k, at least ``min_k``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from core.embedding import Embedder
+from tools_kb.decompose import split_intents
+from tools_kb.dense import DenseIndex, Rows
+from tools_kb.documents import ToolDocument, build_document
+from tools_kb.fusion import DENSE_ONLY, Fusion
+from tools_kb.lexical import LexicalIndex
+from tools_kb.tool import Tool
+from tools_kb.tuning import TuningReport, choose_fusion
+
+CLAUSE_WEIGHT = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    name: str
+    score: float
+    tool: Tool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    decompose: bool = True
+    clause_weight: float = CLAUSE_WEIGHT
+    min_score_ratio: float | None = None  # adaptive k: keep hits scoring >= ratio × top
+    min_k: int = 1
+
+
+@dataclass(slots=True)
+class _Visibility:
+    """Row sets per tenant; ``None`` means every row is visible."""
+
+    public: Rows
+    by_tenant: dict[str, Rows] = field(default_factory=dict)
+    all_public: bool = True
+
+    def rows_for(self, tenant: str | None) -> Rows | None:
+        if self.all_public:
+            return None
+        if tenant is not None and tenant in self.by_tenant:
+            return self.by_tenant[tenant]
+        return self.public
+
+
+def _visibility(tools: Sequence[Tool]) -> _Visibility:
+    public = np.asarray([i for i, t in enumerate(tools) if t.tenants is None], dtype=np.int64)
+    if len(public) == len(tools):
+        return _Visibility(public)
+    tenants = sorted({x for t in tools if t.tenants for x in t.tenants})
+    by_tenant = {
+        name: np.asarray([i for i, t in enumerate(tools) if t.visible_to(name)], dtype=np.int64)
+        for name in tenants
+    }
+    return _Visibility(public, by_tenant, all_public=False)
+
+
+class ToolIndex:
+    """Immutable; build with :meth:`build`. ``search`` is safe to call concurrently."""
+
+    def __init__(
+        self,
+        tools: Sequence[Tool],
+        docs: Sequence[ToolDocument],
+        vectors: npt.NDArray[np.float32],
+        embedder: Embedder,
+        fusion: Fusion,
+        tuning: TuningReport | None = None,
+    ) -> None:
+        self.tools = tuple(tools)
+        self.docs = tuple(docs)
+        self.fusion = fusion
+        self.tuning = tuning
+        self._embedder = embedder
+        self._dense = DenseIndex(vectors)
+        self._lexical = LexicalIndex([d.lexical_text() for d in docs])
+        self._visibility = _visibility(tools)
+        self._by_name = {t.name: i for i, t in enumerate(tools)}
+
+    @classmethod
+    async def build(
+        cls, tools: Sequence[Tool], embedder: Embedder, *, fusion: Fusion | None = None
+    ) -> ToolIndex:
+        """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
+        Raises ValueError on duplicate tool names."""
+        names = [t.name for t in tools]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate tool names in catalog")
+        docs = [build_document(t) for t in tools]
+        vectors = (
+            await embedder.embed([d.dense_text() for d in docs])
+            if docs
+            else np.zeros((0, embedder.dim), dtype=np.float32)
+        )
+        tuning = None
+        if fusion is None:
+            tuning = await choose_fusion(docs, embedder)
+            fusion = tuning.fusion
+        return cls(tools, docs, vectors, embedder, fusion, tuning)
+
+    def __len__(self) -> int:
+        return len(self.tools)
+
+    def get(self, name: str) -> Tool | None:
+        i = self._by_name.get(name)
+        return None if i is None else self.tools[i]
+
+    async def search(
+        self, query: str, k: int = 5, tenant: str | None = None, options: SearchOptions = SearchOptions()
+    ) -> list[SearchHit]:
+        """Top ``k`` tools for ``query`` among those ``tenant`` may see (best first)."""
+        return (await self.search_many([query], k, tenant, options))[0]
+
+    async def search_many(
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        tenant: str | None = None,
+        options: SearchOptions = SearchOptions(),
+    ) -> list[list[SearchHit]]:
+        """Like :meth:`search` for several queries, embedding all their texts in one call."""
+        if not queries:
+            return []
+        parts = [self._texts(q, options) for q in queries]
+        flat = [t for p in parts for t in p]
+        vectors = await self._embedder.embed(flat)
+        rows = self._visibility.rows_for(tenant)
+        out: list[list[SearchHit]] = []
+        pos = 0
+        for texts in parts:
+            scores = self._combined(texts, vectors[pos : pos + len(texts)], rows, tenant, options)
+            pos += len(texts)
+            out.append(self._top(scores, rows, k, options))
+        return out
+
+    def _texts(self, query: str, options: SearchOptions) -> list[str]:
+        if not options.decompose:
+            return [query]
+        clauses = split_intents(query)
+        return [query, *clauses] if len(clauses) > 1 else [query]
+
+    def _fused(
+        self, text: str, vector: npt.NDArray[np.float32], rows: Rows | None, tenant: str | None
+    ) -> npt.NDArray[np.float32]:
+        dense = self._dense.scores(vector, rows, rows_key=tenant or "")
+        if self.fusion is DENSE_ONLY or (self.fusion.kind == "weighted" and self.fusion.weight >= 1.0):
+            return dense
+        lexical = self._lexical.scores(text)
+        if rows is not None:
+            lexical = lexical[rows]
+        return self.fusion(dense, lexical)
+
+    def _combined(
+        self,
+        texts: list[str],
+        vectors: npt.NDArray[np.float32],
+        rows: Rows | None,
+        tenant: str | None,
+        options: SearchOptions,
+    ) -> npt.NDArray[np.float32]:
+        scores = self._fused(texts[0], vectors[0], rows, tenant)
+        for text, vec in zip(texts[1:], vectors[1:], strict=True):
+            scores = np.maximum(scores, options.clause_weight * self._fused(text, vec, rows, tenant))
+        return scores
+
+    def _top(
+        self, scores: npt.NDArray[np.float32], rows: Rows | None, k: int, options: SearchOptions
+    ) -> list[SearchHit]:
+        n = scores.shape[0]
+        k = max(0, min(k, n))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        hits: list[SearchHit] = []
+        best = float(scores[top[0]])
+        for j in top:
+            score = float(scores[j])
+            if (
+                options.min_score_ratio is not None
+                and len(hits) >= options.min_k
+                and score < options.min_score_ratio * best
+            ):
+                break
+            row = int(j) if rows is None else int(rows[j])
+            hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
+        return hits

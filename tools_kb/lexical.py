@@ -1,0 +1,65 @@
+"""Lexical index: BM25 from the ``bm25s`` library over the tools' lexical text.
+
+Tokens are lower-case words with identifiers split (``getWeather`` → ``get weather``), English
+stop words dropped and Snowball-stemmed (PyStemmer), so "nurses" meets ``nurse``. Scores are
+raw BM25 (unbounded, 0 when no query term occurs in a document).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from tools_kb.text import split_identifier
+
+_WORD = re.compile(r"[0-9A-Za-z]+(?:['’][A-Za-z]+)?")
+_STOP = frozenset(STOPWORDS_EN_PLUS) | {"please", "could", "would", "want", "need", "like", "help", "tell"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content words of ``text`` (may be empty)."""
+    words: list[str] = []
+    for raw in _WORD.findall(text):
+        words.extend(w for w in split_identifier(raw.replace("’", "'").split("'")[0]).split() if w)
+    kept = [w for w in words if w not in _STOP and len(w) > 1]
+    stems: list[str] = _stemmer().stemWords(kept)
+    return stems
+
+
+class LexicalIndex:
+    """Immutable BM25 index over documents given in row order."""
+
+    def __init__(self, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        self._n = len(texts)
+        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        corpus = [tokenize(t) or [""] for t in texts]
+        if self._n:
+            self._bm25.index(corpus, show_progress=False)
+        self._vocab: dict[str, int] = dict(self._bm25.vocab_dict) if self._n else {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def scores(self, query: str) -> npt.NDArray[np.float32]:
+        """BM25 score of every row for ``query``; zeros when no query term is known."""
+        return self.scores_for_tokens(tokenize(query))
+
+    def scores_for_tokens(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
+        ids = [self._vocab[t] for t in tokens if t and t in self._vocab]
+        if not ids or not self._n:
+            return np.zeros(self._n, dtype=np.float32)
+        out = self._bm25.get_scores_from_ids(ids)
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,110 @@
+"""Read tool definitions from files: JSON Lines (one tool per line), YAML or JSON documents
+(a list of tools, or ``{"tools": [...]}``), and whole folders of them (config/tools/).
+
+Every error names the file and line (JSONL) or the tool's position, then the tool and field:
+``config/tools/crm.yaml: tools[3]: tool 'getLead': parameters.type: must be 'object'``.
+Nothing is returned for a file with any invalid tool (all-or-nothing per file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from core.config.yaml_source import parse_yaml
+from core.errors import ConfigError
+from tools_kb.tool import Tool, ToolValidationError, parse_tool
+
+SUFFIXES = (".jsonl", ".json", ".yaml", ".yml")
+
+
+def load_tools_file(path: Path | str) -> list[Tool]:
+    """All tools in one file. Raises ConfigError listing every invalid tool (file + position)."""
+    path = Path(path)
+    problems: list[str] = []
+    tools: list[Tool] = []
+    for where, raw in _records(path, problems):
+        try:
+            tools.append(parse_tool(raw, where=where))
+        except ToolValidationError as exc:
+            sep = "" if where[:1].isdigit() else " "
+            problems.append(f"{path}:{sep}{where}: {exc.message}")
+    seen: set[str] = set()
+    for tool in tools:
+        if tool.name in seen:
+            problems.append(f"{path}: tool {tool.name!r}: name: defined twice in this file")
+        seen.add(tool.name)
+    if problems:
+        raise ConfigError(problems)
+    return tools
+
+
+def load_tools_dir(folder: Path | str) -> list[Tool]:
+    """Every tool file in ``folder`` (sorted by name, not recursive). A name defined in two
+    files is an error."""
+    folder = Path(folder)
+    tools: list[Tool] = []
+    problems: list[str] = []
+    origin: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file()):
+        try:
+            loaded = load_tools_file(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        for tool in loaded:
+            if tool.name in origin:
+                problems.append(f"{path}: tool {tool.name!r}: name: already defined in {origin[tool.name]}")
+                continue
+            origin[tool.name] = path
+            tools.append(tool)
+    if problems:
+        raise ConfigError(problems)
+    return tools
+
+
+def _records(path: Path, problems: list[str]) -> Iterable[tuple[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        return
+    if path.suffix == ".jsonl":
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"line {lineno}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+        return
+    positions: dict[int, str] = {}
+    if path.suffix == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+            return
+    else:
+        try:
+            ydoc = parse_yaml(text, str(path))  # positions + duplicate keys are errors
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            return
+        doc = ydoc.data
+        prefix: tuple[str | int, ...] = ("tools",) if isinstance(doc, dict) else ()
+        if isinstance(doc, dict | list):
+            items_probe = doc.get("tools") if isinstance(doc, dict) else doc
+            for i in range(len(items_probe) if isinstance(items_probe, list) else 0):
+                pos = ydoc.position_of((*prefix, i))
+                positions[i] = f"{pos.line}:{pos.column}: "
+    items = doc.get("tools") if isinstance(doc, dict) else doc
+    if items is None:
+        return
+    if not isinstance(items, list):
+        problems.append(f"{path}: expected a list of tools or {{tools: [...]}}")
+        return
+    for i, raw in enumerate(items):
+        yield f"{positions.get(i, '')}tools[{i}]", raw
