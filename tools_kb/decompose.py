@@ -11,6 +11,7 @@ intent comes back as ``[query]``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tools_kb.lexical import tokenize
 
@@ -19,7 +20,8 @@ _SENTENCE = re.compile(
     r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)(?<!\bMr)(?<!\bDr)(?<!\bSt)[.?!;]+(?=\s|$)|\n+"
 )
 _CONNECTIVE = re.compile(
-    r"(?:,\s*|\s+)(?=(?:and\s+)?(?:additionally|in addition|after that|afterwards|then|also|finally|lastly|"
+    r",\s*(?=(?:and\s+)?(?:(?:can|could|would|will) you|please)\b)"  # ", can you …": a new request
+    r"|(?:,\s*|\s+)(?=(?:and\s+)?(?:additionally|in addition|after that|afterwards|then|also|finally|lastly|"
     r"furthermore|moreover|besides|next|as well as|plus|meanwhile|subsequently|secondly|thirdly|"
     r"first(?:ly)?|second)\b)",
     re.IGNORECASE,
@@ -28,14 +30,32 @@ _QUOTES = re.compile(r"[\"“”]")
 _AND = re.compile(r",?\s+and\s+|,\s+as well as\s+|,\s+plus\s+", re.IGNORECASE)
 
 
-def split_intents(query: str, *, min_words: int = 2, min_side_words: int = 3) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Decomposition:
+    clauses: list[str]
+    explicit: bool  # a connective or a clause-joining "and" was seen, not only sentence breaks
+
+
+def decompose(query: str, *, min_words: int = 2, min_side_words: int = 3) -> Decomposition:
     """The clauses of ``query`` that look like separate requests (order kept, deduplicated)."""
     clauses: list[str] = []
+    explicit = False
     for sentence in _SENTENCE.split(_QUOTES.sub(" ", query)):
-        for part in _CONNECTIVE.split(sentence):
-            clauses.extend(_split_and(part.strip(" ,"), min_side_words))
+        parts = _CONNECTIVE.split(sentence)
+        explicit = explicit or len(parts) > 1
+        for part in parts:
+            pieces = _split_and(part.strip(" ,"), min_side_words)
+            explicit = explicit or len(pieces) > 1
+            clauses.extend(pieces)
     kept = [c for c in dict.fromkeys(clauses) if len(tokenize(c)) >= min_words]
-    return kept or [query]
+    if len(kept) < 2:
+        return Decomposition([query], False)
+    return Decomposition(kept, explicit)
+
+
+def split_intents(query: str, *, min_words: int = 2, min_side_words: int = 3) -> list[str]:
+    """Just the clauses of :func:`decompose`."""
+    return decompose(query, min_words=min_words, min_side_words=min_side_words).clauses
 
 
 def _split_and(text: str, min_side_words: int) -> list[str]:

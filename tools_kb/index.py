@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.embedding import Embedder
-from tools_kb.decompose import split_intents
+from tools_kb.decompose import decompose
 from tools_kb.dense import DenseIndex, Rows
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
@@ -31,6 +31,7 @@ from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
 
 CLAUSE_WEIGHT = 0.9
+SENTENCE_WEIGHT = 0.8  # sentences often elaborate one request: trust them less
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,8 @@ class SearchHit:
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
     decompose: bool = True
-    clause_weight: float = CLAUSE_WEIGHT
+    clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
+    sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
     min_score_ratio: float | None = None  # adaptive k: keep hits scoring >= ratio × top
     min_k: int = 1
 
@@ -143,22 +145,26 @@ class ToolIndex:
         if not queries:
             return []
         parts = [self._texts(q, options) for q in queries]
-        flat = [t for p in parts for t in p]
+        flat = [t for p, _ in parts for t in p]
         vectors = await self._embedder.embed(flat)
         rows = self._visibility.rows_for(tenant)
         out: list[list[SearchHit]] = []
         pos = 0
-        for texts in parts:
-            scores = self._combined(texts, vectors[pos : pos + len(texts)], rows, tenant, options)
+        for texts, weight in parts:
+            scores = self._combined(texts, vectors[pos : pos + len(texts)], rows, tenant, weight)
             pos += len(texts)
             out.append(self._top(scores, rows, k, options))
         return out
 
-    def _texts(self, query: str, options: SearchOptions) -> list[str]:
+    def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
+        """The whole query, then its clauses; and the weight the clauses get."""
         if not options.decompose:
-            return [query]
-        clauses = split_intents(query)
-        return [query, *clauses] if len(clauses) > 1 else [query]
+            return [query], 0.0
+        parts = decompose(query)
+        if len(parts.clauses) < 2:
+            return [query], 0.0
+        weight = options.clause_weight if parts.explicit else options.sentence_weight
+        return [query, *parts.clauses], weight
 
     def _fused(
         self, text: str, vector: npt.NDArray[np.float32], rows: Rows | None, tenant: str | None
@@ -177,11 +183,11 @@ class ToolIndex:
         vectors: npt.NDArray[np.float32],
         rows: Rows | None,
         tenant: str | None,
-        options: SearchOptions,
+        clause_weight: float,
     ) -> npt.NDArray[np.float32]:
         scores = self._fused(texts[0], vectors[0], rows, tenant)
         for text, vec in zip(texts[1:], vectors[1:], strict=True):
-            scores = np.maximum(scores, options.clause_weight * self._fused(text, vec, rows, tenant))
+            scores = np.maximum(scores, clause_weight * self._fused(text, vec, rows, tenant))
         return scores
 
     def _top(
