@@ -16,6 +16,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.clock import Clock
 from gateway.admin_keys_api import KeyServices, admin_keys_api
@@ -27,6 +29,35 @@ from gateway.runtime import Hooks, Runtime, open_runtime
 from gateway.settings import GatewaySettings
 
 _DEFAULT_MAX_BODY = 4 * 1024 * 1024
+
+
+class _Raw:
+    """Marks a raw ASGI endpoint for Starlette's Route (a plain function would be wrapped as a
+    request handler)."""
+
+    def __init__(self, endpoint: ASGIApp) -> None:
+        self._endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._endpoint(scope, receive, send)
+
+
+class GatewayApp(FastAPI):
+    """FastAPI with a front door for the hot endpoints: an HTTP request whose (method, path) is in
+    ``fast_routes`` goes straight to that raw ASGI endpoint, skipping Starlette's middleware stack,
+    router and exception middleware (the endpoint does the request-context work itself, see
+    ``gateway.api.chat.chat_asgi``). Everything else takes the normal FastAPI path."""
+
+    fast_routes: dict[tuple[str, str], ASGIApp]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self.fast_routes.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -48,8 +79,9 @@ def create_app(
             finally:
                 del app.state.runtime
 
-    app = FastAPI(title="Switchboard", version="0.1.0", lifespan=lifespan, docs_url="/docs",
-                  redoc_url=None)
+    app = GatewayApp(title="Switchboard", version="0.1.0", lifespan=lifespan, docs_url="/docs",
+                     redoc_url=None)
+    app.fast_routes = {("POST", "/v1/chat/completions"): chat.chat_asgi}
     app.state.settings = settings
 
     def key_services() -> KeyServices:
@@ -66,8 +98,11 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body)
 
-    app.add_route("/v1/chat/completions", chat.chat_completions, methods=["POST"], include_in_schema=False)
-    app.add_route("/v1/completions", completions.completions, methods=["POST"], include_in_schema=False)
+    # POST is served by app.fast_routes; the route stays so that other methods get 405
+    app.router.routes.append(Route("/v1/chat/completions", _Raw(chat.chat_asgi), methods=["POST"],
+                                   include_in_schema=False))
+    app.router.routes.append(Route("/v1/completions", completions.completions, methods=["POST"],
+                                   include_in_schema=False))
     app.add_route("/v1/embeddings", embeddings.embeddings, methods=["POST"], include_in_schema=False)
     app.add_route("/v1/models", models.list_models, methods=["GET"], include_in_schema=False)
     app.add_route("/v1/models/{model_id:path}", models.get_model, methods=["GET"], include_in_schema=False)

@@ -22,6 +22,26 @@ from gateway.http_errors import error_response
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+def request_id_and_length(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, int | None]:
+    """The request id to use (the caller's ``x-request-id`` when sane, else a fresh one) and the
+    declared ``content-length`` (None when absent or malformed)."""
+    rid = b""
+    length: int | None = None
+    for k, v in headers:
+        if k == b"x-request-id" and _SANE_ID.match(v):
+            rid = v
+        elif k == b"content-length":
+            try:
+                length = int(v)
+            except ValueError:
+                length = None
+    return rid or b"req_" + os.urandom(12).hex().encode(), length
+
+
+def server_timing(t0: float) -> bytes:
+    return b"app;dur=%.3f" % ((time.perf_counter() - t0) * 1000)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: Callable[[], int]) -> None:
         self.app = app
@@ -32,18 +52,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         t0 = time.perf_counter()
-        rid_bytes = b""
-        length: int | None = None
-        for k, v in scope["headers"]:
-            if k == b"x-request-id" and _SANE_ID.match(v):
-                rid_bytes = v
-            elif k == b"content-length":
-                try:
-                    length = int(v)
-                except ValueError:
-                    length = None
-        if not rid_bytes:
-            rid_bytes = b"req_" + os.urandom(12).hex().encode()
+        rid_bytes, length = request_id_and_length(scope["headers"])
         state = scope.setdefault("state", {})
         state["request_id"] = rid_bytes.decode()
         limit = self._max()
@@ -52,8 +61,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", rid_bytes))
-                dur = (time.perf_counter() - t0) * 1000
-                headers.append((b"server-timing", b"app;dur=%.3f" % dur))
+                headers.append((b"server-timing", server_timing(t0)))
                 message["headers"] = headers
             await send(message)
 

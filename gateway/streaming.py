@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from core.errors import SwitchboardError, UpstreamError
@@ -52,18 +51,32 @@ async def sse_events(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byt
     yield DONE
 
 
-class SSEResponse(Response):
+class SSEResponse:
+    """A plain ASGI response that streams ``events`` (already framed SSE bytes).
+
+    Events that the producer yields without waiting in between (the chunks of one upstream
+    network read) go out in one ASGI send, so a burst of 50 chunks costs one socket write; the
+    first event is never held back. A client disconnect cancels the pump at once, which closes
+    the event iterator (and so the upstream connection); ``on_close`` runs after either end.
+    """
+
     media_type = "text/event-stream"
+    status_code = 200
+    _HIGH_WATER = 1 << 20  # bytes queued for a slow client before the producer waits
 
     def __init__(
         self,
         events: AsyncIterator[bytes],
         headers: Mapping[str, str] | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        *,
+        raw_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        super().__init__(content=None, status_code=200, headers=dict(headers or {}))
-        self.raw_headers = [h for h in self.raw_headers if h[0] != b"content-length"]
-        self.raw_headers += [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        raw = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no")]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+        raw += raw_headers or []
+        self.raw_headers = raw
         self._events = events
         self._on_close = on_close
         self.disconnected = False
@@ -85,13 +98,19 @@ class SSEResponse(Response):
 
     async def _pump(self, send: Send) -> None:
         events = self._events
+        out = _Outbox(send)
+        writer = asyncio.create_task(out.run())
         try:
             async for data in events:
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await out.put(data, writer)
+            out.finish()
+            await writer
         except OSError:
             self.disconnected = True  # the server reports a gone client on send
         finally:
+            if not writer.done():
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
             close = getattr(events, "aclose", None)
             if close is not None:
                 await close()
@@ -101,6 +120,52 @@ class SSEResponse(Response):
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                return
+
+
+class _Outbox:
+    """Events queued by the producer and sent by one writer task, joined per wake-up."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._done = False
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+
+    async def put(self, data: bytes, writer: asyncio.Task[None]) -> None:
+        if writer.done():
+            writer.result()  # re-raise the writer's failure (client gone)
+            raise OSError("the SSE writer stopped")
+        self._pending.append(data)
+        self._size += len(data)
+        self._wake.set()
+        if self._size > SSEResponse._HIGH_WATER:  # a slow client: wait until the writer took them
+            self._room.clear()
+            room = asyncio.ensure_future(self._room.wait())
+            try:
+                await asyncio.wait((room, writer), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                room.cancel()
+
+    def finish(self) -> None:
+        self._done = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        send = self._send
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._pending:
+                data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+                self._pending.clear()
+                self._size = 0
+                self._room.set()
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            if self._done and not self._pending:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
 
 

@@ -26,7 +26,7 @@ from gateway.api.validation import parse_json_object, validate_completion
 from gateway.dispatch import Completed, OpenedStream
 from gateway.http_errors import error_response
 from gateway.route_inputs import max_output_tokens
-from gateway.streaming import ClientDisconnected, cancel_on_disconnect, sse_events
+from gateway.streaming import ClientDisconnected, SSEResponse, cancel_on_disconnect, sse_events
 
 ENDPOINT = "completions"
 _DROP = ("prompt", "suffix", "echo", "best_of", "logprobs")
@@ -69,7 +69,7 @@ async def _text_chunks(opened: OpenedStream, prefix: str) -> AsyncIterator[dict[
         yield out
 
 
-async def completions(request: Request) -> Response:
+async def completions(request: Request) -> Response | SSEResponse:
     rt = runtime_of(request)
     t0 = time.perf_counter()
     try:
@@ -81,8 +81,8 @@ async def completions(request: Request) -> Response:
         if body.get("stream") and len(prompts) > 1:
             raise InvalidRequestError("Streaming supports one prompt per request.", param="prompt")
         est = sum(len(p) for p in prompts) // 4 + (max_output_tokens(body) or 0) * len(prompts)
-        who = await admit(rt, request, model, est)
-        plans = [await plan_chat(rt, request, _chat_body(body, p), who) for p in prompts]
+        who = await admit(rt, request.headers.get("authorization"), model, est)
+        plans = [await plan_chat(rt, request.headers, _chat_body(body, p), who) for p in prompts]
         deadline = Deadline.after(plans[0].snapshot.config.settings.request_timeout_s, rt.clock)
         if body.get("stream"):
             plan = plans[0]

@@ -80,7 +80,7 @@ async def embeddings(request: Request) -> Response:
         body = parse_json_object(await request.body())
         model, texts = validate_embeddings(body)
         est = sum(len(t) for t in texts) // 4 + len(texts)
-        who = await admit(rt, request, model, est)
+        who = await admit(rt, request.headers.get("authorization"), model, est)
         dep = rt.snapshot.embeddings.get(model)
         if dep is None:
             raise UnknownModelError(f"The embedding model {model!r} does not exist.", param="model")

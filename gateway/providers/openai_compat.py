@@ -1,7 +1,8 @@
 """The fast path: a ChatBackend for any server that speaks OpenAI's HTTP API.
 
-No litellm here. One pooled aiohttp session (``HttpPool``) carries every call; bodies are encoded
-and decoded with orjson. The request body goes upstream as the client sent it, with ``model``
+No litellm here. The pool's fast HTTP/1.1 client (``HttpPool.fast``, see
+:mod:`gateway.providers.fast_http`) carries every call over keep-alive connections, with the
+request head pre-encoded per backend; bodies are encoded and decoded with orjson. The request body goes upstream as the client sent it, with ``model``
 replaced by the deployment's model name, so unknown fields pass through untouched.
 
 Contract (core.backend.ChatBackend): only UpstreamError subclasses escape; the deadline bounds the
@@ -15,13 +16,13 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from core.deadline import Deadline
 from core.errors import UpstreamError
 from core.wire import ChatRequest, ChatResponse
 from gateway.providers import errors as perr
+from gateway.providers.fast_http import FastHttpClient, HttpClientError, Response
 from gateway.providers.http_pool import HttpPool
 
 _MAX_ERROR_BODY = 64 * 1024
@@ -59,8 +60,23 @@ class OpenAICompatBackend:
         if api_key:
             hdrs["authorization"] = f"Bearer {api_key}"
         hdrs.update(headers or {})
-        self._headers = hdrs
-        self._stream_headers = {**hdrs, "accept": "text/event-stream"}
+        self._key, path, host = FastHttpClient.target(self._url)
+        self._head = self._encode_head(path, host, hdrs)
+        self._stream_head = self._encode_head(path, host, {**hdrs, "accept": "text/event-stream"})
+
+    @staticmethod
+    def _encode_head(path: bytes, host: bytes, headers: Mapping[str, str]) -> bytes:
+        lines = [b"POST " + path + b" HTTP/1.1", b"host: " + host]
+        for k, v in headers.items():
+            if k.lower() in ("host", "content-length", "transfer-encoding", "connection"):
+                continue
+            if any(c in f"{k}{v}" for c in "\r\n\0"):
+                raise ValueError(f"header {k!r} holds a control character")
+            lines.append(f"{k}: {v}".encode("latin-1"))
+        return b"\r\n".join(lines) + b"\r\n"
+
+    async def _post(self, head: bytes, payload: bytes) -> Response:
+        return await self._pool.fast.request(self._key, head, payload)
 
     def _payload(self, request: ChatRequest, stream: bool) -> bytes:
         body = dict(request.body)
@@ -77,15 +93,15 @@ class OpenAICompatBackend:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise perr.timeout(self.name)
-        resp: aiohttp.ClientResponse | None = None
+        resp: Response | None = None
         try:
             async with asyncio.timeout(remaining):
-                resp = await self._pool.session.post(self._url, data=payload, headers=self._headers)
+                resp = await self._post(self._head, payload)
                 raw = await resp.read()
         except TimeoutError as exc:
             raise perr.timeout(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise perr.unreachable(self.name, type(exc).__name__) from exc
+        except HttpClientError as exc:
+            raise perr.unreachable(self.name, str(exc)) from exc
         except OSError as exc:
             raise perr.unreachable(self.name, type(exc).__name__) from exc
         finally:
@@ -108,14 +124,14 @@ class OpenAICompatBackend:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise perr.timeout(self.name)
-        resp: aiohttp.ClientResponse | None = None
+        resp: Response | None = None
         finished = False
         try:
             try:
                 async with asyncio.timeout(remaining):
-                    resp = await self._pool.session.post(self._url, data=payload, headers=self._stream_headers)
+                    resp = await self._post(self._stream_head, payload)
                     if resp.status >= 400:
-                        raw = await resp.content.read(_MAX_ERROR_BODY)
+                        raw = await resp.read(_MAX_ERROR_BODY)
                         raise perr.error_for_status(
                             resp.status, self.name, retry_after=resp.headers.get("retry-after"), body=raw
                         )
@@ -124,7 +140,9 @@ class OpenAICompatBackend:
             async for chunk in self._events(resp, deadline):
                 yield chunk
             finished = True
-        except (aiohttp.ClientError, OSError) as exc:
+        except HttpClientError as exc:
+            raise perr.unreachable(self.name, str(exc)) from exc
+        except OSError as exc:
             raise perr.unreachable(self.name, type(exc).__name__) from exc
         finally:
             if resp is not None:
@@ -133,13 +151,12 @@ class OpenAICompatBackend:
                 else:
                     resp.close()  # early exit, cancel or failure: drop the socket
 
-    async def _events(self, resp: aiohttp.ClientResponse, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
+    async def _events(self, resp: Response, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
         """Parse SSE events into chunk dicts until ``[DONE]``; a stream that ends first is an error.
 
         Reads whatever the socket has (one await per network read, not per line) and splits it
         into events, so a burst of chunks costs one read.
         """
-        content = resp.content
         buf = b""
         while True:
             remaining = deadline.remaining()
@@ -147,7 +164,7 @@ class OpenAICompatBackend:
                 raise perr.timeout(self.name)
             try:
                 async with asyncio.timeout(remaining):
-                    data = await content.readany()
+                    data = await resp.readany()
             except TimeoutError as exc:
                 raise perr.timeout(self.name) from exc
             if not data:
