@@ -46,7 +46,7 @@ class SearchOptions:
     decompose: bool = True
     clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
     sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
-    min_score_ratio: float | None = None  # adaptive k: keep hits scoring >= ratio × top
+    min_score_ratio: float | None = None  # adaptive k: keep hits within this share of the top
     min_k: int = 1
 
 
@@ -102,10 +102,16 @@ class ToolIndex:
 
     @classmethod
     async def build(
-        cls, tools: Sequence[Tool], embedder: Embedder, *, fusion: Fusion | None = None
+        cls,
+        tools: Sequence[Tool],
+        embedder: Embedder,
+        *,
+        fusion: Fusion | None = None,
+        query_embedder: Embedder | None = None,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
-        Raises ValueError on duplicate tool names."""
+        ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
+        the same vectors. Raises ValueError on duplicate tool names."""
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
             raise ValueError("duplicate tool names in catalog")
@@ -119,7 +125,7 @@ class ToolIndex:
         if fusion is None:
             tuning = await choose_fusion(docs, embedder)
             fusion = tuning.fusion
-        return cls(tools, docs, vectors, embedder, fusion, tuning)
+        return cls(tools, docs, vectors, query_embedder or embedder, fusion, tuning)
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -200,13 +206,18 @@ class ToolIndex:
         top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
         hits: list[SearchHit] = []
+        # Adaptive k compares scores min-max scaled over the visible rows, so it means the same
+        # for cosine, weighted and RRF scores: keep what is within ``ratio`` of the best.
         best = float(scores[top[0]])
+        floor = float(scores.min())
+        span = best - floor
         for j in top:
             score = float(scores[j])
             if (
                 options.min_score_ratio is not None
                 and len(hits) >= options.min_k
-                and score < options.min_score_ratio * best
+                and span > 0
+                and (score - floor) < options.min_score_ratio * span
             ):
                 break
             row = int(j) if rows is None else int(rows[j])

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.fusion import RRF, Fusion
+from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.tool import Tool
+
+
+async def _index(catalog: list[Tool], embedder: HashingEmbedder, fusion: Fusion | None = None) -> ToolIndex:
+    return await ToolIndex.build(catalog, embedder, fusion=fusion)
+
+
+async def test_finds_the_tool_for_a_plain_request(catalog: list[Tool], embedder: HashingEmbedder) -> None:
+    index = await _index(catalog, embedder)
+    hits = await index.search("What is the weather forecast in Paris?", k=3)
+    assert hits[0].name == "getWeatherForecast"
+    assert hits[0].score >= hits[1].score
+
+
+async def test_every_intent_of_a_multi_request_query_is_represented(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder)
+    query = (
+        "Translate this letter into German. Also send an email to my boss, and show the stock price of ACME"
+    )
+    names = [h.name for h in await index.search(query, k=3)]
+    assert set(names) == {"translateText", "sendEmail", "getStockPrice"}
+
+
+async def test_other_tenants_private_tools_are_never_returned(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder)
+    names = [h.name for h in await index.search("run the payroll for employees", k=20, tenant="acme")]
+    assert "acme_internal_payroll" in names
+    assert "globex_payroll_export" not in names
+
+
+async def test_anonymous_caller_sees_only_public_tools(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder)
+    names = {h.name for h in await index.search("payroll", k=50)}
+    assert names == {t.name for t in catalog if t.tenants is None}
+
+
+async def test_adaptive_k_cuts_below_the_score_ratio(catalog: list[Tool], embedder: HashingEmbedder) -> None:
+    index = await _index(catalog, embedder)
+    hits = await index.search(
+        "weather forecast temperature", k=10, options=SearchOptions(min_score_ratio=0.7)
+    )
+    assert 1 <= len(hits) < 10
+    assert hits[0].name == "getWeatherForecast"
+
+
+@pytest.mark.parametrize(
+    "fusion", [RRF, Fusion("weighted", 0.0), Fusion("weighted", 1.0)], ids=["rrf", "bm25", "dense"]
+)
+async def test_fixed_fusions_rank_the_obvious_tool_first(
+    catalog: list[Tool], embedder: HashingEmbedder, fusion: Fusion
+) -> None:
+    index = await _index(catalog, embedder, fusion)
+    hits = await index.search("convert currency exchange rate", k=3, options=SearchOptions(decompose=False))
+    assert hits[0].name == "convert_currency"
+
+
+async def test_fusion_is_tuned_from_the_catalog_when_not_given(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder)
+    assert index.tuning is not None
+    # 12 tools is below the pseudo-query minimum: the documented fallback is RRF.
+    assert index.fusion.kind == "rrf"
+
+
+async def test_k_larger_than_catalog_returns_every_visible_tool(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder)
+    assert len(await index.search("anything", k=100, tenant="acme")) == 11
+
+
+async def test_empty_catalog_returns_nothing(embedder: HashingEmbedder) -> None:
+    index = await ToolIndex.build([], embedder)
+    assert await index.search("weather", k=5) == []
+
+
+async def test_duplicate_names_are_rejected(embedder: HashingEmbedder) -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        await ToolIndex.build([Tool("a", "x"), Tool("a", "y")], embedder)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.catalog import RedisCatalogStore, SqliteCatalogStore
+from tools_kb.kb import ToolKB
+from tools_kb.tool import Tool, ToolValidationError
+
+
+async def test_upsert_is_searchable_at_once(tmp_path: Path, catalog: list[Tool]) -> None:
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), HashingEmbedder()) as kb:
+        await kb.upsert(catalog)
+        hits = await kb.search("weather forecast for Paris", k=1)
+        assert [h.name for h in hits] == ["getWeatherForecast"]
+
+
+async def test_remove_drops_the_tool_from_results(tmp_path: Path, catalog: list[Tool]) -> None:
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), HashingEmbedder()) as kb:
+        await kb.upsert(catalog)
+        await kb.remove(["getWeatherForecast"])
+        assert "getWeatherForecast" not in {h.name for h in await kb.search("weather forecast", k=20)}
+
+
+async def test_duplicate_names_in_one_upsert_are_rejected_and_nothing_is_lost(
+    tmp_path: Path, catalog: list[Tool]
+) -> None:
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), HashingEmbedder()) as kb:
+        await kb.upsert(catalog)
+        before = kb.version
+        with pytest.raises(ToolValidationError, match="'x'"):
+            await kb.upsert([Tool("x", "a"), Tool("x", "b")])
+        assert kb.version == before
+        assert len(await kb.tools()) == len(catalog)
+
+
+async def test_rebuild_embeds_only_new_documents(tmp_path: Path, catalog: list[Tool]) -> None:
+    embedder = HashingEmbedder()
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), embedder) as kb:
+        await kb.upsert(catalog)
+        embedder.calls.clear()
+        await kb.upsert([Tool("newTool", "brand new capability")])
+        # one call for the new document (the 13-tool catalog is below the tuning minimum)
+        assert sum(embedder.calls) == 1
+
+
+async def test_a_second_replica_follows_writes_through_redis(redis_url: str, catalog: list[Tool]) -> None:
+    prefix = f"test:{uuid.uuid4().hex}"
+    async with (
+        ToolKB(RedisCatalogStore(redis_url, prefix=prefix), HashingEmbedder()) as writer,
+        ToolKB(RedisCatalogStore(redis_url, prefix=prefix), HashingEmbedder()) as reader,
+    ):
+        await writer.upsert(catalog)
+        assert await reader.refresh() is True
+        assert reader.version == writer.version
+        assert [h.name for h in await reader.search("convert currency", k=1)] == ["convert_currency"]
+        assert await reader.refresh() is False

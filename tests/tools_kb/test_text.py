@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from tools_kb.decompose import decompose, split_intents
+from tools_kb.documents import build_document
+from tools_kb.lexical import tokenize
+from tools_kb.text import split_identifier
+from tools_kb.tool import Tool
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("getHealthWorkforce", "get health workforce"),
+        ("convert_currency", "convert currency"),
+        ("PDF&URLTool", "pdf url tool"),
+        ("dmis-lab/biobert-v1.1", "dmis lab biobert v 1 1"),
+        ("HTTPServerError", "http server error"),
+    ],
+    ids=["camel", "snake", "acronym-symbol", "slashed-version", "leading-acronym"],
+)
+def test_split_identifier(name: str, words: str) -> None:
+    assert split_identifier(name) == words
+
+
+def test_tokenize_stems_and_drops_stop_words() -> None:
+    assert tokenize("Can you find the nurses?") == ["find", "nurs"]
+
+
+def test_document_puts_name_words_first_and_lists_parameters() -> None:
+    doc = build_document(
+        Tool(
+            "getWeather",
+            "Weather for a city",
+            {"type": "object", "properties": {"cityName": {"description": "City"}}},
+        )
+    )
+    assert doc.dense_text() == "get weather: Weather for a city Parameters: city name (City)"
+    assert doc.text_without_description() == "get weather city name (City)"
+
+
+@pytest.mark.parametrize(
+    ("query", "clauses", "explicit"),
+    [
+        ("What is the weather in Paris?", ["What is the weather in Paris?"], False),
+        (
+            "Find flights to Denver. Then, book a hotel room downtown.",
+            ["Find flights to Denver", "Then, book a hotel room downtown"],
+            True,
+        ),
+        (
+            "Tell me the latest news about Tesla and how it has impacted the stock market",
+            ["Tell me the latest news about Tesla", "how it has impacted the stock market"],
+            True,
+        ),
+        ("Mix salt and pepper", ["Mix salt and pepper"], False),
+        (
+            "The flow is 0.985 cubic meters per day, e.g. small",
+            ["The flow is 0.985 cubic meters per day, e.g. small"],
+            False,
+        ),
+        ("Check my account balance. Thank you.", ["Check my account balance. Thank you."], False),
+    ],
+    ids=["single", "then", "and-clause", "and-in-phrase", "decimal-eg", "drops-courtesy"],
+)
+def test_decompose(query: str, clauses: list[str], explicit: bool) -> None:
+    result = decompose(query)
+    assert result.clauses == clauses
+    assert result.explicit is explicit
+
+
+def test_split_intents_returns_only_clauses() -> None:
+    assert split_intents("Get the forecast. Also convert 10 euros to dollars.") == [
+        "Get the forecast",
+        "Also convert 10 euros to dollars",
+    ]

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.documents import build_document
+from tools_kb.tool import Tool
+from tools_kb.tuning import choose_fusion
+
+
+def _catalog(n: int) -> list[Tool]:
+    topics = ["weather", "stock", "flight", "hotel", "email", "recipe", "news", "music", "movie", "sport"]
+    verbs = ["get", "find", "search", "book", "send", "list", "check", "show"]
+    return [
+        Tool(
+            f"{verbs[i % len(verbs)]}{topics[i % len(topics)].title()}{i}",
+            f"{verbs[(i * 3) % len(verbs)]} {topics[i % len(topics)]} details number {i} for the user",
+        )
+        for i in range(n)
+    ]
+
+
+async def test_tuning_returns_a_weight_on_the_grid_and_a_curve() -> None:
+    report = await choose_fusion([build_document(t) for t in _catalog(40)], HashingEmbedder())
+    assert report.n_pseudo == 40
+    assert set(report.curve) == {f"{0.1 * i:.1f}" for i in range(11)} | {"rrf"}
+    if report.fusion.kind == "weighted":
+        assert 0.0 <= report.fusion.weight <= 1.0
+
+
+async def test_small_catalogs_fall_back_to_rrf() -> None:
+    report = await choose_fusion([build_document(t) for t in _catalog(5)], HashingEmbedder())
+    assert report.fusion.kind == "rrf"
+    assert report.curve == {}

@@ -1,0 +1,152 @@
+"""``ToolKB``: the tool knowledge base a process holds — catalog store + in-memory index.
+
+Use it as an async context manager (enter loads the catalog and builds the index). Writes go to
+the store and bump the catalog version; any replica whose ``refresh()`` sees a new version
+rebuilds its index (only new or changed documents are embedded again) and swaps it in
+atomically, so searches in flight finish on the snapshot they started with. Run
+``refresh_loop()`` in the lifespan's task group to follow writes made by other replicas.
+
+``search`` is the retrieval API other packages call (agents' ``search_tools``, the gateway's
+tool selection and /v1/tools/search).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from core.embedding import Embedder
+from tools_kb.catalog import CatalogStore
+from tools_kb.fusion import Fusion
+from tools_kb.index import SearchHit, SearchOptions, ToolIndex
+from tools_kb.tool import Tool
+
+log = logging.getLogger(__name__)
+
+
+class _MemoEmbedder:
+    """Keeps every vector it made, keyed by text, so a rebuild embeds only what is new.
+    Grows with the catalog (one vector per document text); ``forget_except`` trims it."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._memo: dict[str, npt.NDArray[np.float32]] = {}
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            for text, vec in zip(missing, await self._inner.embed(missing), strict=True):
+                self._memo[text] = vec
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+
+    def forget_except(self, keep: set[str]) -> None:
+        for text in [t for t in self._memo if t not in keep]:
+            del self._memo[text]
+
+
+class ToolKB:
+    def __init__(
+        self,
+        store: CatalogStore,
+        embedder: Embedder,
+        *,
+        fusion: Fusion | None = None,
+        refresh_interval_s: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder  # queries: the shared (cached, batching) embedder
+        self._docs_embedder = _MemoEmbedder(embedder)
+        self._fixed_fusion = fusion
+        self._interval = refresh_interval_s
+        self._index: ToolIndex | None = None
+        self._version = -1
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> ToolKB:
+        await self.refresh()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._store.aclose()
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def index(self) -> ToolIndex:
+        if self._index is None:
+            raise RuntimeError("ToolKB used before it was entered")
+        return self._index
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild when the stored version differs from the one indexed; True when rebuilt."""
+        if not force and self._index is not None and await self._store.version() == self._version:
+            return False
+        async with self._lock:
+            version, tools = await self._store.load()
+            if not force and self._index is not None and version == self._version:
+                return False
+            index = await ToolIndex.build(
+                tools, self._docs_embedder, fusion=self._fixed_fusion, query_embedder=self._embedder
+            )
+            keep = {d.dense_text() for d in index.docs}
+            keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}
+            self._docs_embedder.forget_except(keep)
+            self._index, self._version = index, version
+            log.info("tool index v%d: %d tools, fusion %s", version, len(index), index.fusion.describe())
+            return True
+
+    async def refresh_loop(self) -> None:
+        """Poll the store's version forever (cancel to stop); store errors are logged, not raised."""
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good index
+                log.exception("tool catalog refresh failed")
+
+    async def tools(self) -> list[Tool]:
+        return list(self.index.tools)
+
+    async def upsert(self, tools: Sequence[Tool]) -> int:
+        """Store (insert or replace by name), then rebuild this replica's index."""
+        names = [t.name for t in tools]
+        if len(set(names)) != len(names):
+            from tools_kb.tool import ToolValidationError
+
+            dupe = next(n for n in names if names.count(n) > 1)
+            raise ToolValidationError(dupe, "name", "appears twice in one upsert")
+        version = await self._store.upsert(tools)
+        await self.refresh()
+        return version
+
+    async def remove(self, names: Iterable[str]) -> int:
+        version = await self._store.remove(names)
+        await self.refresh()
+        return version
+
+    async def search(
+        self, query: str, k: int = 5, tenant: str | None = None, *, adaptive: bool = False
+    ) -> list[SearchHit]:
+        """Top ``k`` tools for ``query`` visible to ``tenant``. ``adaptive`` cuts the list where
+        scores drop below 60% of the best (at least one hit)."""
+        options = SearchOptions(min_score_ratio=0.6 if adaptive else None)
+        return await self.index.search(query, k, tenant, options)
