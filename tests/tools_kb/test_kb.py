@@ -58,3 +58,16 @@ async def test_a_second_replica_follows_writes_through_redis(redis_url: str, cat
         assert reader.version == writer.version
         assert [h.name for h in await reader.search("convert currency", k=1)] == ["convert_currency"]
         assert await reader.refresh() is False
+
+
+async def test_search_tools_meta_tool_returns_openai_schemas(tmp_path: Path, catalog: list[Tool]) -> None:
+    from core.errors import InvalidRequestError
+    from tools_kb.meta_tool import SEARCH_TOOLS, run_search_tools
+
+    assert SEARCH_TOOLS["function"]["name"] == "search_tools"
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), HashingEmbedder()) as kb:
+        await kb.upsert(catalog)
+        out = await run_search_tools(kb, '{"query": "send an email message", "k": 2}', tenant=None)
+        assert out["tools"][0]["function"]["name"] == "sendEmail"
+        with pytest.raises(InvalidRequestError):
+            await run_search_tools(kb, {"k": 2}, tenant=None)

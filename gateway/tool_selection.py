@@ -1,0 +1,170 @@
+"""Tool selection on the chat path: hand the model only the few tools it needs.
+
+``ToolSelector.select(body, policy, headers=…, tenant=…)`` runs when a request
+
+* carries more tools than the policy's ``max_tools`` (default 16): the request's own tools are
+  ranked against the last user turn and the top ``max_tools`` are kept; or
+* asks for tools from the knowledge base (header ``x-switchboard-tool-kb: 1`` or
+  ``metadata.tool_kb: true``): the KB's top tools for the prompt (visible to the caller's
+  tenant) are added to the request's own, and the union is cut to ``max_tools``.
+
+Tools the caller forced with ``tool_choice`` or already called earlier in the conversation are
+always kept. It returns a :class:`ToolSelection` with the body to send and the names kept (the
+gateway puts them in the ``x-switchboard-tools-kept`` header and counts ``dropped`` in metrics).
+``ToolSelector.hook`` has the ``gateway.runtime.ToolSelector`` shape (body, policy) → body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.config.models import Policy
+from core.embedding import Embedder
+from core.wire import prompt_text
+from tools_kb.fusion import RRF
+from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.kb import ToolKB
+from tools_kb.tool import Tool, ToolValidationError, parse_tool
+
+KB_HEADER = "x-switchboard-tool-kb"
+KEPT_HEADER = "x-switchboard-tools-kept"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSelection:
+    body: dict[str, Any]
+    kept: tuple[str, ...]
+    dropped: int  # request tools not sent
+    added: int  # KB tools added
+    reason: str  # "none" | "max_tools" | "kb"
+
+    def header_value(self) -> str:
+        return ",".join(self.kept)
+
+
+class ToolSelector:
+    """Holds an optional ToolKB and a small cache of indexes over request tool sets."""
+
+    def __init__(self, embedder: Embedder, kb: ToolKB | None = None, *, cache_size: int = 64) -> None:
+        self._embedder = embedder
+        self._kb = kb
+        self._indexes: OrderedDict[str, ToolIndex] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def hook(self, body: dict[str, Any], policy: Policy) -> dict[str, Any]:
+        """The runtime hook: (body, policy) → body (metadata-triggered KB only; no headers)."""
+        return (await self.select(body, policy)).body
+
+    async def select(
+        self,
+        body: dict[str, Any],
+        policy: Policy,
+        *,
+        headers: Mapping[str, str] | None = None,
+        tenant: str | None = None,
+    ) -> ToolSelection:
+        """Raises ToolValidationError (400) when a request tool is malformed."""
+        own = body.get("tools") or []
+        wants_kb = self._kb is not None and _asks_for_kb(body, headers)
+        limit = policy.max_tools
+        if not wants_kb and len(own) <= limit:
+            return ToolSelection(body, tuple(_names(own)), 0, 0, "none")
+        query = prompt_text(body.get("messages") or [])
+        pinned = _pinned(body)
+        ranked_own = await self._rank_own(own, query, limit) if len(own) > limit else list(own)
+        added: list[dict[str, Any]] = []
+        if wants_kb and self._kb is not None and query:
+            have = set(_names(own))
+            hits = await self._kb.search(query, k=limit, tenant=tenant, adaptive=True)
+            added = [h.tool.openai_schema() for h in hits if h.name not in have]
+        # pinned first, then alternate own and KB tools (both best-first), up to the limit
+        by_name = dict(zip(_names(own), own, strict=True))
+        chosen = [by_name[n] for n in pinned if n in by_name]
+        seen = set(_names(chosen))
+        for tool in _interleave(ranked_own, added):
+            if len(chosen) >= limit:
+                break
+            if _name(tool) not in seen:
+                chosen.append(tool)
+                seen.add(_name(tool))
+        new_body = {**body, "tools": chosen}
+        kept = tuple(_names(chosen))
+        dropped = len([n for n in _names(own) if n not in set(kept)])
+        n_added = len([t for t in chosen if _name(t) not in by_name])
+        return ToolSelection(new_body, kept, dropped, n_added, "kb" if wants_kb else "max_tools")
+
+    async def _rank_own(self, own: Sequence[dict[str, Any]], query: str, k: int) -> list[dict[str, Any]]:
+        if not query:
+            return list(own)
+        tools = [_parse(t, i) for i, t in enumerate(own)]
+        key = json.dumps([t.fingerprint() for t in tools])
+        index = self._indexes.get(key)
+        if index is None:
+            # Ad-hoc tool sets are small and change per caller: RRF needs no tuning.
+            index = await ToolIndex.build(tools, self._embedder, fusion=RRF)
+            self._indexes[key] = index
+            if len(self._indexes) > self._cache_size:
+                self._indexes.popitem(last=False)
+        else:
+            self._indexes.move_to_end(key)
+        hits = await index.search(query, k=len(tools), options=SearchOptions())
+        by_name = {_name(t): t for t in own}
+        return [by_name[h.name] for h in hits]
+
+
+def _asks_for_kb(body: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
+    if headers is not None and headers.get(KB_HEADER, "").strip().lower() in _TRUE:
+        return True
+    meta = body.get("metadata")
+    if isinstance(meta, Mapping):
+        flag = meta.get("tool_kb")
+        return flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE)
+    return False
+
+
+def _name(tool: Mapping[str, Any]) -> str:
+    fn = tool.get("function")
+    return str(fn.get("name", "")) if isinstance(fn, Mapping) else str(tool.get("name", ""))
+
+
+def _names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [_name(t) for t in tools]
+
+
+def _parse(raw: Mapping[str, Any], i: int) -> Tool:
+    try:
+        fn = raw.get("function") if isinstance(raw.get("function"), Mapping) else raw
+        assert isinstance(fn, Mapping)
+        return parse_tool(
+            {k: fn[k] for k in ("name", "description", "parameters") if k in fn}, where=f"tools[{i}]"
+        )
+    except ToolValidationError as exc:
+        raise ToolValidationError(
+            exc.tool, f"tools[{i}].{exc.field_path}", exc.message.split(": ", 2)[-1]
+        ) from exc
+
+
+def _pinned(body: Mapping[str, Any]) -> list[str]:
+    """Tools that must stay: the forced tool_choice and those already called in the conversation."""
+    out: list[str] = []
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and isinstance(choice.get("function"), Mapping):
+        out.append(str(choice["function"].get("name", "")))
+    for msg in body.get("messages") or []:
+        for call in (msg.get("tool_calls") or []) if isinstance(msg, Mapping) else []:
+            fn = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(fn, Mapping) and fn.get("name"):
+                out.append(str(fn["name"]))
+    return list(dict.fromkeys(out))
+
+
+def _interleave(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(max(len(a), len(b))):
+        out.extend(x[i] for x in (a, b) if i < len(x))
+    return out
