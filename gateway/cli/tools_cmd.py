@@ -1,9 +1,13 @@
 """``switchboard tools``: the tool knowledge base from the command line.
 
     switchboard tools eval --catalog CATALOG.jsonl --queries QUERIES.jsonl [--k 5] [--llm] --json
-    switchboard tools search "query" [--catalog NAME|FILE] [--k 5] [--tenant T]
-    switchboard tools add FILE [--db var/tools.sqlite]
+    switchboard tools search "query" [--catalog NAME|FILE] [--k 5] [--tenant T] [--json]
+    switchboard tools add FILE... | --mcp "python server.py" | --mcp-url http://host/mcp
     switchboard tools list | remove NAME...
+
+The stored catalog is the SQLite file ``--db`` (default var/tools_kb/catalog.sqlite) or Redis
+when ``SWITCHBOARD_REDIS_URL`` / ``--redis-url`` is set — the same store the gateway reads.
+``search --catalog`` takes a file, or a NAME from config/tools/ (NAME.yaml / NAME.jsonl).
 
 ``eval`` builds a fresh index from the catalog alone and prints n, recall@1/5/10, ndcg@5/10 and
 sufficiency@5/10. Without ``--llm`` no language model is used.
@@ -22,6 +26,8 @@ from typing import Any
 
 DEFAULT_MODELS = Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
 DEFAULT_CACHE = Path("var/tools_kb/vectors.sqlite")
+DEFAULT_DB = Path("var/tools_kb/catalog.sqlite")
+CONFIG_TOOLS = Path("config/tools")
 METRIC_KEYS = (
     "n",
     "recall@1",
@@ -46,6 +52,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--no-decompose", action="store_true", help="auto without multi-intent decomposition")
     _embedder_args(ev)
 
+    se = sub.add_parser("search", help="search the catalog")
+    se.add_argument("query")
+    se.add_argument(
+        "--catalog", help="a catalog file, or a NAME in config/tools/; default: the stored catalog"
+    )
+    se.add_argument("--k", type=int, default=5)
+    se.add_argument("--tenant", default=None)
+    se.add_argument("--adaptive", action="store_true", help="cut the list where scores drop")
+    se.add_argument("--json", action="store_true")
+    _embedder_args(se)
+    _store_args(se)
+
+    add = sub.add_parser("add", help="validate tool definitions and store them (upsert by name)")
+    add.add_argument("files", nargs="*", type=Path)
+    add.add_argument("--mcp", action="append", default=[], help="stdio MCP server command line")
+    add.add_argument("--mcp-url", action="append", default=[], help="Streamable HTTP MCP server URL")
+    add.add_argument("--tenant", action="append", default=None, help="make the added tools private to it")
+    _store_args(add)
+
+    ls = sub.add_parser("list", help="list the stored catalog")
+    ls.add_argument("--json", action="store_true")
+    _store_args(ls)
+
+    rm = sub.add_parser("remove", help="remove tools by name")
+    rm.add_argument("names", nargs="+")
+    _store_args(rm)
+
+
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.add_argument("--redis-url", default=os.environ.get("SWITCHBOARD_REDIS_URL") or None)
+
 
 def _embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
@@ -61,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         ("TOKENIZERS_PARALLELISM", "false"),
     ):
         os.environ.setdefault(key, value)
-    handler = {"eval": _eval}[args.action]
+    handler = {"eval": _eval, "search": _search, "add": _add, "list": _list, "remove": _remove}[args.action]
     return asyncio.run(handler(args))
 
 
@@ -105,4 +143,128 @@ async def _eval(args: argparse.Namespace) -> int:
         for key, value in out.items():
             print(f"  {key:15s} {value}")
         print(f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from tools_kb.catalog import open_catalog_store
+
+    return open_catalog_store(args.redis_url, args.db)
+
+
+def _catalog_file(name: str) -> Path:
+    path = Path(name)
+    if path.is_file():
+        return path
+    for suffix in (".yaml", ".yml", ".jsonl", ".json"):
+        candidate = CONFIG_TOOLS / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no catalog file {name!r} and no {CONFIG_TOOLS}/{name}.yaml|.jsonl")
+
+
+def _config_tools(load: Any) -> list[Any]:
+    """The shipped config/tools/ catalog (when the store is empty)."""
+    return list(load(CONFIG_TOOLS)) if CONFIG_TOOLS.is_dir() else []
+
+
+async def _search(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+    from tools_kb.index import SearchOptions, ToolIndex
+    from tools_kb.loaders import load_tools_dir, load_tools_file
+
+    try:
+        if args.catalog:
+            tools = load_tools_file(_catalog_file(args.catalog))
+        else:
+            store = _store(args)
+            try:
+                tools = (await store.load())[1]
+            finally:
+                await store.aclose()
+            if not tools:
+                tools = _config_tools(load_tools_dir)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    index = await ToolIndex.build(tools, _embedder(args))
+    options = SearchOptions(min_score_ratio=0.6 if args.adaptive else None)
+    hits = await index.search(args.query, args.k, args.tenant, options)
+    if args.json:
+        print(json.dumps([{"name": h.name, "score": round(h.score, 6)} for h in hits]))
+        return 0
+    print(f"{len(tools)} tools, fusion {index.fusion.describe()}")
+    for rank, h in enumerate(hits, start=1):
+        print(f"{rank:3d}. {h.score:8.4f}  {h.name}  — {h.tool.description[:90]}")
+    return 0
+
+
+async def _add(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError, SwitchboardError
+    from tools_kb.loaders import load_tools_file
+    from tools_kb.mcp_source import tools_from_mcp
+    from tools_kb.tool import Tool
+
+    tools: list[Tool] = []
+    try:
+        for path in args.files:
+            tools.extend(load_tools_file(path))
+        for command in args.mcp:
+            tools.extend(await tools_from_mcp(command.split(), tenants=args.tenant))
+        for url in args.mcp_url:
+            tools.extend(await tools_from_mcp(url, tenants=args.tenant))
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        print("nothing was stored", file=sys.stderr)
+        return 1
+    except SwitchboardError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    if args.tenant is not None and args.files:
+        tools = [Tool(t.name, t.description, t.parameters, t.tags, frozenset(args.tenant)) for t in tools]
+    names = [t.name for t in tools]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        print(f"tools defined more than once: {dupes}; nothing was stored", file=sys.stderr)
+        return 1
+    if not tools:
+        print("no tools given", file=sys.stderr)
+        return 2
+    store = _store(args)
+    try:
+        version = await store.upsert(tools)
+    finally:
+        await store.aclose()
+    print(f"stored {len(tools)} tools; catalog version {version}")
+    return 0
+
+
+async def _list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        version, tools = await store.load()
+    finally:
+        await store.aclose()
+    if args.json:
+        print(json.dumps({"version": version, "tools": [t.to_json() for t in tools]}))
+        return 0
+    print(f"catalog version {version}: {len(tools)} tools")
+    for t in tools:
+        scope = "" if t.tenants is None else f"  [tenants: {', '.join(sorted(t.tenants))}]"
+        print(f"  {t.name}{scope} — {t.description[:80]}")
+    return 0
+
+
+async def _remove(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        known = {t.name for t in (await store.load())[1]}
+        missing = [n for n in args.names if n not in known]
+        if missing:
+            print(f"unknown tools: {missing}; nothing removed", file=sys.stderr)
+            return 1
+        version = await store.remove(args.names)
+    finally:
+        await store.aclose()
+    print(f"removed {len(args.names)}; catalog version {version}")
     return 0

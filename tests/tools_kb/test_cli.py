@@ -1,0 +1,78 @@
+"""``switchboard tools``: the eval contract (real ONNX embedder) and the catalog commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.slow
+def test_eval_prints_exactly_the_contract_keys(
+    prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "tools",
+            "eval",
+            "--catalog",
+            str(DATA / "catalog.jsonl"),
+            "--queries",
+            str(DATA / "queries.jsonl"),
+            "--k",
+            "5",
+            "--json",
+            "--models-dir",
+            str(prepared_models_dir),
+            "--embedder",
+            "onnx",
+            "--vector-cache",
+            str(tmp_path / "v.sqlite"),
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out) == [
+        "n",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "ndcg@5",
+        "ndcg@10",
+        "sufficiency@5",
+        "sufficiency@10",
+    ]
+    assert out["n"] == 4
+    assert out["recall@5"] >= 0.75  # four easy queries on a 12-tool catalog
+
+
+def test_add_list_remove_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "c.sqlite")
+    assert main(["tools", "add", str(DATA / "catalog.jsonl"), "--db", db]) == 0
+    assert main(["tools", "remove", "sendEmail", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["tools", "list", "--json", "--db", db]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["version"] == 2
+    assert "sendEmail" not in {t["name"] for t in listed["tools"]}
+
+
+def test_add_rejects_an_invalid_file_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"name": "ok"}\n{"name": "broken", "parameters": {"type": "string"}}\n')
+    db = str(tmp_path / "c.sqlite")
+    assert main(["tools", "add", str(bad), "--db", db]) == 1
+    assert "tool 'broken': parameters.type" in capsys.readouterr().err
+    assert main(["tools", "list", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out) == {"version": 0, "tools": []}
+
+
+def test_remove_unknown_tool_fails(tmp_path: Path) -> None:
+    assert main(["tools", "remove", "nope", "--db", str(tmp_path / "c.sqlite")]) == 1
