@@ -7,18 +7,34 @@ The lead extends :func:`default_hooks` (e.g. ``hooks.registry.register("knn", le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI
 
 from gateway.app import create_app
-from gateway.runtime import Hooks
+from gateway.runtime import Hooks, Runtime
 from gateway.settings import GatewaySettings
 
 
+@contextlib.asynccontextmanager
+async def freeze_startup_heap(rt: Runtime) -> AsyncIterator[None]:
+    """Move everything alive after start-up (modules, config, pydantic schemas …) out of the
+    garbage collector's reach, so the periodic full collections of a served process scan only
+    request-time objects: shorter GC pauses, which show up as latency outliers."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def default_hooks() -> Hooks:
-    """Hooks for a served gateway. Only the built-in ``fallback`` selector is registered here."""
-    return Hooks()
+    """Hooks for a served gateway. Only the built-in ``fallback`` selector is registered here;
+    the last extension freezes the start-up heap (keep it last when adding extensions)."""
+    return Hooks(extensions=[freeze_startup_heap])
 
 
 def extra_routers() -> Sequence[APIRouter]:

@@ -74,25 +74,71 @@ def _stop(v: Any) -> bool:
     return isinstance(v, str) or (isinstance(v, list) and len(v) <= 4 and all(isinstance(s, str) for s in v))
 
 
-def _common(body: dict[str, Any]) -> None:
-    _check_type(body, "stream", lambda v: isinstance(v, bool), "a boolean")
+def _stream_options(body: dict[str, Any]) -> None:
     so = body.get("stream_options")
     if so is not None:
         if not isinstance(so, dict):
             raise _bad("stream_options", "an object")
         if "include_usage" in so and not isinstance(so["include_usage"], bool):
             raise _bad("stream_options.include_usage", "a boolean")
-    _check_range(body, "temperature", 0, 2, False)
-    _check_range(body, "top_p", 0, 1, False)
-    _check_range(body, "n", 1, 128, True)
-    _check_range(body, "max_tokens", 0, None, True)
-    _check_range(body, "presence_penalty", -2, 2, False)
-    _check_range(body, "frequency_penalty", -2, 2, False)
-    _check_type(body, "seed", _is_int, "an integer")
-    _check_type(body, "stop", _stop, "a string or an array of at most 4 strings")
-    _check_type(body, "user", lambda v: isinstance(v, str), "a string")
-    _check_type(body, "logit_bias", lambda v: isinstance(v, dict), "an object")
-    _check_type(body, "metadata", lambda v: isinstance(v, dict), "an object")
+
+
+def _rng(name: str, lo: float | None, hi: float | None, integer: bool) -> tuple[str, Callable[[dict[str, Any]], None]]:
+    return name, lambda body: _check_range(body, name, lo, hi, integer)
+
+
+def _typ(name: str, ok: Callable[[Any], bool], expected: str) -> tuple[str, Callable[[dict[str, Any]], None]]:
+    return name, lambda body: _check_type(body, name, ok, expected)
+
+
+# (field, check) in reporting order; a check runs only when its field is present, so a typical
+# body costs a few dict look-ups instead of ~20 calls.
+_COMMON: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    _typ("stream", lambda v: isinstance(v, bool), "a boolean"),
+    ("stream_options", _stream_options),
+    _rng("temperature", 0, 2, False),
+    _rng("top_p", 0, 1, False),
+    _rng("n", 1, 128, True),
+    _rng("max_tokens", 0, None, True),
+    _rng("presence_penalty", -2, 2, False),
+    _rng("frequency_penalty", -2, 2, False),
+    _typ("seed", _is_int, "an integer"),
+    _typ("stop", _stop, "a string or an array of at most 4 strings"),
+    _typ("user", lambda v: isinstance(v, str), "a string"),
+    _typ("logit_bias", lambda v: isinstance(v, dict), "an object"),
+    _typ("metadata", lambda v: isinstance(v, dict), "an object"),
+)
+
+
+def _tools(body: dict[str, Any]) -> None:
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise _bad("tools", "an array")
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict):
+                raise _bad(f"tools[{i}]", "an object")
+
+
+_CHAT: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    _rng("max_completion_tokens", 0, None, True),
+    _rng("top_logprobs", 0, 20, True),
+    _typ("logprobs", lambda v: isinstance(v, bool), "a boolean"),
+    ("tools", _tools),
+    _typ("tool_choice", lambda v: isinstance(v, (str, dict)), "a string or an object"),
+    _typ("response_format", lambda v: isinstance(v, dict), "an object"),
+    _typ("parallel_tool_calls", lambda v: isinstance(v, bool), "a boolean"),
+)
+
+
+def _run(body: dict[str, Any], checks: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...]) -> None:
+    for name, check in checks:
+        if name in body:
+            check(body)
+
+
+def _common(body: dict[str, Any]) -> None:
+    _run(body, _COMMON)
 
 
 def _content(v: Any, param: str) -> None:
@@ -121,33 +167,23 @@ def validate_chat(body: dict[str, Any]) -> str:
     if not messages:
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages")
     for i, msg in enumerate(messages):
-        p = f"messages[{i}]"
-        if not isinstance(msg, dict):
-            raise _bad(p, "an object")
-        role = msg.get("role")
-        if role is None:
-            raise InvalidRequestError(f"Missing required parameter: '{p}.role'.", param=f"{p}.role")
-        if not isinstance(role, str) or role not in _ROLES:
+        role = msg.get("role") if isinstance(msg, dict) else None
+        if not isinstance(role, str) or role not in _ROLES:  # the common case builds no strings
+            p = f"messages[{i}]"
+            if not isinstance(msg, dict):
+                raise _bad(p, "an object")
+            if role is None:
+                raise InvalidRequestError(f"Missing required parameter: '{p}.role'.", param=f"{p}.role")
             raise InvalidRequestError(
                 f"Invalid value for '{p}.role': expected one of {', '.join(sorted(_ROLES))}.", param=f"{p}.role"
             )
-        _content(msg.get("content"), f"{p}.content")
+        content = msg.get("content")
+        if content is not None and not isinstance(content, str):
+            _content(content, f"messages[{i}].content")
         if "tool_calls" in msg and msg["tool_calls"] is not None and not isinstance(msg["tool_calls"], list):
-            raise _bad(f"{p}.tool_calls", "an array")
+            raise _bad(f"messages[{i}].tool_calls", "an array")
     _common(body)
-    _check_range(body, "max_completion_tokens", 0, None, True)
-    _check_range(body, "top_logprobs", 0, 20, True)
-    _check_type(body, "logprobs", lambda v: isinstance(v, bool), "a boolean")
-    tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise _bad("tools", "an array")
-        for i, tool in enumerate(tools):
-            if not isinstance(tool, dict):
-                raise _bad(f"tools[{i}]", "an object")
-    _check_type(body, "tool_choice", lambda v: isinstance(v, (str, dict)), "a string or an object")
-    _check_type(body, "response_format", lambda v: isinstance(v, dict), "an object")
-    _check_type(body, "parallel_tool_calls", lambda v: isinstance(v, bool), "a boolean")
+    _run(body, _CHAT)
     return model
 
 
