@@ -117,8 +117,7 @@ class TrainedRouter:
         x = self.design.design(features)
         if isinstance(self.scorer, BilinearScorer):
             return self.scorer(x)
-        out: F64 = np.clip(self.scorer(x), 0.0, 1.0)
-        return out
+        return sigmoid(self.scorer(x))  # heads: per-model logistic regressions
 
     def knows_pair(self, strong: str, weak: str) -> bool:
         i, j = self.index(strong), self.index(weak)
@@ -134,7 +133,9 @@ class TrainedRouter:
             q = self.score(features)
             gain: F64 = q[:, i] - q[:, j]
             return gain
-        return self.difficulty.gain(self.design.design(features))
+        # Leave-one-source-out: the IRT difficulty transfers to unseen benchmarks better than the
+        # pairwise-gain output (docs/benchmarks-D.md), so unknown pairs are ranked by difficulty.
+        return sigmoid(self.difficulty_of(features))
 
     def quality(
         self, features: Features, candidates: Sequence[str], abilities: Mapping[str, float] | None = None

@@ -74,10 +74,10 @@ def eval_groups(rs: RecordSet, fam: str) -> list[tuple[str, npt.NDArray[np.int64
 Scorer = Callable[[Features], F64]
 
 
-def loso(cfg: TrainConfig, variants: Sequence[str]) -> None:
+def loso(cfg: TrainConfig, variants: Sequence[str], families: Sequence[str]) -> None:
     rs, feats = load_all()
     fams = np.asarray(rs.family())
-    for fam in PAIRS:
+    for fam in families:
         train_idx = np.flatnonzero(fams != fam)
         tr = rs.subset(train_idx)
         tf = feats.rows(train_idx)
@@ -165,8 +165,7 @@ def mmlu_pro(cfg: TrainConfig, seeds: Sequence[int]) -> None:
                                                    te, strong, weak))
             for fam, r in routers.items():
                 row[fam] = _fmt(pair_apgr(r.strong_needed(ef, strong, weak), te, strong, weak))
-            row["difficulty_head"] = _fmt(pair_apgr(routers["heads"].difficulty.gain(
-                routers["heads"].design.design(ef)), te, strong, weak))
+            row["difficulty_head"] = _fmt(pair_apgr(routers["heads"].difficulty_of(ef), te, strong, weak))
             row["random"] = _fmt(pair_apgr(BaselineRouter("random").strong_needed(ef, "", ""), te, strong, weak))
             print(json.dumps(row), flush=True)
 
@@ -178,10 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, default=TrainConfig.difficulty_alpha)
     p.add_argument("--gap", type=float, default=TrainConfig.gain_min_gap)
     p.add_argument("--variants", default="gain,difficulty,random,length")
+    p.add_argument("--hidden", type=int, default=0)
+    p.add_argument("--families", default=",".join(PAIRS))
     args = p.parse_args(argv)
-    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap)
+    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap, difficulty_hidden=args.hidden)
     if args.what == "loso":
-        loso(cfg, args.variants.split(","))
+        loso(cfg, args.variants.split(","), args.families.split(","))
     elif args.what == "llmrouter":
         llmrouter(cfg)
     else:

@@ -99,7 +99,7 @@ def fit_logistic(z: F64, y: F64, *, l2: float = 1.0, iters: int = 25) -> tuple[F
         hess = (a.T * (p * (1 - p))) @ a + reg
         step = np.linalg.solve(hess, grad)
         beta = beta - step
-        if float(np.abs(step).max()) < 1e-6:
+        if float(np.abs(step).max()) < 1e-4:
             break
     return beta[:-1], float(beta[-1])
 
@@ -119,3 +119,30 @@ def fit_softmax(x: F64, labels: npt.NDArray[np.int64], n_classes: int, *, l2: fl
 
     opt.step(closure)
     return w.detach().numpy().astype(np.float64)
+
+
+def fit_mlp(
+    x: F64, y: F64, *, hidden: int = 64, l2: float = 1e-3, steps: int = 400, lr: float = 0.01, seed: int = 0
+) -> tuple[tuple[F64, F64], tuple[F64, F64]]:
+    """A one-hidden-layer ReLU regressor ``x → y`` (y: (n, k)) by full-batch Adam on squared error.
+    Returns ``((W1, W2), (b1, b2))`` for :class:`routers.components.Mlp`."""
+    torch.manual_seed(seed)
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.float32)
+    w1 = torch.nn.Parameter(torch.randn(x.shape[1], hidden) * (2.0 / x.shape[1]) ** 0.5)
+    b1 = torch.nn.Parameter(torch.zeros(hidden))
+    w2 = torch.nn.Parameter(torch.randn(hidden, y.shape[1]) * (1.0 / hidden) ** 0.5)
+    b2 = torch.nn.Parameter(torch.tensor(y.mean(axis=0), dtype=torch.float32))
+    opt = torch.optim.Adam([w1, b1, w2, b2], lr=lr)
+    scale = torch.tensor(y.std(axis=0) + 1e-6, dtype=torch.float32)
+    for _ in range(steps):
+        opt.zero_grad()
+        pred = torch.relu(xt @ w1 + b1) @ w2 + b2
+        loss = (((pred - yt) / scale) ** 2).mean() + l2 * (w1.pow(2).sum() + w2.pow(2).sum())
+        loss.backward()
+        opt.step()
+
+    def n(t: torch.Tensor) -> F64:
+        return t.detach().numpy().astype(np.float64)
+
+    return (n(w1), n(w2)), (n(b1), n(b2))

@@ -17,7 +17,7 @@ from routers.components import BilinearScorer, DesignMap, KnnScorer, Mlp
 from routers.features import Features
 from routers.router import CategoryHead, DifficultyHead, Family, TrainedRouter
 from routers.training.data import RecordSet
-from routers.training.fit import fit_bilinear, fit_irt, fit_logistic, fit_softmax, ridge
+from routers.training.fit import fit_bilinear, fit_irt, fit_logistic, fit_mlp, fit_softmax, ridge
 
 F64 = npt.NDArray[np.float64]
 DEFAULT_OUTPUT_TOKENS = 256.0
@@ -31,9 +31,11 @@ class TrainConfig:
     mf_rank: int = 32
     mf_l2: float = 1e-3
     mf_steps: int = 600
-    heads_alpha: float = 3.0
+    heads_l2: float = 30.0
     difficulty_alpha: float = 10.0
     gain_min_gap: float = 0.5
+    difficulty_hidden: int = 0  # 0: ridge; >0: one hidden ReLU layer of this width
+    difficulty_mlp_l2: float = 1e-4
     irt_l2: float = 0.05
     irt_steps: int = 400
     token_alpha: float = 10.0
@@ -85,7 +87,15 @@ def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
     groups = np.asarray([fam_names.index(f) for f in fams], dtype=np.int64)
     delta, theta = fit_irt(rs.scores, groups, l2=cfg.irt_l2, steps=cfg.irt_steps, seed=cfg.seed)
     gain = gain_targets(rs.scores, groups, theta, cfg.gain_min_gap)
-    w = np.stack([ridge(x, delta, cfg.difficulty_alpha), ridge(x, gain, cfg.difficulty_alpha)], axis=1)
+    if cfg.difficulty_hidden > 0:
+        ws, bs = fit_mlp(x, np.stack([delta, gain], axis=1), hidden=cfg.difficulty_hidden,
+                         l2=cfg.difficulty_mlp_l2, seed=cfg.seed)
+        net = Mlp(ws, bs)
+    else:
+        w = np.stack([ridge(x, delta, cfg.difficulty_alpha), ridge(x, gain, cfg.difficulty_alpha)], axis=1)
+        bias = w[-1].copy()
+        w[-1] = 0.0
+        net = Mlp((w,), (bias,))
     mask = ~np.isnan(rs.scores)
     abilities: dict[str, float] = {}
     for j, name in enumerate(rs.models):
@@ -93,9 +103,7 @@ def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
         cnt = np.asarray([c for _, c in per_group], dtype=np.float64)
         if cnt.sum() > 0:
             abilities[name] = round(float(np.dot([t for t, _ in per_group], cnt) / cnt.sum()), 4)
-    bias = w[-1].copy()
-    w[-1] = 0.0
-    return DifficultyHead(Mlp((w,), (bias,)), abilities)
+    return DifficultyHead(net, abilities)
 
 
 def fit_heads(x: F64, values: F64, alpha: float) -> Mlp:
@@ -110,6 +118,21 @@ def fit_heads(x: F64, values: F64, alpha: float) -> Mlp:
     bias = w[-1].copy()
     w[-1] = 0.0
     return Mlp((w,), (bias,))
+
+
+def fit_logistic_heads(x: F64, scores: F64, l2: float) -> Mlp:
+    """One L2-regularised logistic regression per model (soft labels) on the rows where it is scored;
+    serving applies σ to the output (``TrainedRouter.score`` for the ``heads`` family)."""
+    w = np.zeros((x.shape[1] - 1, scores.shape[1]))
+    b = np.zeros(scores.shape[1])
+    for j in range(scores.shape[1]):
+        rows = ~np.isnan(scores[:, j])
+        if rows.sum() >= 5:
+            w[:, j], b[j] = fit_logistic(x[rows, :-1], scores[rows, j], l2=l2, iters=15)
+        else:
+            m = float(np.clip(np.nanmean(scores[:, j]) if rows.any() else 0.5, 0.02, 0.98))
+            b[j] = np.log(m / (1 - m))
+    return Mlp((np.vstack([w, np.zeros((1, w.shape[1]))]),), (b,))
 
 
 def fit_categories(design: DesignMap, data: CategoryData, l2: float) -> CategoryHead:
@@ -153,7 +176,7 @@ def train_router(
         p, v, c = fit_bilinear(x, scores, rank=cfg.mf_rank, l2=cfg.mf_l2, steps=cfg.mf_steps, seed=cfg.seed)
         scorer = BilinearScorer(p, v, c)
     elif family == "heads":
-        scorer = fit_heads(x, scores, cfg.heads_alpha)
+        scorer = fit_logistic_heads(x, scores, cfg.heads_l2)
     else:
         raise ValueError(f"unknown router family {family!r}")
     toks = sub.output_tokens
