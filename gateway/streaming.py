@@ -33,9 +33,13 @@ def encode_event(chunk: Mapping[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-async def sse_events(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def sse_events(
+    chunks: AsyncIterator[dict[str, Any]], trailer: Callable[[], bytes | None] | None = None
+) -> AsyncIterator[bytes]:
     """OpenAI SSE framing: one ``data:`` event per chunk, then ``data: [DONE]``. An error after
-    the first event becomes exactly one ``data: {"error": …}`` event and the stream ends."""
+    the first event becomes exactly one ``data: {"error": …}`` event and the stream ends.
+    ``trailer`` (called once the chunks are done) may add bytes just before ``[DONE]``, e.g. an
+    SSE comment, which clients ignore."""
     try:
         async for chunk in chunks:
             yield encode_event(chunk)
@@ -48,6 +52,9 @@ async def sse_events(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byt
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
+    extra = trailer() if trailer is not None else None
+    if extra:
+        yield extra
     yield DONE
 
 

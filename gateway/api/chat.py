@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -38,6 +38,8 @@ from gateway.streaming import ClientDisconnected, SSEResponse, cancel_on_disconn
 ENDPOINT = "chat"
 _DEFAULT_MAX_BODY = 4 * 1024 * 1024
 _JSON = (b"content-type", b"application/json")
+# opt-in (a strict client may expect only ``data:`` lines): the stream's cost as a trailing comment
+HDR_STREAM_COST = "x-switchboard-stream-cost"
 log = logging.getLogger("switchboard.errors")
 
 
@@ -110,7 +112,9 @@ async def _chat(rt: Runtime, scope: Scope, receive: Receive, send: Send, raw: by
         deadline = Deadline.after(plan.snapshot.config.settings.request_timeout_s, rt.clock)
         if plan.request.stream:
             opened = await cancel_on_disconnect(rt.dispatcher.open_stream(plan, deadline), receive)
-            response = stream_response(rt, who, plan, opened, t0, ENDPOINT, sse_events(opened.__aiter__()),
+            wants_cost = headers.get(HDR_STREAM_COST, "").lower() in ("1", "true", "yes")
+            events = sse_events(opened.__aiter__(), cost_trailer(opened) if wants_cost else None)
+            response = stream_response(rt, who, plan, opened, t0, ENDPOINT, events,
                                        extra_headers=[*ctx, (b"server-timing", server_timing(t0))])
             await response(scope, receive, send)
             return
@@ -135,6 +139,19 @@ async def _chat(rt: Runtime, scope: Scope, receive: Receive, send: Send, raw: by
         hdrs = {k.decode(): v.decode() for k, v in ctx}
         hdrs["server-timing"] = server_timing(t0).decode()
         await error_response(exc, hdrs)(scope, receive, send)
+
+
+def cost_trailer(opened: OpenedStream) -> Callable[[], bytes | None]:
+    """The stream's cost as an SSE comment before ``[DONE]`` (``: x-switchboard-cost-usd=…``),
+    sent when the request has ``x-switchboard-stream-cost: true``: the cost header cannot carry
+    it, since headers go out before the usage is known."""
+
+    def trailer() -> bytes | None:
+        usage = Usage.from_openai(opened.usage)
+        cost = opened.plan.snapshot.cost_usd(opened.entry.name, usage.prompt_tokens, usage.completion_tokens)
+        return b": x-switchboard-cost-usd=%.8f\n\n" % cost
+
+    return trailer
 
 
 def stream_response(

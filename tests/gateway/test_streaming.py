@@ -12,9 +12,10 @@ from tests.gateway.harness import GatewayServer
 MSGS = [{"role": "user", "content": "hi"}]
 
 
-def _stream_lines(gateway: GatewayServer, model: str = "fast") -> tuple[int, list[str]]:
+def _stream_lines(gateway: GatewayServer, model: str = "fast", headers: dict[str, str] | None = None
+                  ) -> tuple[int, list[str]]:
     body = {"model": model, "messages": MSGS, "stream": True}
-    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, timeout=10) as resp:
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=10) as resp:
         return resp.status_code, [line for line in resp.iter_lines() if line]
 
 
@@ -77,3 +78,14 @@ def test_stream_falls_back_before_the_first_chunk(gateway: GatewayServer, fake_u
     with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body) as resp:
         assert resp.headers["x-switchboard-deployment"] == "backup"
         assert [ln for ln in resp.iter_lines() if ln][-1] == "data: [DONE]"
+
+
+def test_stream_cost_comes_as_a_comment_before_done_on_request(gateway: GatewayServer, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.script("m-fast", Reply.ok("one two three"))
+    assert all(ln.startswith("data: ") for ln in _stream_lines(gateway)[1])  # opt-in only
+    status, lines = _stream_lines(gateway, headers={"x-switchboard-stream-cost": "true"})
+    assert status == 200
+    assert lines[-1] == "data: [DONE]"
+    assert lines[-2].startswith(": x-switchboard-cost-usd=")
+    assert float(lines[-2].split("=", 1)[1]) >= 0.0
+    assert not any(ln.startswith("data: {\"error\"") for ln in lines)
