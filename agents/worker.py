@@ -104,12 +104,16 @@ class Worker:
                 log.exception("heartbeat failed")
 
     async def _beat(self) -> None:
-        owned = await self.store.heartbeat(self.cfg.consumer, list(self.entries.values()))
-        for run_id, entry in list(self.entries.items()):
-            if entry not in owned:  # our lease expired and another worker took the run
+        held = dict(self.entries)  # a run admitted while we ask Redis is not judged by this answer
+        owned = await self.store.heartbeat(self.cfg.consumer, list(held.values()))
+        for run_id, entry in held.items():
+            if entry not in owned and self.entries.get(run_id) == entry:
+                # our lease expired and another worker took the run over: stop it here
                 log.warning("run %s was taken over; stopping it here", run_id)
                 self.entries.pop(run_id, None)
-                self.sched.cancel(run_id)
+                self.records.pop(run_id, None)
+                with contextlib.suppress(KeyError):
+                    self.sched.cancel(run_id)
         room = self.cfg.max_inflight - len(self.entries)
         if room > 0:
             for entry_id, run_id in await self.store.reclaim(self.cfg.consumer, int(self.cfg.lease_s * 1000), room):
@@ -134,7 +138,9 @@ class Worker:
         deadline = math.inf
         if rec.deadline_at is not None:
             deadline = self.clock.now() + (rec.deadline_at - self.clock.wall())
-        with contextlib.suppress(ValueError):  # already known here (reclaimed twice)
+        with contextlib.suppress(KeyError, ValueError):  # a stale local record of an earlier attempt
+            self.core.forget(run_id)
+        with contextlib.suppress(ValueError):  # still active here (reclaimed while running)
             self.sched.submit(RunSpec(run_id, rec.thread_id, tenant=rec.tenant, priority=priority_of(rec.priority),
                                       deadline=deadline, est_steps=max(1, spec.max_steps // 2)))
 
