@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -150,3 +151,31 @@ class ToolKB:
         scores drop below 60% of the best (at least one hit)."""
         options = SearchOptions(min_score_ratio=0.6 if adaptive else None)
         return await self.index.search(query, k, tenant, options)
+
+
+def open_tool_kb(
+    embedder: Embedder,
+    *,
+    redis_url: str | None,
+    sqlite_path: str = "var/tools_kb/catalog.sqlite",
+    refresh_interval_s: float = 2.0,
+) -> ToolKB:
+    """The KB a gateway process uses: Redis-backed when a URL is set (replicas follow each
+    other's writes through ``refresh_loop``), else the embedded SQLite file. Enter it in the
+    lifespan, then ``await seed_if_empty(kb, Path("config/tools"))``."""
+    from tools_kb.catalog import open_catalog_store
+
+    return ToolKB(open_catalog_store(redis_url, sqlite_path), embedder, refresh_interval_s=refresh_interval_s)
+
+
+async def seed_if_empty(kb: ToolKB, folder: str | Path) -> int:
+    """Load config/tools/ into an empty catalog (first start); returns how many were stored.
+    Raises core.errors.ConfigError (file:line: tool: field) when a file is invalid."""
+    from tools_kb.loaders import load_tools_dir
+
+    if kb.version > 0 or len(kb.index) > 0:
+        return 0
+    tools = await asyncio.to_thread(lambda: load_tools_dir(folder) if Path(folder).is_dir() else [])
+    if tools:
+        await kb.upsert(tools)
+    return len(tools)

@@ -71,3 +71,12 @@ async def test_search_tools_meta_tool_returns_openai_schemas(tmp_path: Path, cat
         assert out["tools"][0]["function"]["name"] == "sendEmail"
         with pytest.raises(InvalidRequestError):
             await run_search_tools(kb, {"k": 2}, tenant=None)
+
+
+async def test_empty_catalog_is_seeded_from_config_once(tmp_path: Path) -> None:
+    from tools_kb.kb import open_tool_kb, seed_if_empty
+
+    folder = Path(__file__).resolve().parents[2] / "config" / "tools"
+    async with open_tool_kb(HashingEmbedder(), redis_url=None, sqlite_path=str(tmp_path / "c.sqlite")) as kb:
+        assert await seed_if_empty(kb, folder) >= 5
+        assert await seed_if_empty(kb, folder) == 0

@@ -1,0 +1,131 @@
+"""Tool KB latency: ``python -m bench.tools_latency --json``.
+
+For synthetic catalogs (default 10k and 100k tools) it builds a ToolIndex with the hot-path ONNX
+embedder (tool documents embedded, BM25 built, fusion tuned on pseudo-queries) and times
+single-intent searches end to end — query embedding, dense + BM25 scoring, fusion, top-k —
+one at a time on one thread. Prints per size ``{"p50_ms", "p99_ms", "build_tools_per_s"}``.
+
+Synthetic tools are built from word lists (verb × object × domain), so documents are short and
+distinct like real catalogs'; queries paraphrase random tools. ``--build-limit N`` embeds at
+most N documents and fills the rest of a bigger catalog with perturbed copies of their vectors
+(the search cost depends only on the matrix size); the build rate is then measured on the N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+VERBS = ["get", "list", "create", "update", "delete", "search", "find", "book", "cancel", "convert", "send",
+         "check", "calculate", "analyze", "translate", "schedule", "track", "export", "import", "summarize"]
+OBJECTS = ["invoice", "flight", "hotel", "order", "ticket", "weather", "stock", "email", "meeting", "recipe",
+           "song", "playlist", "contract", "patient", "record", "shipment", "payment", "review", "photo",
+           "document", "account", "lead", "campaign", "report", "sensor", "device", "route", "budget"]
+DOMAINS = ["travel", "finance", "health", "retail", "music", "legal", "logistics", "marketing", "energy",
+           "education", "sports", "real estate", "insurance", "gaming", "security", "agriculture", "media",
+           "telecom", "hr", "science"]
+
+
+def synthetic_tools(n: int, seed: int = 0) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        v, o, d = rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(DOMAINS)
+        name = f"{v}{o.title()}{d.title().replace(' ', '')}{i}"
+        out.append({
+            "name": name,
+            "description": f"{v.title()} a {o} in the {d} system ({rng.choice(OBJECTS)} aware, variant {i % 97})",
+            "parameters": {"type": "object", "properties": {
+                f"{o}_id": {"type": "string", "description": f"Identifier of the {o}"},
+                "region": {"type": "string", "description": f"{d} region"}}},
+            "tags": [d],
+        })
+    return out
+
+
+def synthetic_queries(tools: list[dict[str, object]], n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        desc = str(rng.choice(tools)["description"]).split(" (")[0].lower()
+        out.append(f"please {desc} for customer {rng.randint(1, 9999)}")
+    return out
+
+
+async def run_size(n: int, models_dir: Path, queries: int, build_limit: int | None) -> dict[str, float]:
+    from core.embedders import OnnxMiniLMEmbedder
+    from tools_kb.documents import build_document
+    from tools_kb.index import ToolIndex
+    from tools_kb.tool import parse_tool
+    from tools_kb.tuning import choose_fusion
+
+    embedder = OnnxMiniLMEmbedder.from_models_dir(models_dir)
+    raw = synthetic_tools(n)
+    tools = [parse_tool(r) for r in raw]
+    built = min(n, build_limit) if build_limit else n
+    t0 = time.perf_counter()
+    docs = [build_document(t) for t in tools[:built]]
+    vectors = await embedder.embed([d.dense_text() for d in docs])
+    tuning = await choose_fusion(docs, embedder)
+    if built < n:
+        rng = np.random.default_rng(0)
+        extra = vectors[rng.integers(0, built, n - built)] + rng.normal(0, 0.02, (n - built, vectors.shape[1]))
+        extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+        vectors = np.vstack([vectors, extra.astype(np.float32)])
+        docs = [build_document(t) for t in tools]
+    t_embed = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    index = ToolIndex(tools, docs, vectors, embedder, tuning.fusion, tuning)  # BM25 over all n
+    t_lex = time.perf_counter() - t1
+    # rate over the tools actually embedded (+ the BM25 share of those)
+    build_rate = built / (t_embed + t_lex * built / n)
+    qs = synthetic_queries(raw, queries)
+    for q in qs[:10]:
+        await index.search(q, 5)  # warm-up
+    times = []
+    for q in qs:
+        s = time.perf_counter()
+        await index.search(q, 5)
+        times.append((time.perf_counter() - s) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
+        "build_tools_per_s": round(build_rate, 1),
+        "tools": n,
+        "embedded_at_build": built,
+        "fusion": index.fusion.describe(),  # type: ignore[dict-item]
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.tools_latency")
+    p.add_argument("--sizes", default="10000,100000")
+    p.add_argument("--queries", type=int, default=300)
+    p.add_argument("--build-limit", type=int, default=20000,
+                   help="embed at most this many documents per size (rest: perturbed copies)")
+    p.add_argument("--models-dir", type=Path, default=Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models")))
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    for key, value in (("OMP_NUM_THREADS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(key, value)
+    results = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        results[str(size)] = asyncio.run(run_size(size, args.models_dir, args.queries, args.build_limit))
+        if not args.json:
+            print(size, results[str(size)], file=sys.stderr)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
