@@ -44,7 +44,7 @@ class _Window:
             self.total -= self.log.popleft()[1]
 
 
-_Value: TypeAlias = bytes | dict[str, bytes] | _Window
+_Value: TypeAlias = bytes | dict[str, bytes] | _Window | deque[bytes]
 
 
 class MemoryStore:
@@ -154,6 +154,29 @@ class MemoryStore:
         if n:
             await self._changed(key)
         return n
+
+    # -- capped lists -------------------------------------------------------------------------
+    async def list_push(self, key: str, values: Sequence[bytes], *, max_len: int) -> int:
+        if max_len < 1:
+            raise ValueError("max_len must be at least 1")
+        items = self._typed(key, deque)
+        if items is None:
+            items = self._data[key] = deque()
+        for v in values:
+            items.appendleft(bytes(v))
+        while len(items) > max_len:
+            items.pop()
+        await self._changed(key)
+        return len(items)
+
+    async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
+        items = self._typed(key, deque)
+        if items is None:
+            return []
+        n = len(items)
+        lo = max(0, start + n if start < 0 else start)
+        hi = min(n - 1, stop + n if stop < 0 else stop)
+        return [items[i] for i in range(lo, hi + 1)]
 
     # -- sliding windows ----------------------------------------------------------------------
     async def rate_acquire(
@@ -272,7 +295,7 @@ class MemoryStore:
         now = self._clock.now()
         out: dict[str, tuple[bytes | dict[str, bytes], float | None]] = {}
         for key, value in self._data.items():
-            if not key.startswith(self._durable + self._lazy) or isinstance(value, _Window):
+            if not key.startswith(self._durable + self._lazy) or isinstance(value, _Window | deque):
                 continue
             exp = self._exp.get(key)
             if exp is not None and exp <= now:

@@ -79,6 +79,17 @@ class Store(Protocol):
         """Set a time to live on an existing key; False when the key does not exist."""
         ...
 
+    async def list_push(self, key: str, values: Sequence[bytes], *, max_len: int) -> int:
+        """Capped list (added by H for the decision log): put ``values`` at the head in order
+        (the last one ends up first, newest first) and keep only the first ``max_len`` items,
+        atomically. Returns the list's length afterwards. Raises ValueError when ``max_len < 1``."""
+        ...
+
+    async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
+        """Items ``start..stop`` (inclusive, negative counts from the end, as Redis LRANGE) of the
+        list at ``key``, head first; ``[]`` when it does not exist."""
+        ...
+
     async def ping(self) -> bool:
         """True when the store is reachable (readiness)."""
         ...

@@ -184,6 +184,24 @@ class RedisStore:
         with _converted("hdel"):
             return int(await self._r.hdel(key, *fields))
 
+    async def list_push(self, key: str, values: Sequence[bytes], *, max_len: int) -> int:
+        if max_len < 1:
+            raise ValueError("max_len must be at least 1")
+        if not values:
+            with _converted("list_push"):
+                return int(await self._r.llen(key))
+        with _converted("list_push"):
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.lpush(key, *values)
+                pipe.ltrim(key, 0, max_len - 1)
+                pipe.llen(key)
+                res = await pipe.execute()
+        return int(res[-1])
+
+    async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
+        with _converted("list_range"):
+            return cast(list[bytes], await self._r.lrange(key, start, stop))
+
     async def rate_acquire(
         self, key: str, *, limit: int, window_s: float, cost: int = 1
     ) -> RateDecision:

@@ -243,3 +243,42 @@ async def test_acquire_many_concurrent_is_exact_in_every_window(env: StoreEnv) -
     )
     assert sum(d[0].allowed for d in results) == 30  # b allows 30 × 3 units; a would allow 40
     assert (await env.store.rate_add(b, window_s=60, cost=0)) == 90
+
+
+# -- capped lists (the dashboard's decision log) ---------------------------------------------------
+async def test_list_range_of_missing_key_is_empty(env: StoreEnv) -> None:
+    assert await env.store.list_range(env.k("l")) == []
+
+
+async def test_list_push_puts_newest_first(env: StoreEnv) -> None:
+    assert await env.store.list_push(env.k("l"), [b"1", b"2"], max_len=10) == 2
+    assert await env.store.list_push(env.k("l"), [b"3"], max_len=10) == 3
+    assert await env.store.list_range(env.k("l")) == [b"3", b"2", b"1"]
+
+
+async def test_list_push_trims_the_oldest_past_max_len(env: StoreEnv) -> None:
+    await env.store.list_push(env.k("l"), [b"%d" % i for i in range(5)], max_len=3)
+    assert await env.store.list_push(env.k("l"), [b"5"], max_len=3) == 3
+    assert await env.store.list_range(env.k("l")) == [b"5", b"4", b"3"]
+
+
+@pytest.mark.parametrize(("start", "stop", "expected"), [
+    (0, 1, [b"c", b"b"]), (1, -1, [b"b", b"a"]), (-1, -1, [b"a"]), (2, 10, [b"a"]), (5, 9, []),
+], ids=["head", "tail-negative", "last", "stop-past-end", "start-past-end"])
+async def test_list_range_bounds_follow_lrange(env: StoreEnv, start: int, stop: int,
+                                               expected: list[bytes]) -> None:
+    await env.store.list_push(env.k("l"), [b"a", b"b", b"c"], max_len=10)
+    assert await env.store.list_range(env.k("l"), start, stop) == expected
+
+
+async def test_list_is_shared_between_clients_and_deletable(env: StoreEnv) -> None:
+    await env.store.list_push(env.k("l"), [b"x"], max_len=10)
+    await env.make_peer().list_push(env.k("l"), [b"y"], max_len=10)
+    assert await env.store.list_range(env.k("l")) == [b"y", b"x"]
+    assert await env.store.delete(env.k("l")) == 1
+    assert await env.store.list_range(env.k("l")) == []
+
+
+async def test_list_push_rejects_a_zero_cap(env: StoreEnv) -> None:
+    with pytest.raises(ValueError):
+        await env.store.list_push(env.k("l"), [b"x"], max_len=0)
