@@ -22,18 +22,18 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.bootstrap import open_agents
-from agents.runs import RunRecord
-from agents.service import MAX_DEADLINE_S, RunService
-from agents.spec import load_agents
 from core.errors import SwitchboardError
+
+if TYPE_CHECKING:  # the agents runtime (langgraph: ~1.5 s to import) loads only when Redis is set
+    from agents.runs import RunRecord
+    from agents.service import RunService
 
 log = logging.getLogger("switchboard.agents")
 
@@ -49,7 +49,8 @@ class RunCreate(BaseModel):
     input: str = Field(min_length=1)
     thread_id: str | None = Field(default=None, min_length=1, max_length=128)
     priority: Literal["high", "normal", "low"] | None = None
-    deadline: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_S, description="seconds from now")
+    # the upper bound is the service's (agents.service.MAX_DEADLINE_S), checked with param="deadline"
+    deadline: float | None = Field(default=None, gt=0, description="seconds from now")
     on_active_run: Literal["reject", "enqueue", "interrupt"] | None = None
 
 
@@ -84,6 +85,9 @@ class AgentsHolder:
                 log.warning("agents disabled: SWITCHBOARD_REDIS_URL is not set")
                 yield None
                 return
+            from agents.bootstrap import open_agents
+            from agents.spec import load_agents
+
             specs = load_agents(agents_dir)
             slots = {d.name: d.max_concurrency for d in rt.config.deployments} or {"default": 8}
             async with open_agents(redis_url, specs, rt.dispatcher, rt.clock, workers=workers, slots=slots,

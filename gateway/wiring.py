@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI
 
+from gateway.agents_api import AgentsHolder, agents_api
 from gateway.app import create_app
 from gateway.runtime import Hooks, Runtime
 from gateway.settings import GatewaySettings
@@ -31,17 +32,25 @@ async def freeze_startup_heap(rt: Runtime) -> AsyncIterator[None]:
         gc.unfreeze()
 
 
-def default_hooks() -> Hooks:
-    """Hooks for a served gateway. Only the built-in ``fallback`` selector is registered here;
-    the last extension freezes the start-up heap (keep it last when adding extensions)."""
-    return Hooks(extensions=[freeze_startup_heap])
+def default_hooks(agents: AgentsHolder | None = None) -> Hooks:
+    """Hooks for a served gateway. The last extension freezes the start-up heap (keep it last
+    when adding extensions). ``agents`` opens the agents runtime when a Redis URL is set."""
+    extensions = []
+    if agents is not None:
+        extensions.append(agents.extension(agents_dir="config/agents", workers=1, policy="priority"))
+    extensions.append(freeze_startup_heap)
+    return Hooks(extensions=extensions)
 
 
-def extra_routers() -> Sequence[APIRouter]:
+def extra_routers(agents: AgentsHolder | None = None) -> Sequence[APIRouter]:
     """APIRouters mounted beside the OpenAI API (agents, tools, dashboard)."""
-    return ()
+    routers: list[APIRouter] = []
+    if agents is not None:
+        routers.append(agents_api(agents))
+    return routers
 
 
 def serve_app() -> FastAPI:
     """uvicorn factory (``gateway.wiring:serve_app``): one app per worker process."""
-    return create_app(GatewaySettings(), hooks=default_hooks(), extra_routers=extra_routers())
+    agents = AgentsHolder()
+    return create_app(GatewaySettings(), hooks=default_hooks(agents), extra_routers=extra_routers(agents))
