@@ -99,6 +99,7 @@ class TrainedRouter:
     mean_tokens: F64  # (m,) fallback when tokens is None
     pair_counts: npt.NDArray[np.int64]  # (m, m) prompts on which both models were scored
     categories: CategoryHead | None = None
+    knn: KnnScorer | None = None  # when set, quality = mean of the family's and the kNN's estimates
     meta: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -115,9 +116,11 @@ class TrainedRouter:
         if isinstance(self.scorer, KnnScorer):
             return self.scorer(features)
         x = self.design.design(features)
-        if isinstance(self.scorer, BilinearScorer):
-            return self.scorer(x)
-        return sigmoid(self.scorer(x))  # heads: per-model logistic regressions
+        base = self.scorer(x) if isinstance(self.scorer, BilinearScorer) else sigmoid(self.scorer(x))
+        if self.knn is None:
+            return base
+        out: F64 = 0.5 * (base + self.knn(features))
+        return out
 
     def knows_pair(self, strong: str, weak: str) -> bool:
         i, j = self.index(strong), self.index(weak)

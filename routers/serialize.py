@@ -46,6 +46,8 @@ def save_router(router: TrainedRouter, out_dir: str | Path) -> Path:
     arrays["pair_counts"] = router.pair_counts.astype(np.int32)
     if router.categories is not None:
         arrays.update(router.categories.net.to_arrays("categories/"))
+    if router.knn is not None:
+        arrays.update(router.knn.to_arrays("knn/"))
     manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "family": router.family,
@@ -101,5 +103,6 @@ def load_router(path: str | Path) -> TrainedRouter:
         mean_tokens=np.asarray(a["mean_tokens"], np.float64),
         pair_counts=np.asarray(a["pair_counts"], np.int64),
         categories=CategoryHead(tuple(labels), Mlp.from_arrays("categories/", a)) if labels else None,
+        knn=KnnScorer.from_arrays("knn/", a) if "knn/keys" in a else None,
         meta=manifest.get("meta", {}),
     )

@@ -146,3 +146,44 @@ def fit_mlp(
         return t.detach().numpy().astype(np.float64)
 
     return (n(w1), n(w2)), (n(b1), n(b2))
+
+
+def fit_masked_mlp(
+    x: F64,
+    scores: F64,
+    *,
+    hidden: int = 128,
+    l2: float = 1e-4,
+    steps: int = 500,
+    lr: float = 0.005,
+    dropout: float = 0.1,
+    seed: int = 0,
+) -> tuple[tuple[F64, F64], tuple[F64, F64]]:
+    """Per-model quality heads on a shared ReLU layer: ``logit_m(x) = relu(x W1 + b1) W2[:, m] + b2[m]``,
+    fitted by masked BCE (NaN cells ignored, soft labels allowed)."""
+    torch.manual_seed(seed)
+    mask = ~np.isnan(scores)
+    xt = torch.tensor(x, dtype=torch.float32)
+    y = torch.tensor(np.nan_to_num(scores), dtype=torch.float32)
+    mk = torch.tensor(mask, dtype=torch.float32)
+    m = scores.shape[1]
+    w1 = torch.nn.Parameter(torch.randn(x.shape[1], hidden) * (2.0 / x.shape[1]) ** 0.5)
+    b1 = torch.nn.Parameter(torch.zeros(hidden))
+    w2 = torch.nn.Parameter(torch.randn(hidden, m) * 0.01)
+    col = np.clip(np.nan_to_num(np.nanmean(np.where(mask, scores, np.nan), axis=0), nan=0.5), 0.02, 0.98)
+    b2 = torch.nn.Parameter(torch.tensor(np.log(col / (1 - col)), dtype=torch.float32))
+    opt = torch.optim.Adam([w1, b1, w2, b2], lr=lr)
+    count = mk.sum()
+    drop = torch.nn.Dropout(dropout)
+    for _ in range(steps):
+        opt.zero_grad()
+        logits = drop(torch.relu(xt @ w1 + b1)) @ w2 + b2
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none") * mk).sum()
+        loss = loss / count + l2 * (w1.pow(2).sum() + w2.pow(2).sum())
+        loss.backward()
+        opt.step()
+
+    def n(t: torch.Tensor) -> F64:
+        return t.detach().numpy().astype(np.float64)
+
+    return (n(w1), n(w2)), (n(b1), n(b2))

@@ -17,7 +17,15 @@ from routers.components import BilinearScorer, DesignMap, KnnScorer, Mlp
 from routers.features import Features
 from routers.router import CategoryHead, DifficultyHead, Family, TrainedRouter
 from routers.training.data import RecordSet
-from routers.training.fit import fit_bilinear, fit_irt, fit_logistic, fit_mlp, fit_softmax, ridge
+from routers.training.fit import (
+    fit_bilinear,
+    fit_irt,
+    fit_logistic,
+    fit_masked_mlp,
+    fit_mlp,
+    fit_softmax,
+    ridge,
+)
 
 F64 = npt.NDArray[np.float64]
 DEFAULT_OUTPUT_TOKENS = 256.0
@@ -25,13 +33,17 @@ DEFAULT_OUTPUT_TOKENS = 256.0
 
 @dataclass(frozen=True)
 class TrainConfig:
-    knn_k: int = 40
-    knn_temperature: float = 0.05
+    knn_k: int = 100
+    knn_temperature: float = 0.1
     knn_shrink: float = 2.0
     mf_rank: int = 32
     mf_l2: float = 1e-3
     mf_steps: int = 600
-    heads_l2: float = 30.0
+    heads_l2: float = 30.0  # linear logistic heads (heads_hidden = 0)
+    heads_hidden: int = 128  # shared ReLU layer of the per-model heads
+    heads_mlp_l2: float = 1e-4
+    heads_steps: int = 500
+    knn_blend: bool = True  # heads/mf: average with a kNN scorer over the training prompts
     difficulty_alpha: float = 10.0
     gain_min_gap: float = 0.5
     difficulty_hidden: int = 0  # 0: ridge; >0: one hidden ReLU layer of this width
@@ -176,7 +188,12 @@ def train_router(
         p, v, c = fit_bilinear(x, scores, rank=cfg.mf_rank, l2=cfg.mf_l2, steps=cfg.mf_steps, seed=cfg.seed)
         scorer = BilinearScorer(p, v, c)
     elif family == "heads":
-        scorer = fit_logistic_heads(x, scores, cfg.heads_l2)
+        if cfg.heads_hidden > 0:
+            ws, bs = fit_masked_mlp(x, scores, hidden=cfg.heads_hidden, l2=cfg.heads_mlp_l2,
+                                    steps=cfg.heads_steps, seed=cfg.seed)
+            scorer = Mlp(ws, bs)
+        else:
+            scorer = fit_logistic_heads(x, scores, cfg.heads_l2)
     else:
         raise ValueError(f"unknown router family {family!r}")
     toks = sub.output_tokens
@@ -193,6 +210,10 @@ def train_router(
                 tokens.weights[0][:, j] = 0.0
                 tokens.biases[0][j] = np.log1p(mean_tokens[j])
     mask = (~np.isnan(scores)).astype(np.int64)
+    knn = None
+    if cfg.knn_blend and family != "knn":
+        knn = KnnScorer(feats.embedding.astype(np.float32), scores.astype(np.float32), prior,
+                        cfg.knn_k, cfg.knn_temperature, cfg.knn_shrink)
     return TrainedRouter(
         family=family,
         models=models,
@@ -203,6 +224,7 @@ def train_router(
         mean_tokens=mean_tokens,
         pair_counts=mask.T @ mask,
         categories=fit_categories(design, categories, cfg.category_l2) if categories else None,
+        knn=knn,
         meta={"n_records": len(rs), "sources": sorted(set(rs.family())),
               "min_pair_records": min(100, max(10, len(rs) // 10)), **cfg.extra_meta},
     )
@@ -266,5 +288,6 @@ def add_model(router: TrainedRouter, name: str, feats: Features, scores: F64, l2
         mean_tokens=np.r_[router.mean_tokens, DEFAULT_OUTPUT_TOKENS],
         pair_counts=pairs,
         categories=router.categories,
+        knn=None,  # the kNN table has no scores for the new model
         meta=router.meta,
     )

@@ -25,7 +25,7 @@ def router() -> TrainedRouter:
     rs = build_record_set(synthetic_records(30, seed=1))
     feats = fake_features(rs.prompts)
     cats = CategoryData(rs.prompts, rs.categories, feats)
-    return train_router("heads", rs, feats, TrainConfig(irt_steps=150), cats)
+    return train_router("heads", rs, feats, TrainConfig(irt_steps=150, knn_blend=False), cats)
 
 
 def _view(name: str, model: str, price: float, tier: str = "cloud") -> DeploymentView:
