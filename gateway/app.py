@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.clock import Clock
 from gateway.admin_keys_api import KeyServices, admin_keys_api
 from gateway.api import chat, completions, embeddings, models, ops
+from gateway.dashboard import dashboard_api
 from gateway.http_errors import install_error_handlers
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import RequestContextMiddleware
@@ -113,6 +114,7 @@ def create_app(
     app.add_route("/admin/config", ops.config_status, methods=["GET"], include_in_schema=False)
     app.add_route("/admin/config/reload", ops.config_reload, methods=["POST"], include_in_schema=False)
     app.include_router(admin_keys_api(key_services))
+    app.include_router(dashboard_api())  # GET /dashboard + /admin/dashboard/* (H)
     for router in extra_routers:
         app.include_router(router)
     return app

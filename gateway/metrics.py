@@ -7,7 +7,7 @@ OpenAI error code). With several uvicorn workers each process exposes its own nu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +20,17 @@ from prometheus_client import (
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10)
+
+
+class RequestListener(Protocol):
+    """Told about every answered request right after the metrics are (the dashboard's decision
+    log, gateway/decision_log.py). Must be synchronous, cheap and never raise."""
+
+    def request_done(self, endpoint: str, policy: str, deployment: str, status: int, seconds: float, *,
+                     prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0,
+                     ttft_s: float | None = None) -> None: ...
+
+    def request_failed(self, endpoint: str, policy: str, deployment: str, status: int, code: str) -> None: ...
 
 
 class GatewayMetrics:
@@ -54,6 +65,7 @@ class GatewayMetrics:
 
         # labelled children by label tuple: prometheus' labels() costs microseconds per call
         self._children: dict[tuple[object, ...], Any] = {}
+        self.listeners: list[RequestListener] = []
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -99,10 +111,15 @@ class GatewayMetrics:
             c(self.cost, policy, deployment).inc(cost_usd)
         if ttft_s is not None:
             c(self.ttft, policy, deployment).observe(ttft_s)
+        for listener in self.listeners:
+            listener.request_done(endpoint, policy, deployment, status, seconds, prompt_tokens=prompt_tokens,
+                                  completion_tokens=completion_tokens, cost_usd=cost_usd, ttft_s=ttft_s)
 
     def request_failed(self, endpoint: str, policy: str, deployment: str, status: int, code: str) -> None:
         self._child(self.requests, endpoint, policy, deployment, str(status)).inc()
         self._child(self.errors, endpoint, policy, deployment, code).inc()
+        for listener in self.listeners:
+            listener.request_failed(endpoint, policy, deployment, status, code)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

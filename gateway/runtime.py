@@ -23,6 +23,7 @@ from core.errors import ConfigError
 from core.store.factory import open_store
 from core.store.protocol import Store
 from gateway.admin_keys_api import KeyServices
+from gateway.decision_log import DecisionLog
 from gateway.deployment_state import DeploymentStates
 from gateway.dispatch import Dispatcher
 from gateway.metrics import GatewayMetrics
@@ -62,6 +63,8 @@ class Runtime:
         self.clock = clock
         self.hooks = hooks
         self.metrics = metrics
+        self.decisions = DecisionLog(clock)  # recent decisions for the dashboard (H)
+        metrics.listeners.append(self.decisions)
         self.states = DeploymentStates(clock)
         self.store: Store | None = None
         self.keys: KeyServices | None = None
@@ -159,6 +162,8 @@ async def open_runtime(
         if settings.reload_poll_s > 0:
             tasks.append(asyncio.create_task(rt.reloader.watch(settings.reload_poll_s), name="config-watch"))
         tasks.append(asyncio.create_task(_latency_flush(rt), name="latency-flush"))
+        if settings.redis_url:  # every replica's dashboard reads all decisions from Redis
+            tasks.append(asyncio.create_task(rt.decisions.mirror(rt.store), name="decision-mirror"))
         if settings.preload_local_models:
             for entry in rt.snapshot.deployments.values():
                 if isinstance(entry.backend, LocalEdgeBackend) and entry.available:

@@ -109,6 +109,7 @@ async def _chat(rt: Runtime, scope: Scope, receive: Receive, send: Send, raw: by
         headers = Headers(scope=scope)
         who = await admit(rt, headers.get("authorization"), model, est)
         plan = await plan_chat(rt, headers, body, who)
+        rt.decisions.begin(plan, scope)  # the dashboard's decision log joins it with the outcome
         deadline = Deadline.after(plan.snapshot.config.settings.request_timeout_s, rt.clock)
         if plan.request.stream:
             opened = await cancel_on_disconnect(rt.dispatcher.open_stream(plan, deadline), receive)
