@@ -134,8 +134,11 @@ class LearnedSelector:
         order = (strong, weak) if score >= threshold else (weak, strong)
         quality = {order[0]: 1.0, order[1]: 0.0}
         d = select_target(policy.name, order, views, cons, quality, router=self.kind, category=category)
-        reason = f"{d.reason} strong_needed={score:.3f} threshold={threshold:g}"
-        return replace(d, reason=reason, scores={**d.scores, "strong_needed": round(score, 4)})
+        parts = [f"router={self.kind}", *([f"category={category}"] if category else []),
+                 f"pick={d.ranked[0]}", f"strong_needed={score:.3f}", f"threshold={threshold:g}"]
+        if d.binding_constraint:
+            parts.append(f"bound_by={d.binding_constraint}")
+        return replace(d, reason=" ".join(parts), scores={"strong_needed": round(score, 4)})
 
     def _with_fallbacks(
         self, d: RouteDecision, policy: Policy, views: Mapping[str, DeploymentView], cons: RouteConstraints

@@ -22,7 +22,8 @@ from routers.training.train import CategoryData, TrainConfig, train_router
 RECORD_FILES = ("llmrouter_train.jsonl.gz", "mmlu_pro.jsonl.gz", "alpaca_eval.jsonl.gz", "routerarena.jsonl.gz")
 EXTRA_CATEGORY_FILE = "arena_hard_v2_categories.jsonl.gz"
 FAMILY: Family = "heads"
-CONFIG = TrainConfig()
+# No kNN blend: its table of training prompts would not fit the 5 MB budget.
+CONFIG = TrainConfig(knn_blend=False)
 
 
 def category_data(data_dir: Path, records: list[dict[str, object]]) -> CategoryData:
