@@ -40,9 +40,9 @@ LIST_KEY = "dash:decisions"
 TOTALS_KEY = "dash:totals"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen 20-field __init__ costs ~3 µs more per request
 class DecisionRecord:
-    """One answered request. ``baseline_cost_usd`` is what its tokens would have cost on the most
+    """One answered request (never mutated after recording). ``baseline_cost_usd`` is what its tokens would have cost on the most
     expensive deployment its policy could route to (``cost saved`` = baseline − cost)."""
 
     request_id: str
