@@ -1,9 +1,9 @@
 """Tool documents: the text each index sees for one tool.
 
 A document has fields (name words, description, parameter names + descriptions, tags). The dense
-text is what the embedder reads (MiniLM truncates at 256 word pieces, so the most telling fields
-come first); the lexical text is what BM25 tokenises, with the name words repeated because a
-name is the most specific thing a tool has.
+text is what the embedder reads (name words first: MiniLM truncates at 256 word pieces); the
+lexical text is what BM25 tokenises — everything, with the name words repeated because a name
+is the most specific thing a tool has.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ class ToolDocument:
     tags: tuple[str, ...]
 
     def dense_text(self) -> str:
+        """Name words, description and tags. Parameters stay out of the dense view: measured
+        on the four dev catalogs they do not move fused recall (BM25 carries them) and they
+        make documents up to 3x longer to embed."""
         head = f"{self.name_words}: {self.description}" if self.description else self.name_words
         parts = [head]
-        if self.params:
-            parts.append("Parameters: " + "; ".join(_param_phrase(p) for p in self.params))
         if self.tags:
             parts.append("Tags: " + ", ".join(self.tags))
         return squash_spaces(" ".join(parts))

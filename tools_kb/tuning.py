@@ -38,11 +38,14 @@ async def choose_fusion(
     embedder: Embedder,
     *,
     max_queries: int = 400,
+    max_catalog: int = 2000,
     min_queries: int = 20,
     tolerance: float = 0.003,
     seed: int = 0,
 ) -> TuningReport:
-    """Pick the fusion for ``docs``. Embeds at most ``2 * max_queries + len(docs)`` short texts."""
+    """Pick the fusion for ``docs``. Embeds at most ``max_queries + max_catalog`` short texts:
+    big catalogs are tuned on a fixed sample of ``max_catalog`` tools (the pseudo-queries'
+    own tools always among them)."""
     described = [i for i, d in enumerate(docs) if len(d.description.split()) >= 3]
     if len(described) < min_queries or len(docs) < 2:
         return TuningReport(
@@ -52,14 +55,20 @@ async def choose_fusion(
         )
     if len(described) > max_queries:
         described = sorted(random.Random(seed).sample(described, max_queries))
-    held_out = [d.text_without_description() for d in docs]
+    pool = list(range(len(docs)))
+    if len(docs) > max_catalog:
+        rest = sorted(set(pool) - set(described))
+        extra = random.Random(seed + 1).sample(rest, max(0, max_catalog - len(described)))
+        pool = sorted({*described, *extra})
+    position = {row: i for i, row in enumerate(pool)}
+    held_out = [docs[i].text_without_description() for i in pool]
     queries = [docs[i].description for i in described]
     vectors = await embedder.embed([*held_out, *queries])
-    doc_vecs, query_vecs = vectors[: len(docs)], vectors[len(docs) :]
+    doc_vecs, query_vecs = vectors[: len(pool)], vectors[len(pool) :]
     lexical = LexicalIndex(held_out)
     dense_scores = query_vecs @ doc_vecs.T
     lexical_scores = np.stack([lexical.scores(q) for q in queries])
-    targets = np.asarray(described)
+    targets = np.asarray([position[i] for i in described])
 
     curve: dict[str, float] = {}
     for w in WEIGHT_GRID:

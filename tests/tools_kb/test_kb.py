@@ -10,6 +10,8 @@ from tools_kb.catalog import RedisCatalogStore, SqliteCatalogStore
 from tools_kb.kb import ToolKB
 from tools_kb.tool import Tool, ToolValidationError
 
+CONFIG_TOOLS = Path(__file__).resolve().parents[2] / "config" / "tools"
+
 
 async def test_upsert_is_searchable_at_once(tmp_path: Path, catalog: list[Tool]) -> None:
     async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), HashingEmbedder()) as kb:
@@ -76,7 +78,7 @@ async def test_search_tools_meta_tool_returns_openai_schemas(tmp_path: Path, cat
 async def test_empty_catalog_is_seeded_from_config_once(tmp_path: Path) -> None:
     from tools_kb.kb import open_tool_kb, seed_if_empty
 
-    folder = Path(__file__).resolve().parents[2] / "config" / "tools"
+    folder = CONFIG_TOOLS
     async with open_tool_kb(HashingEmbedder(), redis_url=None, sqlite_path=str(tmp_path / "c.sqlite")) as kb:
         assert await seed_if_empty(kb, folder) >= 5
         assert await seed_if_empty(kb, folder) == 0

@@ -30,3 +30,12 @@ async def test_small_catalogs_fall_back_to_rrf() -> None:
     report = await choose_fusion([build_document(t) for t in _catalog(5)], HashingEmbedder())
     assert report.fusion.kind == "rrf"
     assert report.curve == {}
+
+
+async def test_big_catalogs_are_tuned_on_a_sample() -> None:
+    embedder = HashingEmbedder()
+    report = await choose_fusion(
+        [build_document(t) for t in _catalog(300)], embedder, max_queries=50, max_catalog=120
+    )
+    assert report.n_pseudo == 50
+    assert sum(embedder.calls) == 120 + 50
