@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from routers.components import DesignMap
 from routers.evaluation import MultiReport, multi_report, predicted_costs
-from routers.features import Features
+from routers.features import Features, make_features
 from routers.metrics import apgr
 from routers.router import BaselineRouter
 from routers.training.data import RecordSet, load_prices, load_records
@@ -114,10 +114,11 @@ def llmrouter(cfg: TrainConfig) -> None:
     true_q, true_c = te.scores[:, cols], record_costs(te, prices, models)
     rng = np.random.default_rng(cfg.seed)
     rows: dict[str, MultiReport] = {}
+    preds: dict[str, tuple[F64, F64]] = {}
     for fam in ("knn", "mf", "heads"):
         r = train_router(fam, tr, tf, cfg)  # type: ignore[arg-type]
-        rows[fam] = multi_report(models, r.quality(ef, models), predicted_costs(r, ef, te.prompts, models, prices),
-                                 true_q, true_c)
+        preds[fam] = (r.quality(ef, models), predicted_costs(r, ef, te.prompts, models, prices))
+        rows[fam] = multi_report(models, *preds[fam], true_q, true_c)
     rows["random"] = multi_report(models, rng.random(true_q.shape), np.zeros_like(true_c), true_q, true_c)
     for name, rep in rows.items():
         print(json.dumps({
@@ -127,6 +128,17 @@ def llmrouter(cfg: TrainConfig) -> None:
             "cost_fraction_at_best_single_quality": _fmt(rep.cost_fraction_at_best_single_quality),
             "quality_at_half_best_single_cost": _fmt(rep.quality_at_half_best_single_cost),
         }), flush=True)
+    # paired bootstrap over test prompts: AIQ(heads) − AIQ(knn)
+    diffs = []
+    for _ in range(300):
+        i = rng.integers(0, len(te), len(te))
+        a = multi_report(models, preds["heads"][0][i], preds["heads"][1][i], true_q[i], true_c[i]).aiq
+        b = multi_report(models, preds["knn"][0][i], preds["knn"][1][i], true_q[i], true_c[i]).aiq
+        diffs.append(a - b)
+    d = np.asarray(diffs)
+    lo, hi = np.percentile(d, [2.5, 97.5])
+    print(json.dumps({"aiq_heads_minus_knn_ci95": [round(float(lo), 4), round(float(hi), 4)],
+                      "p_heads_better": round(float((d > 0).mean()), 3)}), flush=True)
 
 
 def stratified_half(categories: Sequence[str], seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -170,9 +182,37 @@ def mmlu_pro(cfg: TrainConfig, seeds: Sequence[int]) -> None:
             print(json.dumps(row), flush=True)
 
 
+def onnx_agreement(models_dir: str, n: int) -> None:
+    """The shipped router on ONNX int8 vectors vs the reference vectors it was trained on."""
+    import asyncio
+
+    from core.embedders import default_embedder
+    from routers.serialize import load_router
+
+    rs = load_records([DATA / f for f in ("alpaca_eval.jsonl", "llmrouter_test.jsonl", "routerarena.jsonl")])
+    texts = list(rs.prompts[:n])
+    ref = features_for(texts)
+    emb = default_embedder(Path(models_dir))
+    onnx = make_features(asyncio.run(emb.embed(texts)), texts)
+    router = load_router("default")
+    cos = (ref.embedding * onnx.embedding).sum(axis=1)
+    a, b = router.strong_needed(ref, "x", "y"), router.strong_needed(onnx, "x", "y")
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    cats_a, cats_b = router.category(ref) or [], router.category(onnx) or []
+    print(json.dumps({
+        "n": len(texts), "embedder": emb.name, "cosine_min": round(float(cos.min()), 4),
+        "cosine_mean": round(float(cos.mean()), 4),
+        "strong_needed_spearman": round(float(np.corrcoef(ra, rb)[0, 1]), 4),
+        "strong_needed_max_abs_diff": round(float(np.abs(a - b).max()), 4),
+        "category_agreement": round(float(np.mean([x == y for x, y in zip(cats_a, cats_b, strict=True)])), 4),
+    }))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro"))
+    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro", "onnx"))
+    p.add_argument("--models-dir", default="var/models")
+    p.add_argument("--n", type=int, default=500)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--alpha", type=float, default=TrainConfig.difficulty_alpha)
     p.add_argument("--gap", type=float, default=TrainConfig.gain_min_gap)
@@ -185,8 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         loso(cfg, args.variants.split(","), args.families.split(","))
     elif args.what == "llmrouter":
         llmrouter(cfg)
-    else:
+    elif args.what == "mmlu_pro":
         mmlu_pro(cfg, [int(x) for x in args.seeds.split(",")])
+    else:
+        onnx_agreement(args.models_dir, args.n)
     return 0
 
 
