@@ -120,11 +120,15 @@ def _eval(args: argparse.Namespace) -> int:
     router: Router = (
         BaselineRouter(args.router) if args.router in BASELINES else load_router(args.router)  # type: ignore[arg-type]
     )
-    rep2 = two_model_eval(
-        router, feats,
-        rs.scores[:, rs.models.index(args.strong)], rs.scores[:, rs.models.index(args.weak)],
-        args.strong, args.weak, n_boot=args.bootstrap,
-    )
+    try:
+        rep2 = two_model_eval(
+            router, feats,
+            rs.scores[:, rs.models.index(args.strong)], rs.scores[:, rs.models.index(args.weak)],
+            args.strong, args.weak, n_boot=args.bootstrap,
+        )
+    except ValueError as exc:  # no prompts, or the strong model is not better: PGR is undefined
+        print(f"router eval: {exc}", file=sys.stderr)
+        return 1
     _print({"n": rep2.n, "apgr": rep2.apgr, "cpt50": rep2.cpt50, "cpt80": rep2.cpt80,
             "apgr_ci95": list(rep2.apgr_ci95)}, args.json)
     return 0
