@@ -5,8 +5,9 @@ held out from the tuning index, whose documents are the tools' name, parameters 
 so a pseudo-query has to be matched by meaning or by shared words the way a user's request is.
 Each fusion weight on a grid (and RRF) is scored by the mean reciprocal rank of the pseudo-query's
 own tool; the best wins. Weights whose MRR is within ``tolerance`` of the best form a plateau and
-the middle of the plateau is taken (flat curves say "both views agree": stay balanced). RRF is the
-answer when the catalog has too few described tools to judge, or when it scores best.
+the plateau's weight closest to 0.5 is taken: pseudo-queries cannot tell those weights apart,
+and real queries (longer, with argument values and context) punish the extreme ones more. RRF is
+the answer when the catalog has too few described tools to judge, or when it scores best.
 No user query and no gold label is read here.
 """
 
@@ -77,7 +78,7 @@ async def choose_fusion(
 
     best = max(curve[f"{w:.1f}"] for w in WEIGHT_GRID)
     plateau = [w for w in WEIGHT_GRID if curve[f"{w:.1f}"] >= best - tolerance]
-    weight = plateau[len(plateau) // 2]
+    weight = min(plateau, key=lambda w: (abs(w - 0.5), w))
     if curve["rrf"] > best:
         fusion = Fusion("rrf", reason=f"rrf: pseudo-query MRR {curve['rrf']:.3f} > weighted {best:.3f}")
     else:

@@ -36,7 +36,7 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
             {"type": "object", "properties": {"cityName": {"description": "City"}}},
         )
     )
-    assert doc.dense_text() == "get weather: Weather for a city"
+    assert doc.dense_text() == "get weather: Weather for a city Parameters: city name (City)"
     assert "city name (City)" in doc.lexical_text()
     assert doc.text_without_description() == "get weather city name (City)"
 
