@@ -41,6 +41,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
     ev.add_argument("--cache", default="var/router_cache/embeddings.npz")
+    ev.add_argument("--embedder", choices=("auto", "onnx", "reference"), default="auto",
+                    help="auto: the ONNX int8 export when var/models is prepared (faster), else the "
+                    "reference sentence-transformers model")
+    ev.add_argument("--models-dir", default="var/models")
 
 
 def _env() -> None:
@@ -77,11 +81,11 @@ def _eval(args: argparse.Namespace) -> int:
     from routers.router import BASELINES, BaselineRouter, Router
     from routers.serialize import load_router
     from routers.training.data import load_prices, load_records
-    from routers.training.pipeline import features_for
+    from routers.training.pipeline import features_for, onnx_models_dir
     from routers.training.train import record_costs
 
     rs = load_records([args.data])
-    feats = features_for(rs.prompts, args.cache)
+    feats = features_for(rs.prompts, args.cache, onnx_models_dir(args.embedder, args.models_dir))
     if args.multi:
         if not args.models:
             print("router eval --multi needs --models MODELS.json", file=sys.stderr)

