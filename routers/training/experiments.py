@@ -25,7 +25,7 @@ from routers.evaluation import MultiReport, multi_report, predicted_costs
 from routers.features import Features, make_features
 from routers.metrics import apgr
 from routers.router import BaselineRouter
-from routers.training.data import RecordSet, load_prices, load_records
+from routers.training.data import RecordSet, load_prices, load_records, read_jsonl
 from routers.training.pipeline import features_for
 from routers.training.train import TrainConfig, fit_difficulty, record_costs, train_router
 
@@ -208,9 +208,38 @@ def onnx_agreement(models_dir: str, n: int) -> None:
     }))
 
 
+def categories_eval(seed: int = 0) -> None:
+    """Accuracy of the coarse category classifier on a stratified 20 % hold-out of its training set."""
+    from routers.training.build_default import RECORD_FILES, category_data
+    from routers.training.train import CategoryData, fit_categories
+
+    data_dir = Path("config/routers/data")
+    raw: list[dict[str, object]] = []
+    for f in RECORD_FILES:
+        raw.extend(read_jsonl(data_dir / f))
+    cd = category_data(data_dir, raw)
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(cd.labels)
+    test = np.zeros(len(labels), dtype=bool)
+    for lab in set(cd.labels):
+        idx = np.flatnonzero(labels == lab)
+        test[rng.permutation(idx)[: max(1, len(idx) // 5)]] = True
+    tr_i, te_i = np.flatnonzero(~test), np.flatnonzero(test)
+    sub = CategoryData(tuple(cd.texts[i] for i in tr_i), tuple(labels[tr_i]), cd.features.rows(tr_i))
+    design = DesignMap.fit(sub.features)
+    head = fit_categories(design, sub, TrainConfig().category_l2)
+    pred = np.asarray(head.predict(design.design(cd.features.rows(te_i))))
+    per = {lab: round(float((pred[labels[te_i] == lab] == lab).mean()), 3) for lab in sorted(set(cd.labels))}
+    majority = max(per, key=lambda k: int((labels[te_i] == k).sum()))
+    print(json.dumps({"n_train": len(tr_i), "n_test": len(te_i),
+                      "accuracy": round(float((pred == labels[te_i]).mean()), 4),
+                      "majority_baseline": round(float((labels[te_i] == majority).mean()), 4),
+                      "recall_per_label": per}))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro", "onnx"))
+    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro", "onnx", "categories"))
     p.add_argument("--models-dir", default="var/models")
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--seeds", default="0,1,2")
@@ -227,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         llmrouter(cfg)
     elif args.what == "mmlu_pro":
         mmlu_pro(cfg, [int(x) for x in args.seeds.split(",")])
+    elif args.what == "categories":
+        categories_eval()
     else:
         onnx_agreement(args.models_dir, args.n)
     return 0

@@ -108,12 +108,15 @@ def fit_softmax(x: F64, labels: npt.NDArray[np.int64], n_classes: int, *, l2: fl
     """Multinomial logistic regression on a design matrix (bias column included); returns W (D, L)."""
     xt = torch.tensor(x, dtype=torch.float32)
     yt = torch.tensor(labels, dtype=torch.long)
+    # rare labels count more (weights ∝ 1/sqrt(frequency)) so they are not swallowed by big ones
+    freq = np.bincount(labels, minlength=n_classes).astype(np.float64) + 1.0
+    cw = torch.tensor(freq.mean() ** 0.5 / np.sqrt(freq), dtype=torch.float32)
     w = torch.zeros(x.shape[1], n_classes, requires_grad=True)
     opt = torch.optim.LBFGS([w], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xt @ w, yt) + l2 * w[:-1].pow(2).sum()
+        loss = torch.nn.functional.cross_entropy(xt @ w, yt, weight=cw) + l2 * w[:-1].pow(2).sum()
         loss.backward()
         return loss
 

@@ -51,7 +51,7 @@ class TrainConfig:
     irt_l2: float = 0.05
     irt_steps: int = 400
     token_alpha: float = 10.0
-    category_l2: float = 1e-3
+    category_l2: float = 3e-5
     min_model_records: int = 20
     seed: int = 0
     extra_meta: dict[str, object] = field(default_factory=dict)
