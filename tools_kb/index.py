@@ -3,7 +3,7 @@
 Pipeline for one query (``search``):
 
 1. Visibility first: the rows the tenant may see are selected, and only those are scored.
-2. Decomposition: ``split_intents`` cuts a multi-request query into clauses.
+2. Decomposition: ``decompose`` cuts a multi-request query into clauses.
 3. For the whole query and each clause: dense cosine over the float32 matrix and BM25, fused
    by the catalog's ``Fusion`` (chosen by :mod:`tools_kb.tuning` unless given).
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
@@ -157,8 +157,9 @@ class ToolIndex:
         out: list[list[SearchHit]] = []
         pos = 0
         for texts, weight in parts:
-            scores = self._combined(texts, vectors[pos : pos + len(texts)], rows, tenant, weight)
+            vecs = vectors[pos : pos + len(texts)]
             pos += len(texts)
+            scores = self._combined(texts, vecs, rows, tenant, weight)
             out.append(self._top(scores, rows, k, options))
         return out
 
