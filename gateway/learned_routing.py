@@ -21,7 +21,6 @@ among the candidates (dearest +1 … cheapest −1): a prior, not a measurement.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,8 +30,9 @@ from core.embedding import Embedder
 from core.errors import NoCandidateError
 from core.routing import DeploymentView, RouteConstraints, RouteDecision
 from core.wire import ChatRequest, prompt_text
-from gateway.routing import SelectorContext
+from gateway.routing import SelectorContext, SelectorRegistry
 from routers.features import count_turns, featurize
+from routers.priors import price_rank_abilities
 from routers.router import TrainedRouter
 from routers.selection import select_target
 from routers.serialize import load_router
@@ -59,15 +59,10 @@ def tighten(c: RouteConstraints, extra: Constraints | None) -> RouteConstraints:
 
 
 def price_abilities(names: Sequence[str], views: Mapping[str, DeploymentView]) -> dict[str, float]:
-    """Ability prior by price rank: dearest candidate +1, cheapest −1, linear in log price."""
-    prices = {n: math.log(max(views[n].input_per_mtok + 3 * views[n].output_per_mtok, 1e-3))
-              for n in names if n in views}
-    if not prices:
-        return {}
-    lo, hi = min(prices.values()), max(prices.values())
-    if hi - lo < 1e-9:
-        return dict.fromkeys(prices, 0.0)
-    return {n: -1.0 + 2.0 * (p - lo) / (hi - lo) for n, p in prices.items()}
+    """Ability prior by price rank among the candidates (routers.priors.price_rank_abilities)."""
+    return price_rank_abilities(
+        {n: views[n].input_per_mtok + 3 * views[n].output_per_mtok for n in names if n in views}
+    )
 
 
 @dataclass
@@ -167,3 +162,9 @@ def learned_selector_factory(ref: RouterRef, ctx: SelectorContext) -> LearnedSel
 
         embedder = default_embedder(ctx.models_dir, ctx.store)
     return LearnedSelector(router=router, embedder=embedder, kind=ref.kind, params=dict(ref.params))
+
+
+def register_learned_selectors(registry: SelectorRegistry) -> None:
+    """Register :func:`learned_selector_factory` for every kind in :data:`LEARNED_KINDS`."""
+    for kind in LEARNED_KINDS:
+        registry.register(kind, learned_selector_factory)

@@ -78,6 +78,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from routers.evaluation import multi_report, predicted_costs, two_model_eval
+    from routers.priors import price_rank_abilities
     from routers.router import BASELINES, BaselineRouter, Router
     from routers.serialize import load_router
     from routers.training.data import load_prices, load_records
@@ -97,9 +98,11 @@ def _eval(args: argparse.Namespace) -> int:
             print("no model in the data has a price in --models", file=sys.stderr)
             return 2
         cols = [rs.models.index(m) for m in models]
+        # models the router never saw get an ability prior from their price rank
+        unknown = {m: prices[m][0] + 3 * prices[m][1] for m in models if trained.index(m) is None}
         rep = multi_report(
             models,
-            trained.quality(feats, models),
+            trained.quality(feats, models, price_rank_abilities(unknown) if len(unknown) > 1 else None),
             predicted_costs(trained, feats, rs.prompts, models, prices),
             rs.scores[:, cols],
             record_costs(rs, prices, models),

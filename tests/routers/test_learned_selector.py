@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 
@@ -10,8 +11,15 @@ from core.config.models import CategoryOverride, Constraints, Policy, RouterRef
 from core.errors import NoCandidateError
 from core.routing import DeploymentView, RouteConstraints
 from core.wire import ChatRequest
-from gateway.learned_routing import LearnedSelector, price_abilities
+from gateway.learned_routing import (
+    LEARNED_KINDS,
+    LearnedSelector,
+    price_abilities,
+    register_learned_selectors,
+)
+from gateway.routing import SelectorContext, SelectorRegistry
 from routers.router import TrainedRouter
+from routers.serialize import save_router
 from routers.training.data import build_record_set
 from routers.training.train import CategoryData, TrainConfig, train_router
 from tests.routers.conftest import FakeEmbedder, fake_features, synthetic_records
@@ -92,3 +100,13 @@ async def test_fallbacks_come_after_the_ranked_candidates() -> None:
 def test_price_prior_for_unseen_models() -> None:
     ab = price_abilities(["d-big", "d-small", "d-edge"], VIEWS)
     assert ab["d-big"] == 1.0 and ab["d-edge"] == -1.0 and -1.0 < ab["d-small"] < 1.0
+
+
+def test_the_gateway_registry_builds_learned_selectors(tmp_path: Path) -> None:
+    reg = SelectorRegistry()
+    register_learned_selectors(reg)
+    assert set(LEARNED_KINDS) <= reg.kinds()
+    save_router(router(), tmp_path / "r")
+    sel = reg.build(RouterRef(kind="heads", path=str(tmp_path / "r")),
+                    SelectorContext(extras={"embedder": FakeEmbedder()}))
+    assert isinstance(sel, LearnedSelector) and sel.kind == "heads"
