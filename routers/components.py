@@ -101,18 +101,20 @@ class KnnScorer:
     shrink: float
 
     def __call__(self, feats: Features) -> F64:
-        sims = feats.embedding.astype(np.float32) @ self.keys.T  # (n, N)
-        k = min(self.k, sims.shape[1])
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         out = np.empty((len(feats), self.values.shape[1]))
-        for r in range(len(feats)):
-            s = sims[r, top[r]].astype(np.float64)
-            w = np.exp((s - s.max()) / self.temperature)
-            v = self.values[top[r]].astype(np.float64)
-            mask = ~np.isnan(v)
-            num = (np.where(mask, v, 0.0) * w[:, None]).sum(axis=0) + self.shrink * self.prior
-            den = (mask * w[:, None]).sum(axis=0) + self.shrink
-            out[r] = num / den
+        emb = feats.embedding.astype(np.float32)
+        k = min(self.k, self.keys.shape[0])
+        for start in range(0, len(feats), 512):  # bounded memory for large evaluation sets
+            sims = emb[start : start + 512] @ self.keys.T  # (≤512, N)
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            for r in range(sims.shape[0]):
+                s = sims[r, top[r]].astype(np.float64)
+                w = np.exp((s - s.max()) / self.temperature)
+                v = self.values[top[r]].astype(np.float64)
+                mask = ~np.isnan(v)
+                num = (np.where(mask, v, 0.0) * w[:, None]).sum(axis=0) + self.shrink * self.prior
+                den = (mask * w[:, None]).sum(axis=0) + self.shrink
+                out[start + r] = num / den
         return out
 
     def to_arrays(self, p: str) -> dict[str, npt.NDArray[np.generic]]:
