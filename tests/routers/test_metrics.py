@@ -53,3 +53,27 @@ def test_aiq_is_flat_beyond_the_last_point() -> None:
 def test_min_cost_for_quality_interpolates() -> None:
     assert min_cost_for_quality([(0.0, 0.5), (1.0, 1.0)], 0.75) == pytest.approx(0.5)
     assert min_cost_for_quality([(0.0, 0.5), (1.0, 1.0)], 1.5) is None
+
+
+def test_multi_report_on_an_oracle_router() -> None:
+    from routers.evaluation import multi_report
+
+    # 4 prompts, cheap model right on 2 of them, dear model right on all; costs $1 and $10
+    true_q = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    true_c = np.tile([1.0, 10.0], (4, 1))
+    rep = multi_report(["cheap", "dear"], true_q, true_c, true_q, true_c)  # predictions = truth
+    assert (rep.best_single_model, rep.best_single_quality, rep.best_single_cost_usd) == ("dear", 1.0, 10.0)
+    # the oracle reaches quality 1 at mean cost (1 + 1 + 10 + 10) / 4 = 5.5
+    assert rep.cost_fraction_at_best_single_quality == pytest.approx(0.55)
+    # at cost 5 (half of 10) the hull between (1, 0.5) and (5.5, 1.0) gives 0.5 + 0.5 * 4 / 4.5
+    assert rep.quality_at_half_best_single_cost == pytest.approx(0.5 + 0.5 * 4 / 4.5)
+    assert rep.aiq > rep.zero_router_aiq
+
+
+def test_multi_report_skips_rows_missing_a_score() -> None:
+    from routers.evaluation import multi_report
+
+    true_q = np.array([[1.0, 1.0], [np.nan, 1.0], [0.0, 1.0]])
+    true_c = np.tile([1.0, 10.0], (3, 1))
+    rep = multi_report(["a", "b"], np.nan_to_num(true_q), true_c, true_q, true_c)
+    assert rep.n == 2
