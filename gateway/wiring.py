@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from gateway.agents_api import AgentsHolder, agents_api
 from gateway.app import create_app
+from gateway.learned_routing import register_learned_selectors
 from gateway.runtime import Hooks, Runtime
 from gateway.settings import GatewaySettings
 
@@ -39,7 +40,9 @@ def default_hooks(agents: AgentsHolder | None = None) -> Hooks:
     if agents is not None:
         extensions.append(agents.extension(agents_dir="config/agents", workers=1, policy="priority"))
     extensions.append(freeze_startup_heap)
-    return Hooks(extensions=extensions)
+    hooks = Hooks(extensions=extensions)
+    register_learned_selectors(hooks.registry)  # kinds learned | knn | mf | heads
+    return hooks
 
 
 def extra_routers(agents: AgentsHolder | None = None) -> Sequence[APIRouter]:
