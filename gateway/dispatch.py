@@ -40,9 +40,11 @@ from core.errors import (
 )
 from core.routing import RouteDecision
 from core.wire import ChatRequest, ChatResponse
+from gateway.cascade import cascade_for, run_cascade, with_cascade_reason
 from gateway.deployment_state import DeploymentStates
 from gateway.route_inputs import ANONYMOUS, Caller, build_constraints, build_views, choose_policy
 from gateway.snapshot import ConfigSnapshot, DeploymentEntry
+from routers.cascade import CascadePlan
 
 
 class AttemptObserver(Protocol):
@@ -74,6 +76,7 @@ class RoutePlan:
     decision: RouteDecision
     request: ChatRequest  # what goes to backends (usage always asked for on streams)
     client_wants_usage: bool
+    cascade: CascadePlan | None = None  # cheap first, escalate when unsure (non-streaming only)
 
     @property
     def policy_label(self) -> str:
@@ -139,6 +142,9 @@ class Dispatcher:
         else:
             selector = snap.selectors[choice.policy.name]
             decision = await selector.select(request, choice.policy, views, constraints)
+        cascade = None if choice.direct else cascade_for(choice.policy, body, decision, views)
+        if cascade is not None:
+            decision = with_cascade_reason(decision, cascade)
         wants_usage = False
         if request.stream:
             opts = body.get("stream_options")
@@ -146,11 +152,17 @@ class Dispatcher:
             wants_usage = bool(opts.get("include_usage"))
             if not wants_usage:
                 request = request.with_body(stream_options={**opts, "include_usage": True})
-        return RoutePlan(snap, choice.policy, choice.direct, decision, request, wants_usage)
+        return RoutePlan(snap, choice.policy, choice.direct, decision, request, wants_usage, cascade)
 
     # -- non-streaming -------------------------------------------------------------------------
     async def run(self, plan: RoutePlan, deadline: Deadline) -> Completed:
-        """Try the ranked deployments in order with retries. Raises UpstreamError."""
+        """Try the ranked deployments in order with retries (through the plan's cascade when it
+        has one). Raises UpstreamError."""
+        if plan.cascade is not None:
+            return await run_cascade(self._run_ranked, plan, plan.cascade, deadline, wants_logprobs=True)
+        return await self._run_ranked(plan, deadline)
+
+    async def _run_ranked(self, plan: RoutePlan, deadline: Deadline) -> Completed:
         attempts = 0
         last: UpstreamError | None = None
         for name in plan.decision.ranked:

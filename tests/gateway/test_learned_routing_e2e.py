@@ -37,6 +37,14 @@ policies:
   - name: always-weak
     candidates: [strong, weak]
     router: {{kind: learned, path: default, params: {{strong: strong, weak: weak, threshold: 1.01}}}}
+  - name: cascade-keep
+    candidates: [strong, edge]
+    cascade: true
+    router: {{kind: learned, path: default, params: {{cascade_threshold: 0.0}}}}
+  - name: cascade-escalate
+    candidates: [strong, edge]
+    cascade: true
+    router: {{kind: learned, path: default, params: {{cascade_threshold: 1.01}}}}
 """
 
 
@@ -85,3 +93,26 @@ def test_unmeetable_cost_cap_is_a_503_naming_the_constraint(server: GatewayServe
     err = resp.json()["error"]
     assert err["code"] == "no_candidate"
     assert "cost" in err["message"]
+
+
+@pytest.mark.parametrize(("policy", "answered_by", "strong_calls"), [
+    pytest.param("cascade-keep", "edge", 0, id="confident-edge-answer-stands"),
+    pytest.param("cascade-escalate", "strong", 1, id="unsure-edge-answer-escalates"),
+])
+def test_cascade_answers_on_the_edge_first(server: GatewayServer, fake_upstream: FakeUpstream, policy: str,
+                                           answered_by: str, strong_calls: int) -> None:
+    resp = ask(server, policy, "Explain quicksort in two sentences.")
+    assert resp.status_code == 200
+    assert resp.headers["x-switchboard-deployment"] == answered_by
+    assert "cascade: edge first" in resp.headers["x-switchboard-route-reason"]
+    assert len(fake_upstream.requests_for("smollm2-135m-instruct")) == 1
+    assert len(fake_upstream.requests_for("gpt-4o")) == strong_calls
+
+
+def test_streaming_requests_do_not_cascade(server: GatewayServer) -> None:
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", timeout=30, json={
+            "model": "cascade-escalate", "stream": True,
+            "messages": [{"role": "user", "content": "Explain quicksort."}]}) as resp:
+        assert resp.status_code == 200
+        assert "cascade" not in resp.headers["x-switchboard-route-reason"]
+        assert any(line.startswith("data: [DONE]") for line in resp.iter_lines())
