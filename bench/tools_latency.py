@@ -25,14 +25,80 @@ from pathlib import Path
 
 import numpy as np
 
-VERBS = ["get", "list", "create", "update", "delete", "search", "find", "book", "cancel", "convert", "send",
-         "check", "calculate", "analyze", "translate", "schedule", "track", "export", "import", "summarize"]
-OBJECTS = ["invoice", "flight", "hotel", "order", "ticket", "weather", "stock", "email", "meeting", "recipe",
-           "song", "playlist", "contract", "patient", "record", "shipment", "payment", "review", "photo",
-           "document", "account", "lead", "campaign", "report", "sensor", "device", "route", "budget"]
-DOMAINS = ["travel", "finance", "health", "retail", "music", "legal", "logistics", "marketing", "energy",
-           "education", "sports", "real estate", "insurance", "gaming", "security", "agriculture", "media",
-           "telecom", "hr", "science"]
+VERBS = [
+    "get",
+    "list",
+    "create",
+    "update",
+    "delete",
+    "search",
+    "find",
+    "book",
+    "cancel",
+    "convert",
+    "send",
+    "check",
+    "calculate",
+    "analyze",
+    "translate",
+    "schedule",
+    "track",
+    "export",
+    "import",
+    "summarize",
+]
+OBJECTS = [
+    "invoice",
+    "flight",
+    "hotel",
+    "order",
+    "ticket",
+    "weather",
+    "stock",
+    "email",
+    "meeting",
+    "recipe",
+    "song",
+    "playlist",
+    "contract",
+    "patient",
+    "record",
+    "shipment",
+    "payment",
+    "review",
+    "photo",
+    "document",
+    "account",
+    "lead",
+    "campaign",
+    "report",
+    "sensor",
+    "device",
+    "route",
+    "budget",
+]
+DOMAINS = [
+    "travel",
+    "finance",
+    "health",
+    "retail",
+    "music",
+    "legal",
+    "logistics",
+    "marketing",
+    "energy",
+    "education",
+    "sports",
+    "real estate",
+    "insurance",
+    "gaming",
+    "security",
+    "agriculture",
+    "media",
+    "telecom",
+    "hr",
+    "science",
+]
 
 
 def synthetic_tools(n: int, seed: int = 0) -> list[dict[str, object]]:
@@ -41,14 +107,20 @@ def synthetic_tools(n: int, seed: int = 0) -> list[dict[str, object]]:
     for i in range(n):
         v, o, d = rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(DOMAINS)
         name = f"{v}{o.title()}{d.title().replace(' ', '')}{i}"
-        out.append({
-            "name": name,
-            "description": f"{v.title()} a {o} in the {d} system ({rng.choice(OBJECTS)} aware, variant {i % 97})",
-            "parameters": {"type": "object", "properties": {
-                f"{o}_id": {"type": "string", "description": f"Identifier of the {o}"},
-                "region": {"type": "string", "description": f"{d} region"}}},
-            "tags": [d],
-        })
+        out.append(
+            {
+                "name": name,
+                "description": f"{v.title()} a {o} in the {d} system ({rng.choice(OBJECTS)} aware, variant {i % 97})",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        f"{o}_id": {"type": "string", "description": f"Identifier of the {o}"},
+                        "region": {"type": "string", "description": f"{d} region"},
+                    },
+                },
+                "tags": [d],
+            }
+        )
     return out
 
 
@@ -78,7 +150,9 @@ async def run_size(n: int, models_dir: Path, queries: int, build_limit: int | No
     tuning = await choose_fusion(docs, embedder)
     if built < n:
         rng = np.random.default_rng(0)
-        extra = vectors[rng.integers(0, built, n - built)] + rng.normal(0, 0.02, (n - built, vectors.shape[1]))
+        extra = vectors[rng.integers(0, built, n - built)] + rng.normal(
+            0, 0.02, (n - built, vectors.shape[1])
+        )
         extra /= np.linalg.norm(extra, axis=1, keepdims=True)
         vectors = np.vstack([vectors, extra.astype(np.float32)])
         docs = [build_document(t) for t in tools]
@@ -111,9 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tools_latency")
     p.add_argument("--sizes", default="10000,100000")
     p.add_argument("--queries", type=int, default=300)
-    p.add_argument("--build-limit", type=int, default=20000,
-                   help="embed at most this many documents per size (rest: perturbed copies)")
-    p.add_argument("--models-dir", type=Path, default=Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models")))
+    p.add_argument(
+        "--build-limit",
+        type=int,
+        default=20000,
+        help="embed at most this many documents per size (rest: perturbed copies)",
+    )
+    p.add_argument(
+        "--models-dir", type=Path, default=Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     for key, value in (("OMP_NUM_THREADS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
