@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -74,9 +74,13 @@ class AgentsHolder:
         return self.service
 
     def extension(self, *, agents_dir: str | Path = "config/agents", workers: int = 1,
-                  policy: str = "priority") -> Callable[[Any], AbstractAsyncContextManager[object]]:
+                  policy: str = "priority", catalog: Any = None,
+                  extra_tools: Callable[[], Sequence[Any]] = tuple,
+                  ) -> Callable[[Any], AbstractAsyncContextManager[object]]:
         """A gateway lifespan extension: opens the agents runtime on the runtime's Redis with
-        the routed dispatcher as the agents' ChatBackend, and ``workers`` in-process workers."""
+        the routed dispatcher as the agents' ChatBackend, and ``workers`` in-process workers.
+        ``catalog`` (an ``agents.tools.ToolCatalog``) answers ``kb_top_k`` / ``tag`` tool
+        references; ``extra_tools()`` adds in-process tools (e.g. ``search_tools``)."""
 
         @contextlib.asynccontextmanager
         async def ext(rt: Any) -> AsyncIterator[object]:
@@ -91,7 +95,7 @@ class AgentsHolder:
             specs = load_agents(agents_dir)
             slots = {d.name: d.max_concurrency for d in rt.config.deployments} or {"default": 8}
             async with open_agents(redis_url, specs, rt.dispatcher, rt.clock, workers=workers, slots=slots,
-                                   policy=policy) as agents_rt:
+                                   policy=policy, catalog=catalog, extra_tools=extra_tools()) as agents_rt:
                 self.service = agents_rt.service
                 try:
                     yield agents_rt

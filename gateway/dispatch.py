@@ -77,6 +77,7 @@ class RoutePlan:
     request: ChatRequest  # what goes to backends (usage always asked for on streams)
     client_wants_usage: bool
     cascade: CascadePlan | None = None  # cheap first, escalate when unsure (non-streaming only)
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()  # response headers added by planning (tools kept)
 
     @property
     def policy_label(self) -> str:

@@ -62,6 +62,9 @@ class GatewayMetrics:
         self.config_version = Gauge("switchboard_config_version", "Version of the active config", registry=r)
         self.route_decisions = Counter("switchboard_route_decisions_total", "Routing decisions",
                                        ["policy", "deployment", "router"], registry=r)
+        self.tool_selection = Counter("switchboard_tool_selection_tools_total",
+                                      "Request tools kept or dropped and KB tools added by tool selection",
+                                      ["policy", "outcome"], registry=r)
 
         # labelled children by label tuple: prometheus' labels() costs microseconds per call
         self._children: dict[tuple[object, ...], Any] = {}
@@ -83,6 +86,15 @@ class GatewayMetrics:
 
     def decision(self, policy: str, deployment: str, router: str) -> None:
         self._child(self.route_decisions, policy, deployment, router).inc()
+
+    def tools_selected(self, policy: str, kept: int, dropped: int, added: int) -> None:
+        """One tool selection: ``kept`` tools sent (``added`` of them from the KB), ``dropped`` cut."""
+        c = self._child
+        c(self.tool_selection, policy, "kept").inc(kept)
+        if dropped:
+            c(self.tool_selection, policy, "dropped").inc(dropped)
+        if added:
+            c(self.tool_selection, policy, "added").inc(added)
 
     def cooldown(self, deployment: str) -> None:
         self.cooldowns.labels(deployment).inc()

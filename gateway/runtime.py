@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.clock import Clock, SystemClock
 from core.config.models import GatewayConfig, Policy
@@ -37,9 +37,20 @@ from gateway.snapshot import ConfigSnapshot, build_snapshot
 
 log = logging.getLogger("switchboard")
 
-# E's hook: cut a request's tools to the relevant top-k. Gets the body and the policy, returns the
-# body to send (may be the same object). See gateway/tool_selection.py.
-ToolSelector = Callable[[dict[str, Any], Policy], Awaitable[dict[str, Any]]]
+
+
+class ToolSelector(Protocol):
+    """E's hook (wired by gateway.tool_kb.ToolKBService): cut a request's tools to the relevant
+    top-k and/or add tools from the knowledge base. ``wanted`` is the cheap synchronous check the
+    chat path makes first, so requests without tools pay nothing more."""
+
+    def wanted(self, body: Mapping[str, Any], policy: Policy, headers: Mapping[str, str]) -> bool: ...
+
+    async def __call__(self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str],
+                       tenant: str) -> tuple[dict[str, Any], str]:
+        """The body to send and the ``x-switchboard-tools-kept`` header value."""
+        ...
+
 # A lead-wired extension entered in the lifespan after the runtime is up (agents scheduler, …).
 Extension = Callable[["Runtime"], AbstractAsyncContextManager[object]]
 

@@ -11,7 +11,8 @@
 Tools the caller forced with ``tool_choice`` or already called earlier in the conversation are
 always kept. It returns a :class:`ToolSelection` with the body to send and the names kept (the
 gateway puts them in the ``x-switchboard-tools-kept`` header and counts ``dropped`` in metrics).
-``ToolSelector.hook`` has the ``gateway.runtime.ToolSelector`` shape (body, policy) → body.
+``ToolSelector.hook`` is (body, policy) → body; the served gateway calls ``select`` through
+``gateway.tool_kb.ToolKBService``.
 """
 
 from __future__ import annotations

@@ -13,15 +13,18 @@ Errors are ``core.errors`` classes, rendered by the app's one error handler.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import NotFoundError
-from tools_kb.kb import ToolKB
 from tools_kb.tool import parse_tool
+
+if TYPE_CHECKING:  # tools_kb.kb pulls in the index (bm25s, ~0.2 s): the app imports this module at start-up
+    from tools_kb.kb import ToolKB
 
 
 class SearchBody(BaseModel):
@@ -51,24 +54,27 @@ async def _no_guard() -> None:
 
 
 def tools_api(
-    kb: ToolKB | Callable[[], ToolKB],
+    kb: ToolKB | Callable[[], ToolKB | Awaitable[ToolKB]],
     *,
     tenant_of: TenantOf = _body_tenant,
     admin_guard: Callable[..., Awaitable[None]] = _no_guard,
 ) -> APIRouter:
-    """Routers for search and admin. ``kb``: the KB or a zero-argument callable returning it
-    (built in the lifespan). ``tenant_of(request, asked)`` decides the tenant a search runs as
+    """Routers for search and admin. ``kb``: the KB or a zero-argument callable (sync or async)
+    returning it (built in the lifespan, or opened on first use). ``tenant_of(request, asked)`` decides the tenant a search runs as
     (e.g. the key's tenant; the master key may pass ``asked``). ``admin_guard`` is a FastAPI
     dependency that raises for non-admins (e.g. the master-key check)."""
 
-    def get_kb() -> ToolKB:
-        return kb if isinstance(kb, ToolKB) else kb()
+    async def get_kb() -> ToolKB:
+        if not callable(kb):
+            return kb
+        got = kb()
+        return await got if inspect.isawaitable(got) else got
 
     api = APIRouter(tags=["tools"])
 
     @api.post("/v1/tools/search")
     async def search(body: SearchBody, request: Request) -> dict[str, Any]:
-        store = get_kb()
+        store = await get_kb()
         tenant = await tenant_of(request, body.tenant)
         hits = await store.search(body.query, k=body.k, tenant=tenant, adaptive=body.adaptive)
         return {
@@ -91,7 +97,7 @@ def tools_api(
 
     @admin.get("")
     async def list_tools() -> dict[str, Any]:
-        store = get_kb()
+        store = await get_kb()
         return {
             "object": "list",
             "version": store.version,
@@ -101,12 +107,12 @@ def tools_api(
     @admin.post("")
     async def upsert(body: UpsertBody) -> dict[str, Any]:
         tools = [parse_tool(raw, where=f"tools[{i}]") for i, raw in enumerate(body.tools)]
-        version = await get_kb().upsert(tools)
+        version = await (await get_kb()).upsert(tools)
         return {"version": version, "upserted": [t.name for t in tools]}
 
     @admin.delete("/{name:path}")
     async def remove(name: str) -> dict[str, Any]:
-        store = get_kb()
+        store = await get_kb()
         if store.index.get(name) is None:
             raise NotFoundError(f"No tool named {name!r}.", param="name")
         return {"version": await store.remove([name]), "removed": [name]}

@@ -16,8 +16,9 @@ from fastapi import APIRouter, FastAPI
 from gateway.agents_api import AgentsHolder, agents_api
 from gateway.app import create_app
 from gateway.learned_routing import register_learned_selectors
-from gateway.runtime import Hooks, Runtime
+from gateway.runtime import Extension, Hooks, Runtime
 from gateway.settings import GatewaySettings
+from gateway.tool_kb import ToolKBService
 
 
 @contextlib.asynccontextmanager
@@ -33,27 +34,36 @@ async def freeze_startup_heap(rt: Runtime) -> AsyncIterator[None]:
         gc.unfreeze()
 
 
-def default_hooks(agents: AgentsHolder | None = None) -> Hooks:
+def default_hooks(agents: AgentsHolder | None = None, tools: ToolKBService | None = None) -> Hooks:
     """Hooks for a served gateway. The last extension freezes the start-up heap (keep it last
-    when adding extensions). ``agents`` opens the agents runtime when a Redis URL is set."""
-    extensions = []
+    when adding extensions). ``agents`` opens the agents runtime when a Redis URL is set;
+    ``tools`` is the tool knowledge base (opened on first use) and the chat path's tool selector."""
+    extensions: list[Extension] = []
+    if tools is not None:
+        extensions.append(tools.extension)
     if agents is not None:
-        extensions.append(agents.extension(agents_dir="config/agents", workers=1, policy="priority"))
+        extensions.append(agents.extension(
+            agents_dir="config/agents", workers=1, policy="priority", catalog=tools,
+            extra_tools=(lambda: [tools.search_tools_tool()]) if tools is not None else tuple))
     extensions.append(freeze_startup_heap)
-    hooks = Hooks(extensions=extensions)
+    hooks = Hooks(extensions=extensions, tool_selector=tools)
     register_learned_selectors(hooks.registry)  # kinds learned | knn | mf | heads
     return hooks
 
 
-def extra_routers(agents: AgentsHolder | None = None) -> Sequence[APIRouter]:
-    """APIRouters mounted beside the OpenAI API (agents, tools, dashboard)."""
+def extra_routers(agents: AgentsHolder | None = None, tools: ToolKBService | None = None) -> Sequence[APIRouter]:
+    """APIRouters mounted beside the OpenAI API (agents, tools; the dashboard is create_app's)."""
     routers: list[APIRouter] = []
     if agents is not None:
         routers.append(agents_api(agents))
+    if tools is not None:
+        routers.append(tools.router())  # POST /v1/tools/search, /admin/tools
     return routers
 
 
 def serve_app() -> FastAPI:
     """uvicorn factory (``gateway.wiring:serve_app``): one app per worker process."""
     agents = AgentsHolder()
-    return create_app(GatewaySettings(), hooks=default_hooks(agents), extra_routers=extra_routers(agents))
+    tools = ToolKBService()
+    return create_app(GatewaySettings(), hooks=default_hooks(agents, tools),
+                      extra_routers=extra_routers(agents, tools))

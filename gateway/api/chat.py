@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from core.deadline import Deadline
 from core.errors import PayloadTooLargeError, SwitchboardError
 from core.wire import ChatRequest, Usage
-from gateway.api.common import Admitted, admit, read_body, route_headers_raw, settle
+from gateway.api.common import Admitted, admit, header_safe, read_body, route_headers_raw, settle
 from gateway.api.validation import parse_json_object, validate_chat
 from gateway.dispatch import OpenedStream, RoutePlan
 from gateway.http_errors import error_body, error_response
@@ -49,9 +49,10 @@ async def plan_chat(rt: Runtime, headers: Mapping[str, str], body: dict[str, Any
     creq = ChatRequest(body, tenant=who.principal.tenant, metadata=metadata if isinstance(metadata, dict) else {})
     plan = await rt.dispatcher.plan(creq, snapshot=rt.snapshot, caller=who.caller, headers=headers)
     hook = rt.hooks.tool_selector
-    if hook is not None and plan.request.body.get("tools"):
-        new_body = await hook(plan.request.body, plan.policy)
-        plan = dataclasses.replace(plan, request=dataclasses.replace(plan.request, body=new_body))
+    if hook is not None and hook.wanted(plan.request.body, plan.policy, headers):
+        new_body, kept = await hook(plan.request.body, plan.policy, headers, who.principal.tenant)
+        plan = dataclasses.replace(plan, request=dataclasses.replace(plan.request, body=new_body),
+                                   extra_headers=(*plan.extra_headers, (b"x-switchboard-tools-kept", header_safe(kept, 4096).encode("ascii"))))
     rt.metrics.decision(plan.policy_label, plan.decision.ranked[0], plan.decision.router)
     return plan
 

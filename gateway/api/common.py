@@ -101,6 +101,8 @@ def route_headers_raw(plan: RoutePlan, entry: DeploymentEntry, cost_usd: float |
     ]
     if cost_usd is not None:
         headers.append((b"x-switchboard-cost-usd", b"%.8f" % cost_usd))
+    if plan.extra_headers:
+        headers.extend(plan.extra_headers)
     return headers
 
 

@@ -12,10 +12,12 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import APIRouter
 
 from gateway.app import create_app
 from gateway.runtime import Hooks
@@ -63,7 +65,7 @@ def free_port() -> int:
 
 class GatewayServer:
     def __init__(self, config_text: str, *, hooks: Hooks | None = None, env: dict[str, str] | None = None,
-                 **settings: Any) -> None:
+                 extra_routers: Sequence[APIRouter] = (), **settings: Any) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="sb-gw-")
         self.config_path = Path(self._tmp.name) / "gateway.yaml"
         self.config_path.write_text(config_text)
@@ -73,7 +75,7 @@ class GatewayServer:
         base.update(settings)
         self.settings = GatewaySettings(**base)
         self._hooks = hooks or Hooks(env={"SB_TEST_LITE_KEY": "sk-lite", **(env or {})})
-        self.app = create_app(self.settings, hooks=self._hooks)
+        self.app = create_app(self.settings, hooks=self._hooks, extra_routers=extra_routers)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

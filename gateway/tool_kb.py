@@ -1,0 +1,189 @@
+"""The tool knowledge base in the served gateway: one :class:`ToolKBService` per process.
+
+* Lifespan: :meth:`ToolKBService.extension` only remembers the runtime. Nothing is loaded at
+  start-up: the first tool search / admin call / chat request that needs tool selection loads the
+  runtime's shared embedder (``rt.local_embedder()``, the ONNX MiniLM), opens the catalog
+  (``open_tool_kb``: Redis when ``SWITCHBOARD_REDIS_URL`` is set, else SQLite under ``var/``),
+  seeds it from ``config/tools/`` when empty and starts ``kb.refresh_loop()`` so this replica
+  follows catalog writes made by the others.
+* HTTP: :meth:`router` mounts ``gateway.tools_api`` with the caller's key deciding the tenant
+  (the master key may search as any tenant) and the admin routes behind the master key.
+* Chat: the service is the runtime's ``hooks.tool_selector`` (E's ``ToolSelector.select``),
+  counted in ``switchboard_tool_selection_tools_total``.
+* Agents: :meth:`find` is F's ``ToolCatalog`` (``kb_top_k`` / ``tag`` tool references) and
+  :meth:`search_tools_tool` is the ``search_tools`` meta-tool as an agent tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+
+from core.config.models import Policy
+from core.errors import AuthenticationError, SwitchboardError
+from gateway.runtime import Runtime
+
+if TYPE_CHECKING:  # tools_kb's index imports bm25s (~0.2 s): loaded on first use only
+    from agents.tools.base import AgentTool
+    from gateway.tool_selection import ToolSelector
+    from tools_kb.kb import ToolKB
+
+log = logging.getLogger("switchboard.tools")
+
+KB_HEADER = "x-switchboard-tool-kb"  # == gateway.tool_selection.KB_HEADER (not imported: see above)
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ToolKBService:
+    def __init__(self, *, seed_dir: str | Path = "config/tools",
+                 sqlite_path: str | Path = "var/tools_kb/catalog.sqlite") -> None:
+        self._seed_dir = Path(seed_dir)
+        self._sqlite_path = str(sqlite_path)
+        self._rt: Runtime | None = None
+        self._kb: ToolKB | None = None
+        self._selector: ToolSelector | None = None
+        self._selector_kb: ToolSelector | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # -- lifespan -------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def extension(self, rt: Runtime) -> AsyncIterator[ToolKBService]:
+        self._rt = rt
+        try:
+            yield self
+        finally:
+            if self._refresh is not None:
+                self._refresh.cancel()
+                await asyncio.gather(self._refresh, return_exceptions=True)
+            if self._kb is not None:
+                await self._kb.__aexit__(None, None, None)
+            self._rt, self._kb, self._refresh = None, None, None
+            self._selector = self._selector_kb = None
+
+    def _runtime(self) -> Runtime:
+        if self._rt is None:
+            raise RuntimeError("tool KB used before the gateway lifespan started")
+        return self._rt
+
+    async def kb(self) -> ToolKB:
+        """The process's ToolKB, opened (and seeded) on first use."""
+        if self._kb is not None:
+            return self._kb
+        async with self._lock:
+            if self._kb is None:
+                from tools_kb.kb import open_tool_kb, seed_if_empty
+
+                rt = self._runtime()
+                embedder = await rt.local_embedder()
+                kb = open_tool_kb(embedder, redis_url=rt.settings.redis_url, sqlite_path=self._sqlite_path)
+                await kb.__aenter__()
+                try:
+                    seeded = await seed_if_empty(kb, self._seed_dir)
+                except BaseException:
+                    await kb.__aexit__(None, None, None)
+                    raise
+                if seeded:
+                    log.info("tool catalog seeded with %d tools from %s", seeded, self._seed_dir)
+                self._refresh = asyncio.create_task(kb.refresh_loop(), name="tool-kb-refresh")
+                self._kb = kb
+            return self._kb
+
+    # -- chat path (gateway.runtime.ToolSelector) --------------------------------------------------
+    def wanted(self, body: Mapping[str, Any], policy: Policy, headers: Mapping[str, str]) -> bool:
+        tools = body.get("tools")
+        if isinstance(tools, list) and len(tools) > policy.max_tools:
+            return True
+        return _asks_for_kb(body, headers)
+
+    async def __call__(self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str],
+                       tenant: str) -> tuple[dict[str, Any], str]:
+        selector = await self._selector_for(_asks_for_kb(body, headers))
+        try:
+            sel = await selector.select(body, policy, headers=headers, tenant=tenant)
+        except SwitchboardError:
+            raise  # a malformed request tool: 400 naming tool and field
+        except Exception:  # a selection failure must not fail the request: send the tools as given
+            log.exception("tool selection failed; sending the request's tools unchanged")
+            names = [_name(t) for t in body.get("tools") or [] if isinstance(t, Mapping)]
+            return body, ",".join(names)
+        self._runtime().metrics.tools_selected(policy.name, len(sel.kept), sel.dropped, sel.added)
+        return sel.body, sel.header_value()
+
+    async def _selector_for(self, with_kb: bool) -> ToolSelector:
+        from gateway.tool_selection import ToolSelector
+
+        if with_kb:
+            if self._selector_kb is None:
+                kb = await self.kb()
+                self._selector_kb = ToolSelector(await self._runtime().local_embedder(), kb)
+            return self._selector_kb
+        if self._selector is None:  # the request's own tools only: the catalog is not opened
+            self._selector = ToolSelector(await self._runtime().local_embedder())
+        return self._selector
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    def router(self) -> APIRouter:
+        from gateway.dashboard.api import require_admin
+        from gateway.tools_api import tools_api
+
+        async def tenant_of(request: Request, asked: str | None) -> str | None:
+            rt: Runtime = request.app.state.runtime
+            assert rt.keys is not None
+            authorization = request.headers.get("authorization")
+            if asked is not None and rt.keys.auth.is_master(authorization):
+                return asked  # the master key may search as any tenant
+            principal = await rt.keys.auth.authenticate(authorization)
+            if asked is not None and asked != principal.tenant:
+                raise AuthenticationError("Only the master key may search as another tenant.")
+            return str(principal.tenant)
+
+        async def admin_guard(request: Request) -> None:
+            await require_admin(request)
+
+        return tools_api(self.kb, tenant_of=tenant_of, admin_guard=admin_guard)
+
+    # -- agents (agents.tools.ToolCatalog + the search_tools meta-tool) ----------------------------
+    async def find(self, query: str, k: int, *, tag: str | None = None, tenant: str | None = None) -> list[str]:
+        kb = await self.kb()
+        if tag is None:
+            return [h.name for h in await kb.search(query, k=k, tenant=tenant)]
+        hits = await kb.search(query, k=len(kb.index), tenant=tenant)
+        return [h.name for h in hits if tag in h.tool.tags][:k]
+
+    def search_tools_tool(self) -> AgentTool:
+        from agents.tools.base import FunctionTool, ToolCallError, ToolContext
+        from tools_kb.meta_tool import SEARCH_TOOLS, run_search_tools
+
+        async def call(arguments: Mapping[str, Any], ctx: ToolContext) -> str:
+            import orjson
+
+            try:
+                result = await run_search_tools(await self.kb(), dict(arguments), tenant=ctx.tenant)
+            except SwitchboardError as exc:
+                raise ToolCallError(str(exc)) from exc
+            return orjson.dumps(result).decode()
+
+        fn = SEARCH_TOOLS["function"]
+        return FunctionTool(fn["name"], fn["description"], call, parameters=fn["parameters"])
+
+
+def _asks_for_kb(body: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
+    if headers.get(KB_HEADER, "").strip().lower() in _TRUE:
+        return True
+    meta = body.get("metadata")
+    if isinstance(meta, Mapping):
+        flag = meta.get("tool_kb")
+        return flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE)
+    return False
+
+
+def _name(tool: Mapping[str, Any]) -> str:
+    fn = tool.get("function")
+    return str(fn.get("name", "")) if isinstance(fn, Mapping) else str(tool.get("name", ""))

@@ -1,0 +1,157 @@
+"""The tool knowledge base in the served gateway (gateway.tool_kb, gateway.wiring): /v1/tools/search
+and /admin/tools over a real app, and tool selection on the chat path reaching the fake upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.tool_kb import ToolKBService
+from gateway.wiring import default_hooks, extra_routers
+from tests.fakes.upstream import FakeUpstream
+from tests.gateway.harness import GatewayServer, fake_config
+
+pytestmark = pytest.mark.slow
+
+MASTER = "sk-master-tools-test"
+AUTH = {"authorization": f"Bearer {MASTER}"}
+
+CATALOG = [
+    {"name": "get_weather", "description": "Current weather and forecast for a city.",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
+                    "required": ["city"]}, "tags": ["weather"]},
+    {"name": "convert_currency", "description": "Convert an amount of money between two currencies.",
+     "parameters": {"type": "object", "properties": {"amount": {"type": "number"}, "source": {"type": "string"},
+                                                     "target": {"type": "string"}}}, "tags": ["finance"]},
+    {"name": "send_email", "description": "Send an email message to one recipient.",
+     "parameters": {"type": "object", "properties": {"to": {"type": "string"}, "body": {"type": "string"}}},
+     "tags": ["mail"]},
+]
+
+TOPICS = ["weather forecast", "currency exchange", "email message", "flight booking", "hotel room", "stock price",
+          "calendar event", "translate text", "news headlines", "restaurant table", "movie tickets", "train times",
+          "package tracking", "recipe search", "music playlist", "bank balance", "parking spot", "taxi ride",
+          "pharmacy hours", "gym class", "library book", "doctor appointment", "car rental", "tax return",
+          "podcast episode", "sports score", "dictionary word", "time zone", "unit conversion", "shopping list",
+          "weather alerts", "air quality", "lottery results", "job listings", "real estate", "pet adoption",
+          "wine pairing", "bike share", "museum hours", "concert tickets"]
+
+
+def _tool(i: int, topic: str) -> dict[str, Any]:
+    name = f"tool_{i:02d}_{topic.replace(' ', '_')}"
+    return {"type": "function", "function": {
+        "name": name, "description": f"Look up {topic} information.",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": topic}}}}}
+
+
+@pytest.fixture(scope="module")
+def server(prepared_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    tmp = tmp_path_factory.mktemp("tools")
+    (tmp / "seed").mkdir()  # empty seed folder: the tests upsert their own catalog
+    fake = FakeUpstream().start()
+    tools = ToolKBService(seed_dir=tmp / "seed", sqlite_path=tmp / "catalog.sqlite")
+    hooks = default_hooks(None, tools)
+    hooks.env = {}
+    try:
+        with GatewayServer(fake_config(fake.base_url), hooks=hooks, extra_routers=extra_routers(None, tools),
+                           master_key=MASTER, models_dir=prepared_models_dir) as gw:
+            gw.fake = fake  # type: ignore[attr-defined]
+            yield gw
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def fake(server: GatewayServer) -> FakeUpstream:
+    up: FakeUpstream = server.fake  # type: ignore[attr-defined]
+    up.reset()
+    return up
+
+
+def _upsert(server: GatewayServer) -> None:
+    r = httpx.post(f"{server.url}/admin/tools", json={"tools": CATALOG}, headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+
+
+def _chat(server: GatewayServer, tools: list[dict[str, Any]] | None, text: str,
+          headers: dict[str, str] | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"model": "main", "messages": [{"role": "user", "content": text}]}
+    if tools is not None:
+        body["tools"] = tools
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, headers={**AUTH, **(headers or {})},
+                      timeout=60)
+
+
+def _sent_tools(fake: FakeUpstream) -> list[str]:
+    sent = fake.requests_for("m-fast")
+    assert sent, "nothing reached the upstream"
+    body = sent[-1].body
+    assert isinstance(body, dict)
+    return [t["function"]["name"] for t in body.get("tools", [])]
+
+
+def test_search_after_admin_upsert(server: GatewayServer) -> None:
+    _upsert(server)
+    r = httpx.post(f"{server.url}/v1/tools/search", json={"query": "what is the weather in Paris", "k": 2},
+                   headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data[0]["name"] == "get_weather"
+    assert all(isinstance(h["score"], float) for h in data)
+    assert len(data) == 2
+
+
+def test_admin_needs_master_key(server: GatewayServer) -> None:
+    r = httpx.get(f"{server.url}/admin/tools", headers={"authorization": "Bearer sk-wrong"}, timeout=10)
+    assert r.status_code == 401
+    assert r.json()["error"]["type"]
+
+
+def test_bad_tool_is_400_and_catalog_unchanged(server: GatewayServer) -> None:
+    _upsert(server)
+    before = httpx.get(f"{server.url}/admin/tools", headers=AUTH, timeout=10).json()
+    bad = {"name": "broken_tool", "description": "x", "parameters": {"type": "array"}}
+    ok = {"name": "fine_tool", "description": "fine", "parameters": {"type": "object", "properties": {}}}
+    r = httpx.post(f"{server.url}/admin/tools", json={"tools": [ok, bad]}, headers=AUTH, timeout=10)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert "broken_tool" in err["message"] and "parameters.type" in err["message"]
+    assert err["type"] == "invalid_request_error"
+    after = httpx.get(f"{server.url}/admin/tools", headers=AUTH, timeout=10).json()
+    assert after == before
+
+
+def test_forty_tools_cut_to_max_tools(server: GatewayServer, fake: FakeUpstream) -> None:
+    tools = [_tool(i, t) for i, t in enumerate(TOPICS)]
+    r = _chat(server, tools, "Will it rain tomorrow? Show me the weather forecast for Lyon.")
+    assert r.status_code == 200, r.text
+    sent = _sent_tools(fake)
+    assert len(sent) == 16
+    kept = r.headers["x-switchboard-tools-kept"].split(",")
+    assert kept == sent
+    assert "tool_00_weather_forecast" in sent
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert 'switchboard_tool_selection_tools_total{outcome="dropped",policy="main"}' in metrics
+
+
+def test_kb_header_adds_kb_tools(server: GatewayServer, fake: FakeUpstream) -> None:
+    _upsert(server)
+    r = _chat(server, None, "Convert 100 euros to dollars", headers={"x-switchboard-tool-kb": "1"})
+    assert r.status_code == 200, r.text
+    sent = _sent_tools(fake)
+    assert "convert_currency" in sent
+    assert "convert_currency" in r.headers["x-switchboard-tools-kept"].split(",")
+
+
+def test_few_tools_pass_untouched(server: GatewayServer, fake: FakeUpstream) -> None:
+    tools = [_tool(i, t) for i, t in enumerate(TOPICS[:3])]
+    r = _chat(server, tools, "What is the weather?")
+    assert r.status_code == 200, r.text
+    body = fake.requests_for("m-fast")[-1].body
+    assert isinstance(body, dict)
+    assert body["tools"] == tools
+    assert "x-switchboard-tools-kept" not in r.headers
