@@ -45,10 +45,11 @@ async def idle_api(clean_redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def wait_status(client: httpx.AsyncClient, run_id: str, status: str) -> dict[str, Any]:
+async def wait_status(client: httpx.AsyncClient, run_id: str, status: str, *also: str) -> dict[str, Any]:
+    """Poll until the run's status is ``status`` (or one of ``also``); return the run."""
     for _ in range(400):
         body: dict[str, Any] = (await client.get(f"/v1/agents/runs/{run_id}")).json()
-        if body["status"] == status:
+        if body["status"] in (status, *also):
             return body
         await asyncio.sleep(0.025)
     raise AssertionError(f"run {run_id} never reached {status}: {body}")
@@ -137,9 +138,9 @@ async def test_suspend_and_resume_queued_run(idle_api: httpx.AsyncClient) -> Non
 async def test_suspended_running_run_resumes_and_finishes(api: httpx.AsyncClient) -> None:
     run = (await api.post("/v1/agents/adder/runs", json={"input": "long one"})).json()
     await api.post(f"/v1/agents/runs/{run['id']}/suspend")
-    body = (await api.get(f"/v1/agents/runs/{run['id']}")).json()
-    if body["status"] != "succeeded":  # it may have finished before the request landed
-        await wait_status(api, run["id"], "suspended")
+    # the suspension takes effect at the next step boundary; the run may finish before that
+    body = await wait_status(api, run["id"], "suspended", "succeeded")
+    if body["status"] == "suspended":
         await api.post(f"/v1/agents/runs/{run['id']}/resume")
         body = await wait_status(api, run["id"], "succeeded")
     assert body["output"].startswith("total=")
