@@ -39,7 +39,7 @@ field_values: dict[str, st.SearchStrategy[Any]] = {
     "tools": st.lists(json_values, max_size=3) | json_values,
     "tool_choice": st.sampled_from(["auto", "none"]) | json_values,
     "response_format": st.just({"type": "json_object"}) | json_values,
-    "seed": st.integers() | json_values,
+    "seed": st.integers(-(2**63), 2**63 - 1) | json_values,
     "logprobs": st.booleans() | json_values,
     "metadata": st.dictionaries(st.text(max_size=5), st.text(max_size=5)) | json_values,
     "unknown_field": json_values,
