@@ -140,9 +140,14 @@ class Worker:
             deadline = self.clock.now() + (rec.deadline_at - self.clock.wall())
         with contextlib.suppress(KeyError, ValueError):  # a stale local record of an earlier attempt
             self.core.forget(run_id)
-        with contextlib.suppress(ValueError):  # still active here (reclaimed while running)
+        try:
             self.sched.submit(RunSpec(run_id, rec.thread_id, tenant=rec.tenant, priority=priority_of(rec.priority),
                                       deadline=deadline, est_steps=max(1, spec.max_steps // 2)))
+        except ValueError:
+            # still known to this worker's scheduler: suspended here before (a resume re-queued
+            # it), so resume it from its checkpoint; or reclaimed while still running here
+            with contextlib.suppress(ValueError):
+                self.sched.resume(run_id)
 
     async def _resolve(self, run_id: str) -> RunWork:
         rec = self.records[run_id]
@@ -184,9 +189,11 @@ class _Hooks:
         if rec is None:
             return
         if verdict is Verdict.SUSPEND:
+            # let go of the run before it is seen as suspended: a resume that lands right after
+            # the status change re-queues it, and this worker may admit it again at once
+            await self.w._release(run_id)
             await self.w.store.update(run_id, status="suspended", suspend_requested=0)
             await self.w.store.event(run_id, "status", {"status": "suspended"})
-            await self.w._release(run_id)
         elif verdict is Verdict.CANCEL:
             await self.w.store.complete(run_id, rec.thread_id, "cancelled")
             await self.w._release(run_id)
