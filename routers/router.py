@@ -137,7 +137,7 @@ class TrainedRouter:
             gain: F64 = q[:, i] - q[:, j]
             return gain
         # Leave-one-source-out: the IRT difficulty transfers to unseen benchmarks better than the
-        # pairwise-gain output (docs/benchmarks-D.md), so unknown pairs are ranked by difficulty.
+        # pairwise-gain output (docs/benchmarks.md), so unknown pairs are ranked by difficulty.
         return sigmoid(self.difficulty_of(features))
 
     def quality(

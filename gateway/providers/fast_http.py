@@ -1,7 +1,7 @@
 """A small pooled HTTP/1.1 client for the OpenAI-compatible fast path (asyncio protocol + httptools).
 
 Why not aiohttp here: per upstream call aiohttp spends ~100 µs of CPU in request/response object
-machinery that this path does not need (measured in docs/benchmarks-G.md). This client does only
+machinery that this path does not need (measured in docs/benchmarks.md). This client does only
 what an OpenAI-shaped POST needs:
 
 * one ``transport.write`` per request (head and body together), pre-encoded static headers;

@@ -1,4 +1,4 @@
-"""Offline experiments behind docs/benchmarks-D.md (each prints JSON lines).
+"""Offline experiments behind docs/benchmarks.md (each prints JSON lines).
 
     python -m routers.training.experiments loso        # leave-one-source-out transfer of the
                                                        # difficulty head (unknown pairs) vs baselines
