@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request
 from core.config.models import Policy
 from core.errors import AuthenticationError, SwitchboardError
 from gateway.runtime import Runtime
+from gateway.tool_request import asks_for_kb, tool_name
 
 if TYPE_CHECKING:  # tools_kb's index imports bm25s (~0.2 s): loaded on first use only
     from agents.tools.base import AgentTool
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # tools_kb's index imports bm25s (~0.2 s): loaded on first us
 
 log = logging.getLogger("switchboard.tools")
 
-KB_HEADER = "x-switchboard-tool-kb"  # == gateway.tool_selection.KB_HEADER (not imported: see above)
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class ToolKBService:
@@ -100,18 +99,18 @@ class ToolKBService:
         tools = body.get("tools")
         if isinstance(tools, list) and len(tools) > policy.max_tools:
             return True
-        return _asks_for_kb(body, headers)
+        return asks_for_kb(body, headers)
 
     async def __call__(self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str],
                        tenant: str) -> tuple[dict[str, Any], str]:
-        selector = await self._selector_for(_asks_for_kb(body, headers))
+        selector = await self._selector_for(asks_for_kb(body, headers))
         try:
             sel = await selector.select(body, policy, headers=headers, tenant=tenant)
         except SwitchboardError:
             raise  # a malformed request tool: 400 naming tool and field
         except Exception:  # a selection failure must not fail the request: send the tools as given
             log.exception("tool selection failed; sending the request's tools unchanged")
-            names = [_name(t) for t in body.get("tools") or [] if isinstance(t, Mapping)]
+            names = [tool_name(t) for t in body.get("tools") or [] if isinstance(t, Mapping)]
             return body, ",".join(names)
         self._runtime().metrics.tools_selected(policy.name, len(sel.kept), sel.dropped, sel.added)
         return sel.body, sel.header_value()
@@ -173,15 +172,6 @@ class ToolKBService:
         fn = SEARCH_TOOLS["function"]
         return FunctionTool(fn["name"], fn["description"], call, parameters=fn["parameters"])
 
-
-def _asks_for_kb(body: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
-    if headers.get(KB_HEADER, "").strip().lower() in _TRUE:
-        return True
-    meta = body.get("metadata")
-    if isinstance(meta, Mapping):
-        flag = meta.get("tool_kb")
-        return flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE)
-    return False
 
 
 def _name(tool: Mapping[str, Any]) -> str:

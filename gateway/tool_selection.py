@@ -26,14 +26,11 @@ from typing import Any
 from core.config.models import Policy
 from core.embedding import Embedder
 from core.wire import prompt_text
+from gateway.tool_request import asks_for_kb, tool_name
 from tools_kb.fusion import RRF
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.tool import Tool, ToolValidationError, parse_tool
-
-KB_HEADER = "x-switchboard-tool-kb"
-KEPT_HEADER = "x-switchboard-tools-kept"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +68,7 @@ class ToolSelector:
     ) -> ToolSelection:
         """Raises ToolValidationError (400) when a request tool is malformed."""
         own = body.get("tools") or []
-        wants_kb = self._kb is not None and _asks_for_kb(body, headers)
+        wants_kb = self._kb is not None and asks_for_kb(body, headers)
         limit = policy.max_tools
         if not wants_kb and len(own) <= limit:
             return ToolSelection(body, tuple(_names(own)), 0, 0, "none")
@@ -90,13 +87,13 @@ class ToolSelector:
         for tool in _interleave(ranked_own, added):
             if len(chosen) >= limit:
                 break
-            if _name(tool) not in seen:
+            if tool_name(tool) not in seen:
                 chosen.append(tool)
-                seen.add(_name(tool))
+                seen.add(tool_name(tool))
         new_body = {**body, "tools": chosen}
         kept = tuple(_names(chosen))
         dropped = len([n for n in _names(own) if n not in set(kept)])
-        n_added = len([t for t in chosen if _name(t) not in by_name])
+        n_added = len([t for t in chosen if tool_name(t) not in by_name])
         return ToolSelection(new_body, kept, dropped, n_added, "kb" if wants_kb else "max_tools")
 
     async def _rank_own(self, own: Sequence[dict[str, Any]], query: str, k: int) -> list[dict[str, Any]]:
@@ -114,27 +111,14 @@ class ToolSelector:
         else:
             self._indexes.move_to_end(key)
         hits = await index.search(query, k=len(tools), options=SearchOptions())
-        by_name = {_name(t): t for t in own}
+        by_name = {tool_name(t): t for t in own}
         return [by_name[h.name] for h in hits]
 
 
-def _asks_for_kb(body: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
-    if headers is not None and headers.get(KB_HEADER, "").strip().lower() in _TRUE:
-        return True
-    meta = body.get("metadata")
-    if isinstance(meta, Mapping):
-        flag = meta.get("tool_kb")
-        return flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE)
-    return False
-
-
-def _name(tool: Mapping[str, Any]) -> str:
-    fn = tool.get("function")
-    return str(fn.get("name", "")) if isinstance(fn, Mapping) else str(tool.get("name", ""))
 
 
 def _names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [_name(t) for t in tools]
+    return [tool_name(t) for t in tools]
 
 
 def _parse(raw: Mapping[str, Any], i: int) -> Tool:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from core.config.models import Policy
 from gateway.http_errors import install_error_handlers
-from gateway.tool_selection import KB_HEADER, ToolSelector
+from gateway.tool_request import KB_HEADER
+from gateway.tool_selection import ToolSelector
 from gateway.tools_api import tools_api
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
