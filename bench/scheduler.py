@@ -12,11 +12,16 @@ scheduling policy and the baselines, in one run:
   (completion, latency-critical) are high priority, conversation requests normal.
 
 Prints one JSON document (config, per scenario per policy metrics, and the issue's targets).
+
+``--live``: instead, a small agent workload on real sockets against paced fake upstreams
+(bench/scheduler_live.py, bench/paced_upstream.py), no scheduler vs FIFO / priority / fair share
+through the real async scheduler, next to the simulation of the same workload.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import statistics
@@ -27,6 +32,8 @@ from typing import Any
 
 from agents.scheduler import build_policy
 from bench.scheduler_checkpoint import run as measure_checkpoints
+from bench.scheduler_live import MODES as LIVE_MODES
+from bench.scheduler_live import LiveConfig, run_live, simulate, truncate
 from bench.scheduler_model import (
     Call,
     Session,
@@ -194,8 +201,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="also rerun agents100 and skewed with this many seeds (target ratios only)")
     ap.add_argument("--scenario", choices=["all", "agents100", "skewed", "azure_mixed", "none"], default="all",
                     help="none: only the checkpoint timing and the resume check")
+    ap.add_argument("--live", action="store_true",
+                    help="live mode only: paced fake upstreams on loopback, the real async scheduler")
+    ap.add_argument("--live-sessions", type=int, default=30)
+    ap.add_argument("--live-steps", type=int, default=4, help="first N LLM calls of each session")
+    ap.add_argument("--live-max-output", type=int, default=400, help="cap on output tokens per call")
+    ap.add_argument("--live-max-tool-s", type=float, default=2.0, help="cap on tool time per step (model s)")
+    ap.add_argument("--live-h100-slots", type=int, default=4)
+    ap.add_argument("--live-a100-slots", type=int, default=2)
+    ap.add_argument("--live-speed", type=float, default=15.0,
+                    help="run the live mode this many times faster than the model (times are reported "
+                    "in model seconds)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if args.live:
+        live = live_report(args)
+        live["wall_s"] = round(time.perf_counter() - t0, 1)
+        json.dump(live, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     ckpt = measure_checkpoints(args.redis_url, [1_000, 16_000, 64_000], args.checkpoint_n)
     big = ckpt.get("timing", {}).get("64KB", {})
     save_ms = args.save_ms if args.save_ms is not None else big.get("save_ms_p99", 1.0)
@@ -239,6 +263,46 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def live_report(args: argparse.Namespace) -> dict[str, Any]:
+    """``--live``: the same small workload on real sockets and in the simulation (bench/scheduler_live.py)."""
+    tl = tiers(args.live_h100_slots, args.live_a100_slots)
+    ref = tl[0]
+    hw = {tl[0].name: "h100-80gb", tl[1].name: "a100-80gb"}
+    cfg = LiveConfig(tiers=tl, hardware=hw, speed=args.live_speed, hold_s=args.hold_s,
+                     backoff_cap_s=args.backoff_cap_s, seed=args.seed)
+    sessions = truncate(scenario_agents(args.live_sessions, args.seed, ref, skewed=False), args.live_steps,
+                        args.live_max_output, args.live_max_tool_s)
+    slo = _slo(ref, sessions)
+    params: dict[str, dict[str, Any]] = {k: dict(SCHEDULED[k]) for k in LIVE_MODES if k in SCHEDULED}
+    live = asyncio.run(run_live(cfg, sessions, params))
+    sim = simulate(cfg, sessions, params)
+    out: dict[str, Any] = {
+        "config": {k: v for k, v in vars(args).items() if k.startswith("live") or k in ("seed", "hold_s")} | {
+            "tiers": {t.name: {"slots": t.capacity, "tpot_ms_b1": round(1e3 * t.token_s[0], 1)} for t in tl},
+            "times": "model seconds (wall x live_speed)",
+            "slo": f"step latency <= max(1 s, {SLO_SCALE} x isolated latency on {ref.name})"},
+        "sessions": len(sessions), "steps": sum(len(s.calls) for s in sessions),
+        "makespan_lower_bound_s": lower_bound(sessions, tl),
+        "live": {}, "simulated": {}, "pacing": {},
+    }
+    for mode, (res, stats, wall) in live.items():
+        out["live"][mode] = metrics(res, sessions, slo) | {"wall_s": round(wall, 2)}
+        out["pacing"][mode] = stats
+    for mode, res in sim.items():
+        out["simulated"][mode] = metrics(res, sessions, slo)
+    out["ranking"] = {src: _ranking(out[src]) for src in ("live", "simulated")}
+    return out
+
+
+def _ranking(by_mode: dict[str, Any]) -> dict[str, list[str]]:
+    """Modes best first by makespan, by SLO attainment and by high-priority p99 step latency."""
+    def rank(key: Any) -> list[str]:
+        return sorted(by_mode, key=key)
+    return {"makespan": rank(lambda m: by_mode[m]["makespan_s"] or float("inf")),
+            "slo_attainment": rank(lambda m: -by_mode[m]["slo_attainment"]),
+            "high_p99": rank(lambda m: by_mode[m]["high_priority_step_latency_s"]["p99"])}
 
 
 def seed_sweep(args: argparse.Namespace, cfg: SimConfig, ref: Tier) -> dict[str, Any]:
