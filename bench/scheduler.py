@@ -46,7 +46,7 @@ from bench.scheduler_model import (
 )
 from bench.scheduler_sim import SimConfig, SimResult, Simulation, jain, percentile
 
-SCHEDULED = {
+SCHEDULED: dict[str, dict[str, Any]] = {
     "fifo": {},
     "round_robin": {"slice_steps": 2},
     "priority": {"aging_s": 30.0},
