@@ -8,7 +8,7 @@ is the most specific thing a tool has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ class ToolDocument:
     description: str
     params: tuple[tuple[str, str], ...]  # (parameter words, parameter description)
     tags: tuple[str, ...]
+    extra: tuple[str, ...] = ()  # enhancement texts (tools_kb.enhance): BM25 only; dense gets rows
 
     def dense_text(self) -> str:
         """Name words, description, parameters, tags. (Dropping the parameters makes documents
@@ -44,6 +45,7 @@ class ToolDocument:
         parts = [self.name_words, self.name_words, self.description]
         parts.extend(_param_phrase(p) for p in self.params)
         parts.extend(self.tags)
+        parts.extend(self.extra)
         return squash_spaces(" ".join(parts))
 
 
@@ -52,14 +54,15 @@ def _param_phrase(param: tuple[str, str]) -> str:
     return f"{words} ({desc})" if desc else words
 
 
-def build_document(tool: Tool) -> ToolDocument:
-    """The document of one tool; pure and deterministic."""
+def build_document(tool: Tool, extra: Sequence[str] = ()) -> ToolDocument:
+    """The document of one tool (``extra``: enhancement texts); pure and deterministic."""
     return ToolDocument(
         name=tool.name,
         name_words=split_identifier(tool.name),
         description=squash_spaces(tool.description),
         params=_params(tool.parameters),
         tags=tuple(squash_spaces(t) for t in tool.tags),
+        extra=tuple(squash_spaces(x) for x in extra),
     )
 
 

@@ -9,7 +9,7 @@ baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no decomposition), or ``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +70,12 @@ async def evaluate_catalog(
     k: int = 5,
     method: str = "auto",
     decompose: bool | None = None,
+    extras: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, float], ToolIndex]:
-    """Build a fresh index from ``tools``, then score ``queries``. Returns the issue-4 metrics
-    and the index (for its tuning report). ``decompose`` defaults to on for ``auto`` only."""
-    index = await ToolIndex.build(tools, embedder, fusion=method_fusion(method))
+    """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
+    alone), then score ``queries``. Returns the issue-4 metrics and the index (for its tuning
+    report). ``decompose`` defaults to on for ``auto`` only."""
+    index = await ToolIndex.build(tools, embedder, fusion=method_fusion(method), extras=extras)
     options = SearchOptions(decompose=(method == "auto") if decompose is None else decompose)
     depth = max(k, 10)
     rankings: list[list[str]] = []

@@ -9,13 +9,16 @@ Pipeline for one query (``search``):
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
    that answers one intent well ranks even when the whole query is about something else,
    while the whole query still decides the top.
-5. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
+5. Enhancement (``extras``, see :mod:`tools_kb.enhance`): each extra text of a tool is one more
+   dense row owned by that tool (a tool's dense score is the max over its rows) and is appended
+   to its BM25 document.
+6. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
    top score (adaptive k, at least ``min_k``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,7 +92,12 @@ class ToolIndex:
         embedder: Embedder,
         fusion: Fusion,
         tuning: TuningReport | None = None,
+        *,
+        extra_vectors: npt.NDArray[np.float32] | None = None,
+        extra_owner: npt.NDArray[np.int64] | None = None,
     ) -> None:
+        """``extra_vectors`` (m, dim) are enhancement rows; ``extra_owner`` (m,) the tool row
+        each belongs to."""
         self.tools = tuple(tools)
         self.docs = tuple(docs)
         self.fusion = fusion
@@ -99,6 +107,18 @@ class ToolIndex:
         self._lexical = LexicalIndex([d.lexical_text() for d in docs])
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
+        self._extra: DenseIndex | None = None
+        self._extra_owner = np.zeros(0, dtype=np.int64)
+        if extra_vectors is not None and extra_owner is not None and len(extra_owner):
+            if extra_vectors.shape[0] != extra_owner.shape[0]:
+                raise ValueError("extra_vectors and extra_owner differ in length")
+            self._extra = DenseIndex(extra_vectors)
+            self._extra_owner = np.asarray(extra_owner, dtype=np.int64)
+
+    @property
+    def extra_rows(self) -> int:
+        """How many enhancement rows the dense index holds."""
+        return int(self._extra_owner.shape[0])
 
     @classmethod
     async def build(
@@ -108,24 +128,39 @@ class ToolIndex:
         *,
         fusion: Fusion | None = None,
         query_embedder: Embedder | None = None,
+        extras: Mapping[str, Sequence[str]] | None = None,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
-        the same vectors. Raises ValueError on duplicate tool names."""
+        the same vectors. ``extras``: enhancement texts by tool name (extra dense rows and BM25
+        text; the fusion is tuned on the plain documents). Raises ValueError on duplicate tool
+        names."""
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
             raise ValueError("duplicate tool names in catalog")
-        docs = [build_document(t) for t in tools]
+        extras = extras or {}
+        docs = [build_document(t, extras.get(t.name, ())) for t in tools]
         vectors = (
             await embedder.embed([d.dense_text() for d in docs])
             if docs
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
+        owner = np.asarray([i for i, d in enumerate(docs) for _ in d.extra], dtype=np.int64)
+        extra_vectors = await embedder.embed([x for d in docs for x in d.extra]) if len(owner) else None
         tuning = None
         if fusion is None:
-            tuning = await choose_fusion(docs, embedder)
+            tuning = await choose_fusion([build_document(t) for t in tools] if extras else docs, embedder)
             fusion = tuning.fusion
-        return cls(tools, docs, vectors, query_embedder or embedder, fusion, tuning)
+        return cls(
+            tools,
+            docs,
+            vectors,
+            query_embedder or embedder,
+            fusion,
+            tuning,
+            extra_vectors=extra_vectors,
+            extra_owner=owner,
+        )
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -177,6 +212,10 @@ class ToolIndex:
         self, text: str, vector: npt.NDArray[np.float32], rows: Rows | None, tenant: str | None
     ) -> npt.NDArray[np.float32]:
         dense = self._dense.scores(vector, rows, rows_key=tenant or "")
+        if self._extra is not None:
+            pooled = np.full(len(self.tools), -np.inf, dtype=np.float32)
+            np.maximum.at(pooled, self._extra_owner, self._extra.scores(vector))
+            dense = np.maximum(dense, pooled if rows is None else pooled[rows])
         if self.fusion is DENSE_ONLY or (self.fusion.kind == "weighted" and self.fusion.weight >= 1.0):
             return dense
         lexical = self._lexical.scores(text)

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MODELS = Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
 DEFAULT_CACHE = Path("var/tools_kb/vectors.sqlite")
 DEFAULT_DB = Path("var/tools_kb/catalog.sqlite")
+DEFAULT_ENHANCE_CACHE = Path("var/tools_kb/enhance.json")
 CONFIG_TOOLS = Path("config/tools")
 METRIC_KEYS = (
     "n",
@@ -47,6 +50,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--queries", required=True, type=Path)
     ev.add_argument("--k", type=int, default=5)
     ev.add_argument("--llm", action="store_true", help="enhance tool documents with the configured model")
+    ev.add_argument(
+        "--llm-base-url", default=None, help="OpenAI-compatible server (default: the local SmolLM2)"
+    )
+    ev.add_argument("--llm-model", default=None, help="model name at --llm-base-url")
+    ev.add_argument("--llm-api-key-env", default=None, help="env var holding the server's API key")
+    ev.add_argument("--llm-gguf", default="smollm2", help="local model when no --llm-base-url")
+    ev.add_argument(
+        "--llm-cache", type=Path, default=DEFAULT_ENHANCE_CACHE, help="enhancement cache ('' = none)"
+    )
     ev.add_argument("--json", action="store_true", help="print only the JSON metrics")
     ev.add_argument("--method", default="auto", help="auto (default) | dense | bm25 | rrf | weighted:W")
     ev.add_argument("--no-decompose", action="store_true", help="auto without multi-intent decomposition")
@@ -111,19 +123,23 @@ def _embedder(args: argparse.Namespace) -> Any:
 
 
 async def _eval(args: argparse.Namespace) -> int:
-    from core.errors import ConfigError
+    from core.errors import ConfigError, SwitchboardError
     from tools_kb.evaluation import evaluate_catalog, read_queries
     from tools_kb.loaders import load_tools_file
 
-    if args.llm:
-        print("--llm: tool-document enhancement is not available in this build", file=sys.stderr)
-        return 2
     try:
         tools = load_tools_file(args.catalog)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
         return 1
-    queries = read_queries(args.queries)
+    extras = None
+    if args.llm:
+        try:
+            extras = await _enhancement_texts(args, tools)
+        except SwitchboardError as exc:
+            print(f"--llm: {exc.message}", file=sys.stderr)
+            return 1
+    queries = read_queries(args.queries)  # read only after the tools were enhanced
     started = time.perf_counter()
     metrics, index = await evaluate_catalog(
         tools,
@@ -132,6 +148,7 @@ async def _eval(args: argparse.Namespace) -> int:
         k=args.k,
         method=args.method,
         decompose=False if args.no_decompose else None,
+        extras=extras,
     )
     out = {key: metrics[key] for key in METRIC_KEYS}
     out["n"] = int(out["n"])
@@ -144,6 +161,72 @@ async def _eval(args: argparse.Namespace) -> int:
             print(f"  {key:15s} {value}")
         print(f"({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+async def _enhancement_texts(args: argparse.Namespace, tools: list[Any]) -> dict[str, tuple[str, ...]]:
+    """Topics + example queries per tool from the configured model (cached under var/), as
+    extra index texts. The model sees the tool documents only."""
+    from gateway.providers.http_pool import HttpPool
+    from gateway.providers.local_llama import LocalLlamaServer
+    from gateway.providers.openai_compat import OpenAICompatBackend
+    from tools_kb.enhance import Enhancer, extra_texts
+    from tools_kb.enhance_cache import EnhancementCache
+
+    cache = EnhancementCache(args.llm_cache if str(args.llm_cache) else None)
+    started = time.perf_counter()
+    async with HttpPool() as pool:
+        if args.llm_base_url:
+            model = args.llm_model or "default"
+            key = os.environ.get(args.llm_api_key_env) if args.llm_api_key_env else None
+            backend = OpenAICompatBackend(
+                "enhance", base_url=args.llm_base_url, model=model, pool=pool, api_key=key
+            )
+            enhancer = Enhancer(backend, cache, model=model)
+            enhanced = await enhancer.enhance(tools)
+        else:
+            async with contextlib.AsyncExitStack() as stack:
+                local = LocalLlamaServer(args.llm_gguf)
+                model = local.model_name
+                enhancer = Enhancer(_LazyLocalBackend(local, pool, stack), cache, model=model)
+                enhanced = await enhancer.enhance(tools)
+    if not args.json:
+        print(
+            f"enhancement ({model}): {len(enhanced)}/{len(tools)} tools, {enhancer.asked} asked, "
+            f"{enhancer.failed} failed, {time.perf_counter() - started:.0f} s; cache {cache.path}",
+            file=sys.stderr,
+        )
+    return extra_texts(enhanced)
+
+
+class _LazyLocalBackend:
+    """ChatBackend over the local llama.cpp server, started on the first call only (a fully
+    cached enhancement run starts no model). Stopped when ``stack`` closes."""
+
+    def __init__(self, server: Any, pool: Any, stack: contextlib.AsyncExitStack) -> None:
+        self._server = server
+        self._pool = pool
+        self._stack = stack
+        self._inner: Any = None
+
+    async def _backend(self) -> Any:
+        if self._inner is None:
+            from gateway.providers.openai_compat import OpenAICompatBackend
+
+            await self._stack.enter_async_context(self._server)
+            self._inner = OpenAICompatBackend(
+                "enhance", base_url=self._server.base_url, model=self._server.model_name, pool=self._pool
+            )
+        return self._inner
+
+    async def complete(self, request: Any, deadline: Any) -> Any:
+        return await (await self._backend()).complete(request, deadline)
+
+    async def stream(self, request: Any, deadline: Any) -> AsyncIterator[dict[str, Any]]:
+        async for chunk in (await self._backend()).stream(request, deadline):
+            yield chunk
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _store(args: argparse.Namespace) -> Any:
