@@ -33,6 +33,7 @@ from gateway.providers.local_edge import LocalEdgeBackend, LocalModels
 from gateway.reload import ConfigReloader, ReloadResult
 from gateway.routing import SelectorContext, SelectorRegistry
 from gateway.settings import GatewaySettings
+from gateway.shared_embedder import RuntimeEmbedder
 from gateway.snapshot import ConfigSnapshot, build_snapshot
 
 log = logging.getLogger("switchboard")
@@ -156,7 +157,8 @@ async def open_runtime(
         rt.pool = await stack.enter_async_context(HttpPool())
         local = await stack.enter_async_context(LocalModels(settings.models_dir, rt.pool))
         backends = BackendFactory(rt.pool, local, hooks.env)
-        ctx = SelectorContext(models_dir=settings.models_dir, store=rt.store, extras=hooks.selector_extras)
+        extras = {"embedder": RuntimeEmbedder(rt.local_embedder, settings.models_dir), **hooks.selector_extras}
+        ctx = SelectorContext(models_dir=settings.models_dir, store=rt.store, extras=extras)
 
         def build(config: GatewayConfig, version: int, source: str) -> ConfigSnapshot:
             return build_snapshot(config, version=version, source=source, loaded_at=clock.wall(),
