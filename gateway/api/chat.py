@@ -51,6 +51,11 @@ async def plan_chat(rt: Runtime, headers: Mapping[str, str], body: dict[str, Any
     hook = rt.hooks.tool_selector
     if hook is not None and hook.wanted(plan.request.body, plan.policy, headers):
         new_body, kept = await hook(plan.request.body, plan.policy, headers, who.principal.tenant)
+        if new_body.get("tools") and not plan.request.body.get("tools"):
+            # The KB added tools to a request that had none: route again, so only deployments
+            # that can call tools (and fit the longer prompt) qualify.
+            creq = dataclasses.replace(creq, body=new_body)
+            plan = await rt.dispatcher.plan(creq, snapshot=plan.snapshot, caller=who.caller, headers=headers)
         plan = dataclasses.replace(plan, request=dataclasses.replace(plan.request, body=new_body),
                                    extra_headers=(*plan.extra_headers, (b"x-switchboard-tools-kept", header_safe(kept, 4096).encode("ascii"))))
     rt.metrics.decision(plan.policy_label, plan.decision.ranked[0], plan.decision.router)
