@@ -20,9 +20,9 @@ Reliability rules, all spending from the request's one Deadline:
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.clock import Clock
 from core.config.models import Policy
@@ -45,6 +45,8 @@ from gateway.deployment_state import DeploymentStates
 from gateway.route_inputs import ANONYMOUS, Caller, build_constraints, build_views, choose_policy
 from gateway.snapshot import ConfigSnapshot, DeploymentEntry
 from routers.cascade import CascadePlan
+
+_T = TypeVar("_T")
 
 
 class AttemptObserver(Protocol):
@@ -164,40 +166,50 @@ class Dispatcher:
         return await self._run_ranked(plan, deadline)
 
     async def _run_ranked(self, plan: RoutePlan, deadline: Deadline) -> Completed:
-        attempts = 0
-        last: UpstreamError | None = None
-        for name in plan.decision.ranked:
-            entry = plan.snapshot.deployments[name]
-            for attempt in range(plan.policy.retry.max_attempts):
-                if deadline.expired():
-                    raise self._deadline_error(last, attempts)
-                attempts += 1
-                started = self._clock.now()
-                self._enter(name)
-                try:
-                    resp = await entry.backend.complete(plan.request, deadline)
-                except UpstreamError as exc:
-                    self._leave(name)
-                    last = exc
-                    if not await self._after_failure(plan, name, exc, attempt, deadline):
-                        break
-                    continue
-                except BaseException:
-                    self._leave(name)
-                    raise
-                self._leave(name)
-                self._obs.attempt(name, "ok")
-                usage = resp.usage
-                e2e = self._clock.now() - started
-                tpot = e2e / usage.completion_tokens if usage.completion_tokens else None
-                self.states.succeeded(name, e2e_s=e2e, tpot_s=tpot)
-                return Completed(resp, entry, attempts)
-        raise last or UpstreamUnavailableError("no deployment could be tried")
+        async def once(entry: DeploymentEntry) -> tuple[ChatResponse, float]:
+            started = self._clock.now()
+            return await entry.backend.complete(plan.request, deadline), started
+
+        (resp, started), entry, attempts = await self._first_success(plan, deadline, once)
+        name = entry.name
+        self._leave(name)
+        self._obs.attempt(name, "ok")
+        usage = resp.usage
+        e2e = self._clock.now() - started
+        tpot = e2e / usage.completion_tokens if usage.completion_tokens else None
+        self.states.succeeded(name, e2e_s=e2e, tpot_s=tpot)
+        return Completed(resp, entry, attempts)
 
     # -- streaming -----------------------------------------------------------------------------
     async def open_stream(self, plan: RoutePlan, deadline: Deadline) -> OpenedStream:
         """Open a stream on the first deployment that yields a first chunk (retries and fallbacks
         apply until then). Raises UpstreamError. The caller must iterate or ``aclose`` it."""
+
+        async def once(entry: DeploymentEntry) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any], float]:
+            started = self._clock.now()
+            it = entry.backend.stream(plan.request, deadline).__aiter__()
+            try:
+                first = await it.__anext__()
+            except StopAsyncIteration:
+                raise UpstreamBadResponseError(f"deployment {entry.name!r} sent an empty stream",
+                                               deployment=entry.name) from None
+            except UpstreamError:
+                raise
+            except BaseException:
+                await _aclose(it)
+                raise
+            return it, first, started
+
+        (it, first, started), entry, attempts = await self._first_success(plan, deadline, once)
+        return OpenedStream(self, plan, entry, first, it, started, attempts)
+
+    async def _first_success(
+        self, plan: RoutePlan, deadline: Deadline, once: Callable[[DeploymentEntry], Awaitable[_T]]
+    ) -> tuple[_T, DeploymentEntry, int]:
+        """Run ``once`` on the plan's ranked deployments, retrying each per the policy, until one
+        returns; returns (its result, the deployment, attempts so far). The deployment is left
+        *entered* (in flight) on success; the caller settles it. Raises the last UpstreamError,
+        or a deadline error when the request's time runs out between attempts."""
         attempts = 0
         last: UpstreamError | None = None
         for name in plan.decision.ranked:
@@ -206,17 +218,9 @@ class Dispatcher:
                 if deadline.expired():
                     raise self._deadline_error(last, attempts)
                 attempts += 1
-                started = self._clock.now()
                 self._enter(name)
-                it = entry.backend.stream(plan.request, deadline).__aiter__()
                 try:
-                    first = await it.__anext__()
-                except StopAsyncIteration:
-                    self._leave(name)
-                    last = UpstreamBadResponseError(f"deployment {name!r} sent an empty stream", deployment=name)
-                    if not await self._after_failure(plan, name, last, attempt, deadline):
-                        break
-                    continue
+                    result = await once(entry)
                 except UpstreamError as exc:
                     self._leave(name)
                     last = exc
@@ -225,9 +229,8 @@ class Dispatcher:
                     continue
                 except BaseException:
                     self._leave(name)
-                    await _aclose(it)
                     raise
-                return OpenedStream(self, plan, entry, first, it, started, attempts)
+                return result, entry, attempts
         raise last or UpstreamUnavailableError("no deployment could be tried")
 
     # -- ChatBackend ---------------------------------------------------------------------------
