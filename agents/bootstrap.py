@@ -1,7 +1,13 @@
 """Assemble the agents runtime from its parts (used by ``switchboard worker`` and the gateway).
 
 Everything here is an async context manager that owns what it opens (Redis client, HTTP client,
-worker tasks) and closes it on exit.
+checkpointer, worker tasks) and closes it on exit.
+
+Two modes behind the same interfaces (``agents.runs.RunStorage``, langgraph checkpointer,
+``ToolLedger``): with a Redis URL the run queue is a Redis stream shared by every worker process;
+without one (the embedded single-process default) the run store and queue live in this process
+(``MemoryRunStore``), tool results in a ``MemoryToolLedger``, and checkpoints in SQLite at
+``checkpoint_path`` (or in memory when it is None). Embedded runs do not survive a restart.
 """
 
 from __future__ import annotations
@@ -13,24 +19,31 @@ import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 
-from agents.checkpoint import RedisSaver
-from agents.runs import RunStore
+from agents.checkpoint import RedisSaver, open_checkpointer
+from agents.memory_runs import MemoryRunStore
+from agents.runs import RunStorage, RunStore
 from agents.scheduler import build_policy
 from agents.service import RunService
 from agents.spec import AgentSpec
-from agents.tools import AgentTool, RedisToolLedger, Toolbox, ToolCatalog
+from agents.tools import AgentTool, MemoryToolLedger, RedisToolLedger, Toolbox, ToolCatalog, ToolLedger
 from agents.tools.http import HttpTool
-from agents.worker import Worker, WorkerConfig
+from agents.worker import CostFn, Worker, WorkerConfig, free
 from core.backend import ChatBackend
 from core.clock import Clock
 
 
-def build_toolbox(specs: Mapping[str, AgentSpec], client: httpx.AsyncClient,
-                  extra: Iterable[AgentTool] = (), catalog: ToolCatalog | None = None) -> Toolbox:
+def build_toolbox(
+    specs: Mapping[str, AgentSpec],
+    client: httpx.AsyncClient,
+    extra: Iterable[AgentTool] = (),
+    catalog: ToolCatalog | None = None,
+) -> Toolbox:
     """Every agent's HTTP tools (allow-listed per agent) plus ``extra`` tools, by name."""
     tools: list[AgentTool] = list(extra)
     for spec in specs.values():
@@ -45,44 +58,78 @@ def default_consumer() -> str:
 @dataclass
 class AgentsRuntime:
     service: RunService
-    store: RunStore
+    store: RunStorage
     workers: list[Worker]
+    embedded: bool = False
 
 
 @asynccontextmanager
-async def open_agents(redis_url: str, specs: Mapping[str, AgentSpec], backend: ChatBackend, clock: Clock, *,
-                      workers: int = 0, slots: Mapping[str, int] | None = None, policy: str = "priority",
-                      consumer: str | None = None, extra_tools: Iterable[AgentTool] = (),
-                      catalog: ToolCatalog | None = None, lease_s: float = 10.0,
-                      heartbeat_s: float = 2.0) -> AsyncIterator[AgentsRuntime]:
+async def open_agents(
+    redis_url: str | None,
+    specs: Mapping[str, AgentSpec],
+    backend: ChatBackend,
+    clock: Clock,
+    *,
+    workers: int = 0,
+    slots: Mapping[str, int] | None = None,
+    policy: str = "priority",
+    consumer: str | None = None,
+    extra_tools: Iterable[AgentTool] = (),
+    catalog: ToolCatalog | None = None,
+    lease_s: float = 10.0,
+    heartbeat_s: float = 2.0,
+    cost: CostFn = free,
+    checkpoint_path: str | Path | None = None,
+) -> AsyncIterator[AgentsRuntime]:
     """Open the run service and start ``workers`` worker loops in this process (0: API only;
-    runs are executed by ``switchboard worker`` processes sharing the Redis)."""
-    client = aioredis.Redis.from_url(redis_url)
-    http = httpx.AsyncClient(follow_redirects=False)
-    store = RunStore(client)
-    await store.ensure_group()
-    service = RunService(store, specs, clock)
-    toolbox = build_toolbox(specs, http, extra_tools, catalog)
-    started: list[Worker] = []
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            for i in range(workers):
-                w = Worker(store, specs, backend, toolbox, RedisToolLedger(client), RedisSaver(client),
-                           build_policy(policy), clock,
-                           WorkerConfig(consumer=f"{consumer or default_consumer()}-{i}", slots=slots or {"default": 8},
-                                        lease_s=lease_s, heartbeat_s=heartbeat_s))
-                await stack.enter_async_context(w)
-                started.append(w)
-                tasks.append(asyncio.get_running_loop().create_task(w.run(), name=f"agents-worker-{i}"))
-            try:
-                yield AgentsRuntime(service, store, started)
-            finally:
-                for w in started:
-                    w.stop()
-                for t in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await asyncio.wait_for(t, timeout=5.0)
-    finally:
-        await http.aclose()
-        await client.aclose()
+    with Redis, runs are then executed by ``switchboard worker`` processes sharing it; embedded,
+    they stay queued). ``cost`` prices each LLM step (see agents.worker)."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = httpx.AsyncClient(follow_redirects=False)
+        stack.push_async_callback(http.aclose)
+        store: RunStorage
+        ledger: ToolLedger
+        checkpointer: Any
+        if redis_url:
+            client = aioredis.Redis.from_url(redis_url)
+            stack.push_async_callback(client.aclose)
+            store, ledger, checkpointer = RunStore(client), RedisToolLedger(client), RedisSaver(client)
+        else:
+            if checkpoint_path is not None:
+                Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
+            store, ledger = MemoryRunStore(), MemoryToolLedger()
+            checkpointer = await stack.enter_async_context(open_checkpointer(sqlite_path=checkpoint_path))
+        await store.ensure_group()
+        service = RunService(store, specs, clock)
+        toolbox = build_toolbox(specs, http, extra_tools, catalog)
+        started: list[Worker] = []
+        tasks: list[asyncio.Task[None]] = []
+        for i in range(workers):
+            w = Worker(
+                store,
+                specs,
+                backend,
+                toolbox,
+                ledger,
+                checkpointer,
+                build_policy(policy),
+                clock,
+                WorkerConfig(
+                    consumer=f"{consumer or default_consumer()}-{i}",
+                    slots=slots or {"default": 8},
+                    lease_s=lease_s,
+                    heartbeat_s=heartbeat_s,
+                ),
+                cost=cost,
+            )
+            await stack.enter_async_context(w)
+            started.append(w)
+            tasks.append(asyncio.get_running_loop().create_task(w.run(), name=f"agents-worker-{i}"))
+        try:
+            yield AgentsRuntime(service, store, started, embedded=not redis_url)
+        finally:
+            for w in started:
+                w.stop()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(t, timeout=5.0)

@@ -59,15 +59,15 @@ class NullHooks:
 
 
 def run_config(thread_id: str, run_id: str, max_steps: int) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id, "run_key": run_id},
-            "recursion_limit": 2 * max_steps + 4}
+    return {"configurable": {"thread_id": thread_id, "run_key": run_id}, "recursion_limit": 2 * max_steps + 4}
 
 
 class GraphExecutor:
     """A :class:`agents.scheduler.RunExecutor` for langgraph agent graphs."""
 
-    def __init__(self, resolve: Callable[[str], Awaitable[RunWork]], clock: Clock,
-                 hooks: RunHooks | None = None) -> None:
+    def __init__(
+        self, resolve: Callable[[str], Awaitable[RunWork]], clock: Clock, hooks: RunHooks | None = None
+    ) -> None:
         self._resolve = resolve
         self._clock = clock
         self._hooks: RunHooks = hooks or NullHooks()
@@ -94,8 +94,10 @@ class GraphExecutor:
             await self._hooks.on_finish(dispatch.run_id, dict(snapshot.values))
             return
         inp = None if started else run_input(work.user_input)
-        stream = cast(AsyncGenerator[dict[str, Any], None],
-                      graph.astream(inp, config, stream_mode="updates", durability="sync"))
+        stream = cast(
+            AsyncGenerator[dict[str, Any], None],
+            graph.astream(inp, config, stream_mode="updates", durability="sync"),
+        )
         try:
             async for update in stream:
                 prompt = completion = 0

@@ -6,6 +6,7 @@ types)::
     messages   the conversation (system prompt excluded), appended by each node
     steps      LLM steps taken in the current run (the run's input resets it to 0)
     usage      prompt/completion tokens of the current run
+    deployment the deployment that answered the last LLM step (prices the step)
 
 ``llm`` asks the agent's ChatBackend (the gateway's routed dispatcher in production) with the
 agent's policy as ``model``; ``tools`` executes the tool calls of the last assistant message,
@@ -48,13 +49,13 @@ class AgentState(TypedDict, total=False):
     messages: Annotated[list[dict[str, Any]], _add_messages]
     steps: int
     usage: Annotated[dict[str, int], _add_usage]
+    deployment: str
 
 
 def run_input(user_message: str | dict[str, Any]) -> AgentState:
     """The graph input that starts a run on a (new or existing) thread."""
     msg = {"role": "user", "content": user_message} if isinstance(user_message, str) else user_message
-    return {"messages": [msg], "steps": 0,
-            "usage": {"reset": 1, "prompt_tokens": 0, "completion_tokens": 0}}
+    return {"messages": [msg], "steps": 0, "usage": {"reset": 1, "prompt_tokens": 0, "completion_tokens": 0}}
 
 
 @dataclass
@@ -68,8 +69,9 @@ class GraphDeps:
     tenant: str = "default"
 
 
-def build_react_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[
-        AgentState, Any, AgentState, AgentState]:
+def build_react_graph(
+    deps: GraphDeps, checkpointer: BaseCheckpointSaver[Any] | None
+) -> CompiledStateGraph[AgentState, Any, AgentState, AgentState]:
     """Compile the ReAct graph; raises nothing at build time."""
     tools = {t.name: t for t in deps.tools}
 
@@ -83,15 +85,26 @@ def build_react_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[Any] | 
         if deps.spec.temperature is not None:
             body["temperature"] = deps.spec.temperature
         conf = config.get("configurable", {})
-        request = ChatRequest(body, tenant=deps.tenant, metadata={
-            "agent": deps.spec.name, "run_id": conf.get("run_key", ""), "thread_id": conf.get("thread_id", "")})
+        request = ChatRequest(
+            body,
+            tenant=deps.tenant,
+            metadata={
+                "agent": deps.spec.name,
+                "run_id": conf.get("run_key", ""),
+                "thread_id": conf.get("thread_id", ""),
+            },
+        )
         response = await deps.backend.complete(request, Deadline.after(deps.step_timeout_s, deps.clock))
         choice = (response.body.get("choices") or [{}])[0]
         message = dict(choice.get("message") or {"role": "assistant", "content": ""})
         message.setdefault("role", "assistant")
         usage = response.usage
-        return {"messages": [message], "steps": state.get("steps", 0) + 1,
-                "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}}
+        return {
+            "messages": [message],
+            "steps": state.get("steps", 0) + 1,
+            "deployment": response.deployment,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        }
 
     async def run_tools(state: AgentState, config: RunnableConfig) -> AgentState:
         last = state["messages"][-1]
@@ -102,9 +115,19 @@ def build_react_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[Any] | 
             call_id = str(call.get("id", ""))
             fn = call.get("function") or {}
             key = f"{thread_id}:{call_id}"
-            out.append({"role": "tool", "tool_call_id": call_id,
-                        "content": await _call_once(tools.get(str(fn.get("name", ""))), fn, key,
-                                                    ToolContext(key, run_id, thread_id, deps.tenant), deps.ledger)})
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call_id,
+                    "content": await _call_once(
+                        tools.get(str(fn.get("name", ""))),
+                        fn,
+                        key,
+                        ToolContext(key, run_id, thread_id, deps.tenant),
+                        deps.ledger,
+                    ),
+                }
+            )
         return {"messages": out}
 
     def after_llm(state: AgentState) -> str:
@@ -122,8 +145,9 @@ def build_react_graph(deps: GraphDeps, checkpointer: BaseCheckpointSaver[Any] | 
     return graph.compile(checkpointer=checkpointer)
 
 
-async def _call_once(tool: AgentTool | None, fn: dict[str, Any], key: str, ctx: ToolContext,
-                     ledger: ToolLedger) -> str:
+async def _call_once(
+    tool: AgentTool | None, fn: dict[str, Any], key: str, ctx: ToolContext, ledger: ToolLedger
+) -> str:
     """Call a tool at most once per idempotency key; errors become the tool's answer."""
     if tool is None:
         return f"error: unknown tool {fn.get('name')!r}"

@@ -1,8 +1,14 @@
 """Run records, per-thread admission and the run queue on Redis (plain commands + Lua).
 
+``RunStorage`` is the protocol the service and the workers use; ``RunStore`` implements it on
+Redis (several processes share it) and ``agents.memory_runs.MemoryRunStore`` in-process (the
+embedded single-process default, no Redis).
+
 Keys (prefix ``p``, default ``agents``)::
 
     {p}:run:{id}            HASH   the run record (see RunRecord)
+    {p}:runs                ZSET   every run id by created_at (the list endpoint's index)
+    {p}:tenant:{t}:runs     ZSET   the tenant's run ids by created_at
     {p}:run:{id}:events     STREAM step / status events (SSE), capped at ~1000 entries
     {p}:thread:{tid}:active STRING the run that owns the thread now
     {p}:thread:{tid}:waiting LIST  runs accepted while the thread was busy (policy enqueue/interrupt)
@@ -19,13 +25,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError, ResponseError
 
 from core.errors import StoreUnavailableError
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+STATUSES = frozenset({"pending", "queued", "waiting", "running", "suspended", *TERMINAL})
+LIST_SCAN_MAX = 5000  # list_runs looks at most this many of the newest runs when it filters
 
 _SUBMIT = """
 local active = redis.call('GET', KEYS[1])
@@ -95,10 +103,19 @@ class RunRecord:
 
     def to_public(self) -> dict[str, Any]:
         d = asdict(self)
-        d["usage"] = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                      "total_tokens": self.prompt_tokens + self.completion_tokens}
-        for k in ("prompt_tokens", "completion_tokens", "completions", "owner", "cancel_requested",
-                  "suspend_requested"):
+        d["usage"] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+        for k in (
+            "prompt_tokens",
+            "completion_tokens",
+            "completions",
+            "owner",
+            "cancel_requested",
+            "suspend_requested",
+        ):
             d.pop(k)
         return d
 
@@ -116,6 +133,71 @@ def _decode(raw: dict[bytes, bytes]) -> RunRecord:
     d["deadline_at"] = float(d["deadline_at"]) if d.get("deadline_at") else None
     known = RunRecord.__dataclass_fields__.keys()
     return RunRecord(**{k: v for k, v in d.items() if k in known})
+
+
+class RunStorage(Protocol):
+    """Run records, per-thread admission, events and the run queue (Redis or in-process).
+
+    Queue semantics (both implementations): ``take`` hands a new entry to one consumer; the
+    entry stays pending, owned by that consumer, until ``ack``; ``heartbeat`` renews the lease
+    of owned entries; ``reclaim`` hands entries idle longer than the lease to another consumer.
+    Failures of the backing store raise ``core.errors.StoreUnavailableError``."""
+
+    async def create(self, rec: RunRecord, policy: str) -> tuple[str, str]: ...
+
+    async def get(self, run_id: str) -> RunRecord | None: ...
+
+    async def update(self, run_id: str, **fields: Any) -> None: ...
+
+    async def add_usage(
+        self, run_id: str, steps: int, prompt: int, completion: int, cost_usd: float = 0.0
+    ) -> float: ...
+
+    async def complete(
+        self, rec_id: str, thread_id: str, status: str, output: str = "", error: str = ""
+    ) -> bool: ...
+
+    async def remove_waiting(self, thread_id: str, run_id: str) -> None: ...
+
+    async def list_runs(
+        self,
+        *,
+        tenant: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+    ) -> tuple[list[RunRecord], bool]: ...
+
+    async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None: ...
+
+    async def read_events(
+        self, run_id: str, after: str = "0", block_ms: int = 1000, count: int = 100
+    ) -> list[tuple[str, str, dict[str, Any]]]: ...
+
+    async def ensure_group(self) -> None: ...
+
+    async def enqueue(self, run_id: str) -> None: ...
+
+    async def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, str]]: ...
+
+    async def reclaim(self, consumer: str, lease_ms: int, count: int) -> list[tuple[str, str]]: ...
+
+    async def heartbeat(self, consumer: str, entry_ids: list[str]) -> set[str]: ...
+
+    async def ack(self, entry_id: str) -> None: ...
+
+
+def matches(rec: RunRecord, agent: str | None, status: str | None) -> bool:
+    """The list endpoint's filters (None: any)."""
+    return (agent is None or rec.agent == agent) and (status is None or rec.status == status)
+
+
+def done_event(rec: RunRecord | None, status: str, output: str, error: str) -> dict[str, Any]:
+    """The ``done`` event's data: the outcome plus the run's final steps, usage and cost."""
+    data: dict[str, Any] = {"status": status, "output": output, "error": error}
+    if rec is not None:
+        data.update(steps=rec.steps, usage=rec.to_public()["usage"], cost_usd=rec.cost_usd)
+    return data
 
 
 class RunStore:
@@ -137,6 +219,9 @@ class RunStore:
     def _thread(self, thread_id: str) -> tuple[str, str]:
         return f"{self.p}thread:{thread_id}:active", f"{self.p}thread:{thread_id}:waiting"
 
+    def _index(self, tenant: str | None) -> str:
+        return f"{self.p}runs" if tenant is None else f"{self.p}tenant:{tenant}:runs"
+
     # ---- records ---------------------------------------------------------------------------
     async def create(self, rec: RunRecord, policy: str) -> tuple[str, str]:
         """Store ``rec`` and admit it to its thread: returns (outcome, active_run) where outcome is
@@ -144,12 +229,21 @@ class RunStore:
         ``rejected`` (policy reject and the thread is busy; the record is deleted)."""
         fields = {k: ("" if v is None else str(v)) for k, v in asdict(rec).items()}
         try:
-            await self.r.hset(self.key(rec.run_id), mapping=fields)
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.hset(self.key(rec.run_id), mapping=fields)
+                pipe.zadd(self._index(None), {rec.run_id: rec.created_at})
+                pipe.zadd(self._index(rec.tenant), {rec.run_id: rec.created_at})
+                await pipe.execute()
             active, waiting = self._thread(rec.thread_id)
-            outcome, other = await self._submit(keys=[active, waiting, self.queue_key],
-                                                args=[rec.run_id, policy, self.p])
+            outcome, other = await self._submit(
+                keys=[active, waiting, self.queue_key], args=[rec.run_id, policy, self.p]
+            )
             if outcome == b"rejected":
-                await self.r.delete(self.key(rec.run_id))
+                async with self.r.pipeline(transaction=True) as pipe:
+                    pipe.delete(self.key(rec.run_id))
+                    pipe.zrem(self._index(None), rec.run_id)
+                    pipe.zrem(self._index(rec.tenant), rec.run_id)
+                    await pipe.execute()
             return outcome.decode(), other.decode()
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
@@ -167,41 +261,93 @@ class RunStore:
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
 
-    async def add_usage(self, run_id: str, steps: int, prompt: int, completion: int) -> None:
+    async def add_usage(
+        self, run_id: str, steps: int, prompt: int, completion: int, cost_usd: float = 0.0
+    ) -> float:
+        """Add one step's counts and cost; returns the run's total cost so far."""
         try:
             async with self.r.pipeline(transaction=True) as pipe:
                 pipe.hincrby(self.key(run_id), "steps", steps)
                 pipe.hincrby(self.key(run_id), "prompt_tokens", prompt)
                 pipe.hincrby(self.key(run_id), "completion_tokens", completion)
+                pipe.hincrbyfloat(self.key(run_id), "cost_usd", cost_usd)
                 pipe.hset(self.key(run_id), "updated_at", str(time.time()))
-                await pipe.execute()
+                res = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+        return float(res[3])
+
+    async def remove_waiting(self, thread_id: str, run_id: str) -> None:
+        try:
+            await self.r.lrem(self._thread(thread_id)[1], 0, run_id)
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
 
-    async def complete(self, rec_id: str, thread_id: str, status: str, output: str = "", error: str = "") -> bool:
+    async def list_runs(
+        self,
+        *,
+        tenant: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+    ) -> tuple[list[RunRecord], bool]:
+        """Newest first: up to ``limit`` runs of ``tenant`` (None: every tenant) that match the
+        filters, and whether more match. With filters, only the newest LIST_SCAN_MAX runs are
+        looked at."""
+        found: list[RunRecord] = []
+        page = max(limit + 1, 100)
+        try:
+            for start in range(0, LIST_SCAN_MAX, page):
+                ids = await self.r.zrevrange(self._index(tenant), start, start + page - 1)
+                if not ids:
+                    break
+                async with self.r.pipeline(transaction=False) as pipe:
+                    for rid in ids:
+                        pipe.hgetall(self.key(rid.decode()))
+                    raws = await pipe.execute()
+                for raw in raws:
+                    if raw and matches(rec := _decode(raw), agent, status):
+                        found.append(rec)
+                        if len(found) > limit:
+                            return found[:limit], True
+                if len(ids) < page:
+                    break
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
+        return found, False
+
+    async def complete(
+        self, rec_id: str, thread_id: str, status: str, output: str = "", error: str = ""
+    ) -> bool:
         """Move the run to a terminal ``status`` and hand its thread to the next waiting run;
         False when it had already completed (nothing changes)."""
         active, waiting = self._thread(thread_id)
         try:
             done = await self._complete(
                 keys=[self.key(rec_id), active, waiting, self.queue_key],
-                args=[rec_id, status, output, error, str(time.time()), self.p])
+                args=[rec_id, status, output, error, str(time.time()), self.p],
+            )
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
         if done:
-            await self.event(rec_id, "done", {"status": status, "output": output, "error": error})
+            await self.event(rec_id, "done", done_event(await self.get(rec_id), status, output, error))
         return bool(done)
 
     # ---- events ------------------------------------------------------------------------------
     async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         try:
-            await self.r.xadd(f"{self.key(run_id)}:events", {"type": kind, "data": json.dumps(data)},
-                              maxlen=1000, approximate=True)
+            await self.r.xadd(
+                f"{self.key(run_id)}:events",
+                {"type": kind, "data": json.dumps(data)},
+                maxlen=1000,
+                approximate=True,
+            )
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
 
-    async def read_events(self, run_id: str, after: str = "0", block_ms: int = 1000,
-                          count: int = 100) -> list[tuple[str, str, dict[str, Any]]]:
+    async def read_events(
+        self, run_id: str, after: str = "0", block_ms: int = 1000, count: int = 100
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         """(event id, type, data) after ``after``; waits up to ``block_ms`` for the first one."""
         try:
             resp = await self.r.xread({f"{self.key(run_id)}:events": after}, count=count, block=block_ms)
@@ -227,7 +373,9 @@ class RunStore:
 
     async def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, str]]:
         """New queue entries for ``consumer``: (entry id, run id)."""
-        resp = await self.r.xreadgroup(self.GROUP, consumer, {self.queue_key: ">"}, count=count, block=block_ms)
+        resp = await self.r.xreadgroup(
+            self.GROUP, consumer, {self.queue_key: ">"}, count=count, block=block_ms
+        )
         return [(eid.decode(), f[b"run_id"].decode()) for _, entries in resp or [] for eid, f in entries]
 
     async def reclaim(self, consumer: str, lease_ms: int, count: int) -> list[tuple[str, str]]:
@@ -241,7 +389,9 @@ class RunStore:
         those it owns. An entry missing from the answer was taken over: stop working on it."""
         if not entry_ids:
             return set()
-        pending = await self.r.xpending_range(self.queue_key, self.GROUP, "-", "+", 10_000, consumername=consumer)
+        pending = await self.r.xpending_range(
+            self.queue_key, self.GROUP, "-", "+", 10_000, consumername=consumer
+        )
         owned = {p["message_id"].decode() for p in pending} & set(entry_ids)
         if owned:
             await self.r.xclaim(self.queue_key, self.GROUP, consumer, 0, sorted(owned), justid=True)

@@ -1,10 +1,14 @@
-"""An agent worker: takes runs from the Redis run queue and runs them on its scheduler.
+"""An agent worker: takes runs from the run queue (Redis, or in-process) and runs them on its scheduler.
 
 Each worker process (``switchboard worker``, or a gateway with workers enabled) is one consumer
 of the queue's group. It keeps at most ``max_inflight`` runs, renews their leases every
 ``heartbeat_s`` and, every ``heartbeat_s`` too, takes over entries whose lease (``lease_s``
 without heartbeat) expired: the runs of a worker that died. A taken-over run resumes from its
 last checkpoint (see agents.executor) and its tool calls are deduplicated by idempotency key.
+
+Cost: each LLM step is priced by ``cost(deployment, prompt_tokens, completion_tokens)`` (the
+gateway passes its PriceBook; the deployment is the one that answered the step) and added to the
+run record's ``cost_usd``; step events carry the step's deployment, usage and cost.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from agents.executor import GraphExecutor, RunWork
 from agents.graph import GraphDeps, build_react_graph
-from agents.runs import TERMINAL, RunRecord, RunStore
+from agents.runs import TERMINAL, RunRecord, RunStorage
 from agents.scheduler import (
     AsyncScheduler,
     RunSpec,
@@ -36,6 +40,13 @@ from core.clock import Clock
 
 log = logging.getLogger(__name__)
 
+CostFn = Callable[[str, int, int], float]  # (deployment, prompt tokens, completion tokens) → USD
+
+
+def free(deployment: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """The cost function when none is given: every step costs 0."""
+    return 0.0
+
 
 @dataclass
 class WorkerConfig:
@@ -50,11 +61,22 @@ class WorkerConfig:
 class Worker:
     """Runs until ``stop()``; use as ``async with Worker(...) as w: await w.run()``."""
 
-    def __init__(self, store: RunStore, agents: Mapping[str, AgentSpec], backend: ChatBackend, toolbox: Toolbox,
-                 ledger: ToolLedger, checkpointer: Any, policy: SchedulerPolicy, clock: Clock,
-                 config: WorkerConfig,
-                 on_record: Callable[[RunRecord], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStorage,
+        agents: Mapping[str, AgentSpec],
+        backend: ChatBackend,
+        toolbox: Toolbox,
+        ledger: ToolLedger,
+        checkpointer: Any,
+        policy: SchedulerPolicy,
+        clock: Clock,
+        config: WorkerConfig,
+        on_record: Callable[[RunRecord], Awaitable[None]] | None = None,
+        cost: CostFn = free,
+    ) -> None:
         self.store = store
+        self.cost = cost
         self.agents = agents
         self.backend = backend
         self.toolbox = toolbox
@@ -116,7 +138,9 @@ class Worker:
                     self.sched.cancel(run_id)
         room = self.cfg.max_inflight - len(self.entries)
         if room > 0:
-            for entry_id, run_id in await self.store.reclaim(self.cfg.consumer, int(self.cfg.lease_s * 1000), room):
+            for entry_id, run_id in await self.store.reclaim(
+                self.cfg.consumer, int(self.cfg.lease_s * 1000), room
+            ):
                 if run_id not in self.entries:
                     await self._admit(entry_id, run_id)
 
@@ -124,7 +148,9 @@ class Worker:
         rec = await self.store.get(run_id)
         if rec is None or rec.status in TERMINAL or rec.agent not in self.agents:
             if rec is not None:  # completes an unknown agent's run; hands a finished run's thread on
-                await self.store.complete(run_id, rec.thread_id, "failed", error=f"unknown agent {rec.agent!r}")
+                await self.store.complete(
+                    run_id, rec.thread_id, "failed", error=f"unknown agent {rec.agent!r}"
+                )
             await self.store.ack(entry_id)
             return
         if rec.status == "suspended":  # suspended while queued: resume puts it on the queue again
@@ -141,8 +167,16 @@ class Worker:
         with contextlib.suppress(KeyError, ValueError):  # a stale local record of an earlier attempt
             self.core.forget(run_id)
         try:
-            self.sched.submit(RunSpec(run_id, rec.thread_id, tenant=rec.tenant, priority=priority_of(rec.priority),
-                                      deadline=deadline, est_steps=max(1, spec.max_steps // 2)))
+            self.sched.submit(
+                RunSpec(
+                    run_id,
+                    rec.thread_id,
+                    tenant=rec.tenant,
+                    priority=priority_of(rec.priority),
+                    deadline=deadline,
+                    est_steps=max(1, spec.max_steps // 2),
+                )
+            )
         except ValueError:
             # still known to this worker's scheduler: suspended here before (a resume re-queued
             # it), so resume it from its checkpoint; or reclaimed while still running here
@@ -169,11 +203,27 @@ class _Hooks:
     def __init__(self, worker: Worker) -> None:
         self.w = worker
 
+    def _price(self, deployment: str, prompt: int, completion: int) -> float:
+        try:
+            return float(self.w.cost(deployment, prompt, completion))
+        except Exception:  # a pricing problem must not fail the run; the step counts as free
+            log.exception("pricing %s failed", deployment)
+            return 0.0
+
     async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None:
         usage = update.get("usage") or {}
-        await self.w.store.add_usage(run_id, 1 if node == "llm" else 0, int(usage.get("prompt_tokens", 0)),
-                                     int(usage.get("completion_tokens", 0)))
+        prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        deployment = str(update.get("deployment") or "")
+        cost = self._price(deployment, prompt, completion) if node == "llm" else 0.0
+        total = await self.w.store.add_usage(run_id, 1 if node == "llm" else 0, prompt, completion, cost)
         summary: dict[str, Any] = {"node": node}
+        if node == "llm":
+            summary.update(
+                deployment=deployment,
+                usage={"prompt_tokens": prompt, "completion_tokens": completion},
+                cost_usd=cost,
+                run_cost_usd=total,
+            )
         msgs = update.get("messages") or []
         if msgs:
             summary["messages"] = msgs

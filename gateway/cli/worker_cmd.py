@@ -21,10 +21,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker loops in this process")
     parser.add_argument("--policy", default="priority", choices=policy_kinds(), help="scheduling policy")
     parser.add_argument("--consumer", default=None, help="consumer name prefix (default host-pid)")
-    parser.add_argument("--slots", type=int, default=None,
-                        help="one pool of N slots instead of the deployments' max_concurrency")
-    parser.add_argument("--lease-s", type=float, default=10.0, help="a run whose worker sent no heartbeat "
-                        "for this long is taken over")
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        help="one pool of N slots instead of the deployments' max_concurrency",
+    )
+    parser.add_argument(
+        "--lease-s",
+        type=float,
+        default=10.0,
+        help="a run whose worker sent no heartbeat for this long is taken over",
+    )
     parser.add_argument("--heartbeat-s", type=float, default=2.0)
 
 
@@ -41,17 +49,32 @@ async def _main(args: argparse.Namespace) -> int:
 
     settings = GatewaySettings()
     if not settings.redis_url:
-        print("switchboard worker: SWITCHBOARD_REDIS_URL is required (workers share runs through Redis)",
-              file=sys.stderr)
+        print(
+            "switchboard worker: SWITCHBOARD_REDIS_URL is required (workers share runs through Redis)",
+            file=sys.stderr,
+        )
         return 2
     try:
         specs = load_agents(args.agents_dir)
         async with open_runtime(settings) as rt:
-            slots = ({"default": args.slots} if args.slots else
-                     {d.name: d.max_concurrency for d in rt.config.deployments} or {"default": 8})
-            async with open_agents(settings.redis_url, specs, rt.dispatcher, rt.clock, workers=args.workers,
-                                   slots=slots, policy=args.policy, consumer=args.consumer, lease_s=args.lease_s,
-                                   heartbeat_s=args.heartbeat_s) as agents_rt:
+            slots = (
+                {"default": args.slots}
+                if args.slots
+                else {d.name: d.max_concurrency for d in rt.config.deployments} or {"default": 8}
+            )
+            async with open_agents(
+                settings.redis_url,
+                specs,
+                rt.dispatcher,
+                rt.clock,
+                workers=args.workers,
+                slots=slots,
+                policy=args.policy,
+                consumer=args.consumer,
+                lease_s=args.lease_s,
+                heartbeat_s=args.heartbeat_s,
+                cost=lambda d, p, c: rt.snapshot.cost_usd(d, p, c),
+            ) as agents_rt:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGTERM, signal.SIGINT):
