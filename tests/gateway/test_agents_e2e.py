@@ -1,0 +1,145 @@
+"""Agents through the served gateway (real uvicorn, real sockets, httpx): runs priced by the
+deployment that answered, tenant isolation between virtual keys, the run list, and the same on
+both run stores: a real redis-server and the embedded default without Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.agents_api import AgentsHolder, agents_api
+from gateway.runtime import Hooks
+from tests.fakes.upstream import FakeUpstream
+from tests.gateway.harness import GatewayServer, fake_config
+
+MASTER = "sk-master-agents-e2e"
+AGENT = """
+name: helper
+system_prompt: Answer briefly.
+policy: main
+max_steps: 2
+"""
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def server(
+    request: pytest.FixtureRequest, fake_upstream: FakeUpstream, tmp_path: Path
+) -> Iterator[GatewayServer]:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "helper.yaml").write_text(AGENT)
+    holder = AgentsHolder()
+    hooks = Hooks(env={}, extensions=[holder.extension(agents_dir=tmp_path / "agents", workers=1)])
+    redis_url = request.getfixturevalue("clean_redis_url") if request.param == "redis" else None
+    with GatewayServer(
+        fake_config(fake_upstream.base_url),
+        hooks=hooks,
+        extra_routers=[agents_api(holder)],
+        master_key=MASTER,
+        redis_url=redis_url,
+        state_path=tmp_path / "state" / "store.json",
+    ) as gw:
+        yield gw
+
+
+def client(gw: GatewayServer, key: str | None) -> httpx.Client:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=gw.url, headers=headers, timeout=30)
+
+
+def new_key(gw: GatewayServer, tenant: str) -> str:
+    with client(gw, MASTER) as admin:
+        resp = admin.post("/admin/keys", json={"name": tenant, "tenant": tenant})
+        assert resp.status_code == 201
+        return str(resp.json()["key"])
+
+
+def wait_done(c: httpx.Client, run_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        body: dict[str, Any] = c.get(f"/v1/agents/runs/{run_id}").json()
+        if body["status"] in ("succeeded", "failed", "cancelled"):
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not finish: {body}")
+
+
+def test_run_is_priced_by_the_deployment_that_answered(
+    server: GatewayServer, fake_upstream: FakeUpstream
+) -> None:
+    with client(server, new_key(server, "team-a")) as a:
+        created = a.post("/v1/agents/helper/runs", json={"input": "hello"})
+        assert created.status_code == 202
+        run = wait_done(a, created.json()["id"])
+        events = a.get(f"/v1/agents/runs/{run['id']}/events").text
+    assert run["status"] == "succeeded" and run["output"] == "Hello from the fake upstream."
+    assert run["tenant"] == "team-a" and run["steps"] == 1
+    # policy main answers with deployment fast: $1 / $2 per million tokens; the fake reports 11 + 7 tokens
+    assert run["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    assert run["cost_usd"] == pytest.approx((11 * 1.0 + 7 * 2.0) / 1e6)
+    steps = [json.loads(line[6:]) for line in events.splitlines() if line.startswith("data: ")]
+    llm = [s for s in steps if s.get("node") == "llm"]
+    assert llm[0]["deployment"] == "fast" and llm[0]["cost_usd"] == pytest.approx(25e-6)
+    assert steps[-1]["status"] == "succeeded" and steps[-1]["cost_usd"] == pytest.approx(25e-6)
+    assert fake_upstream.requests_for("m-fast")
+
+
+def test_a_tenant_cannot_reach_another_tenants_runs(server: GatewayServer) -> None:
+    key_a, key_b = new_key(server, "team-a"), new_key(server, "team-b")
+    with client(server, key_a) as a, client(server, key_b) as b, client(server, MASTER) as master:
+        run_a = a.post("/v1/agents/helper/runs", json={"input": "mine"}).json()["id"]
+        run_b = b.post("/v1/agents/helper/runs", json={"input": "theirs"}).json()["id"]
+        wait_done(a, run_a)
+        wait_done(b, run_b)
+        for method, path in [
+            ("GET", ""),
+            ("GET", "/events"),
+            ("POST", "/cancel"),
+            ("POST", "/suspend"),
+            ("POST", "/resume"),
+        ]:
+            resp = b.request(method, f"/v1/agents/runs/{run_a}{path}")
+            assert resp.status_code == 404, (method, path)
+            err = resp.json()["error"]
+            assert (
+                err["code"] == "not_found"
+                and err["type"] == "invalid_request_error"
+                and err["param"] == "run_id"
+            )
+            # the same answer as for a run that does not exist: ids cannot be probed
+            assert err["message"] == b.request(method, f"/v1/agents/runs/run_nope{path}").json()["error"][
+                "message"
+            ].replace("run_nope", run_a)
+        assert [r["id"] for r in a.get("/v1/agents/runs").json()["data"]] == [run_a]
+        assert [r["id"] for r in b.get("/v1/agents/runs").json()["data"]] == [run_b]
+        # the master key sees and controls every tenant's runs
+        assert {r["id"] for r in master.get("/v1/agents/runs").json()["data"]} == {run_a, run_b}
+        assert master.get(f"/v1/agents/runs/{run_a}").json()["tenant"] == "team-a"
+        assert master.post(f"/v1/agents/runs/{run_b}/cancel").json()["status"] == "succeeded"  # idempotent
+    with client(server, None) as anon:
+        resp = anon.get(f"/v1/agents/runs/{run_a}")
+        assert resp.status_code == 401 and resp.json()["error"]["type"] == "authentication_error"
+        assert anon.get("/v1/agents/runs").status_code == 401
+
+
+def test_list_filters_and_bad_input(server: GatewayServer) -> None:
+    with client(server, new_key(server, "team-c")) as c:
+        ids = [c.post("/v1/agents/helper/runs", json={"input": f"q{i}"}).json()["id"] for i in range(3)]
+        for rid in ids:
+            wait_done(c, rid)
+        page = c.get("/v1/agents/runs", params={"agent": "helper", "state": "succeeded", "limit": 2}).json()
+        assert [r["id"] for r in page["data"]] == ids[:0:-1] and page["has_more"] is True
+        assert all(r["cost_usd"] > 0 for r in page["data"])
+        assert c.get("/v1/agents/runs", params={"state": "queued"}).json()["data"] == []
+        bad = c.get("/v1/agents/runs", params={"limit": 1000})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "limit"
+        unknown = c.post("/v1/agents/nobody/runs", json={"input": "x"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["param"] == "name"
+        malformed = c.post(
+            "/v1/agents/helper/runs", content=b"{", headers={"content-type": "application/json"}
+        )
+        assert malformed.status_code == 400 and malformed.json()["error"]["type"] == "invalid_request_error"
