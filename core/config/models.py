@@ -171,11 +171,28 @@ class Settings(Frozen):
     expose_unavailable_models: bool = True
 
 
+class ToolRetrievalLLM(Frozen):
+    """A model for the tool KB's language-model stages, called through the routed backend."""
+
+    model: str = Field(min_length=1, description="a policy, alias or deployment name")
+    decompose: bool = True  # split multi-intent requests into sub-queries
+    rerank: bool = True  # reorder the top candidates
+    rerank_depth: int = Field(default=20, ge=2, le=100)
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class ToolsSettings(Frozen):
+    llm: ToolRetrievalLLM | None = None
+    learn_from_logs: bool = False  # a successful tool call adds its query to the tool's examples
+    learned_examples_per_tool: int = Field(default=20, ge=1, le=1000)
+
+
 class GatewayConfig(Frozen):
     settings: Settings = Settings()
     deployments: tuple[ChatDeployment, ...] = ()
     embeddings: tuple[EmbeddingDeployment, ...] = ()
     policies: tuple[Policy, ...] = ()
+    tools: ToolsSettings = ToolsSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GatewayConfig:
@@ -202,6 +219,9 @@ class GatewayConfig(Frozen):
                     where: tuple[str | int, ...] = ("policies", p, "name") if j == 0 else ("policies", p, "aliases", j - 1)
                     raise LocatedError(where, f"model name {alias!r} is used twice (policy or deployment)")
                 model_names.add(alias)
+        if self.tools.llm is not None and self.tools.llm.model not in model_names:
+            raise LocatedError(("tools", "llm", "model"),
+                               f"tools.llm.model names unknown policy or deployment {self.tools.llm.model!r}")
         if self.settings.default_policy and self.settings.default_policy not in {
             p.name for p in self.policies
         }:

@@ -91,6 +91,10 @@ BAD: list[tuple[str, str, str]] = [
     ("syntax", "deployments: [\n", r":2:1: <document>: "),
     ("default-policy", BASE + "settings: {default_policy: nope}\n",
      r":6:28: settings\.default_policy: settings\.default_policy names unknown policy 'nope'"),
+    ("tools-llm-model", BASE + "tools:\n  llm: {model: ghost}\n",
+     r":7:16: tools\.llm\.model: tools\.llm\.model names unknown policy or deployment 'ghost'"),
+    ("tools-rerank-depth", BASE + "tools:\n  llm: {model: a, rerank_depth: 1}\n",
+     r":7:33: tools\.llm\.rerank_depth: Input should be greater than or equal to 2"),
 ]
 
 
