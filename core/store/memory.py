@@ -7,8 +7,8 @@ use the injected :class:`~core.clock.Clock` (monotonic time), so tests drive exp
 
 Durability (``state_path``): keys under ``durable_prefixes`` (default ``vk:``, virtual keys) are
 written to a JSON snapshot before the mutating call returns; keys under ``lazy_prefixes`` (default
-``spend:``) are written at most ``flush_interval_s`` later and on :meth:`aclose`. The snapshot is
-replaced atomically (write, fsync, rename), so a crash leaves the previous or the new one. Rate
+``spend:`` counters and ``toolex:`` learned tool examples) are written at most
+``flush_interval_s`` later and on :meth:`aclose`. The snapshot is replaced atomically (write, fsync, rename), so a crash leaves the previous or the new one. Rate
 windows and caches are not persisted: they are fine to lose. Why a JSON snapshot and not SQLite:
 the durable data is small (keys, a few counters per key), written rarely, and has to obey the
 same semantics as the rest of the store; one file keeps a single implementation of them.
@@ -56,7 +56,7 @@ class MemoryStore:
         clock: Clock | None = None,
         state_path: Path | None = None,
         durable_prefixes: tuple[str, ...] = ("vk:",),
-        lazy_prefixes: tuple[str, ...] = ("spend:",),
+        lazy_prefixes: tuple[str, ...] = ("spend:", "toolex:"),
         flush_interval_s: float = 0.5,
     ) -> None:
         self._clock = clock or SystemClock()

@@ -1,0 +1,59 @@
+"""Learning from logs: examples are stored per tool (capped, deduplicated), survive a restart of
+the embedded store, are shared through Redis, and lift their tool for the query they came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.store.factory import open_store
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.fusion import DENSE_ONLY
+from tools_kb.index import ToolIndex
+from tools_kb.learned_examples import LearnedExamples
+from tools_kb.tool import Tool
+
+
+async def test_capped_deduplicated_and_persisted(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    async with open_store(None, state_path=state) as store:
+        ex = LearnedExamples(store, max_per_tool=3)
+        assert await ex.add("getWeather", "will it  rain in Lyon?")
+        assert not await ex.add("getWeather", "Will it rain in Lyon?")  # same text, other case/spaces
+        assert not await ex.add("getWeather", "   ")
+        for q in ("forecast for Oslo", "is it sunny in Rome", "umbrella needed in Paris today"):
+            assert await ex.add("getWeather", q)
+        v = await ex.version()
+        assert (await ex.load())["getWeather"] == (
+            "forecast for Oslo",
+            "is it sunny in Rome",
+            "umbrella needed in Paris today",
+        )
+    async with open_store(None, state_path=state) as store:  # the embedded default after a restart
+        ex = LearnedExamples(store, max_per_tool=3)
+        assert len((await ex.load())["getWeather"]) == 3
+        assert await ex.version() == v
+        await ex.forget("getWeather")
+        assert await ex.load() == {}
+        assert await ex.version() > v
+
+
+async def test_replicas_share_examples_through_redis(clean_redis_url: str) -> None:
+    async with open_store(clean_redis_url) as a, open_store(clean_redis_url) as b:
+        assert await LearnedExamples(a).add("bookHotel", "a room in Kyoto for two nights")
+        assert await LearnedExamples(b).load() == {"bookHotel": ("a room in Kyoto for two nights",)}
+        assert await LearnedExamples(b).version() == 1
+
+
+async def test_a_learned_example_lifts_its_tool(tmp_path: Path) -> None:
+    tools = [Tool("getWeather", "Weather forecast for a city."), Tool("bookHotel", "Reserve a hotel room.")]
+    query = "do I need an umbrella tomorrow"  # shares no word with either document
+    async with open_store(None) as store:
+        ex = LearnedExamples(store)
+        await ex.add("getWeather", query)
+        embedder = HashingEmbedder()
+        plain = await ToolIndex.build(tools, embedder, fusion=DENSE_ONLY)
+        learned = await ToolIndex.build(tools, embedder, fusion=DENSE_ONLY, extras=await ex.load())
+        before = {h.name: h.score for h in await plain.search(query, 2)}
+        after = await learned.search(query, 2)
+        assert after[0].name == "getWeather"
+        assert after[0].score > before.get("getWeather", 0.0)
