@@ -4,7 +4,6 @@
 "use strict";
 
 const KEY_STORE = "switchboard.adminKey";
-const RUNS_STORE = "switchboard.agentRuns";
 const REFRESH_MS = 3000;
 const state = { features: null, timer: null, busy: false };
 
@@ -155,31 +154,51 @@ function renderConfig(c) {
   }
 }
 
-// -- agent runs (remembered in this tab) ---------------------------------------------------------
-function rememberedRuns() {
-  try { return JSON.parse(sessionStorage.getItem(RUNS_STORE) || "[]"); } catch (e) { return []; }
-}
-function rememberRun(id) {
-  const runs = [id, ...rememberedRuns().filter((r) => r !== id)].slice(0, 20);
-  sessionStorage.setItem(RUNS_STORE, JSON.stringify(runs));
+// -- agent runs (GET /v1/agents/runs: newest first, filtered, tenant-scoped by the key) ------------
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+const RUN_KIND = { succeeded: "ok", failed: "bad", cancelled: "warn", suspended: "warn" };
+
+function runsQuery() {
+  const q = new URLSearchParams();
+  const agent = $("runs-agent").value.trim();
+  if (agent) q.set("agent", agent);
+  if ($("runs-state").value) q.set("state", $("runs-state").value);
+  q.set("limit", String(Math.min(100, Math.max(1, Math.round(Number($("runs-limit").value)) || 20))));
+  return q.toString();
 }
 
-async function refreshRuns() {
-  const runs = [];
-  for (const id of rememberedRuns()) {
-    try { runs.push(await api("/v1/agents/runs/" + encodeURIComponent(id))); } catch (e) { /* gone */ }
+function runActions(r) {
+  const actions = el("span", null, "actions");
+  const verbs = [];
+  if (!TERMINAL.has(r.status)) verbs.push("cancel");
+  if (r.status === "queued" || r.status === "running") verbs.push("suspend");
+  if (r.status === "suspended") verbs.push("resume");
+  for (const verb of verbs) {
+    const b = el("button", verb);
+    b.type = "button";
+    b.dataset.verb = verb;
+    b.addEventListener("click", () => runAction(r.id, verb));
+    actions.append(b);
   }
-  fillTable("agent-runs", runs.map((r) => {
-    const actions = el("span", null, "actions");
-    for (const verb of ["cancel", "suspend", "resume"]) {
-      const b = el("button", verb);
-      b.type = "button";
-      b.addEventListener("click", () => runAction(r.id, verb));
-      actions.append(b);
-    }
-    return [r.id, r.agent, badge(r.status, r.error ? "bad" : "ok"), fmtInt(r.steps), fmtUsd(r.cost_usd),
-      r.error || r.output || "", actions];
-  }), "No runs started or inspected in this tab.");
+  return actions;
+}
+
+// throws only 401/403 (the refresh loop asks for the key); other errors show in the panel
+async function refreshRuns() {
+  let page;
+  try {
+    page = await api("/v1/agents/runs?" + runsQuery());
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) throw e;
+    showError("agents-error", e.message);
+    return;
+  }
+  fillTable("agent-runs", page.data.map((r) => [r.id, r.agent, r.tenant, badge(r.status, RUN_KIND[r.status] || ""),
+    fmtInt(r.steps), fmtInt(r.usage.total_tokens), fmtUsd(r.cost_usd), fmtTime(r.created_at),
+    r.error || r.output || "", runActions(r)]), "No agent runs match.");
+  const cost = page.data.reduce((sum, r) => sum + (r.cost_usd || 0), 0);
+  $("runs-summary").textContent = page.data.length + " runs shown, " + fmtUsd(cost) + " in all"
+    + (page.has_more ? "; more match (raise the limit or filter)." : ".");
 }
 
 async function runAction(id, verb) {
@@ -187,7 +206,13 @@ async function runAction(id, verb) {
     await api("/v1/agents/runs/" + encodeURIComponent(id) + "/" + verb, { method: "POST" });
     showError("agents-error", "");
   } catch (e) { showError("agents-error", e.message); }
-  refreshRuns();
+  refreshRuns().catch(() => {});
+}
+
+async function inspectRun(id) {
+  const run = await api("/v1/agents/runs/" + encodeURIComponent(id));
+  $("agent-run-detail").textContent = JSON.stringify(run, null, 2);
+  $("agent-run-detail").hidden = false;
 }
 
 // -- refresh loop --------------------------------------------------------------------------------
@@ -261,25 +286,27 @@ function wire() {
         "No tool matched.");
     } catch (e) { showError("tools-error", e.message); }
   });
+  $("runs-filter").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    showError("agents-error", "");
+    refreshRuns().catch((e) => showError("agents-error", e.message));
+  });
   $("agents-start").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const run = await api("/v1/agents/" + encodeURIComponent($("agent-name").value.trim()) + "/runs", {
         method: "POST", body: JSON.stringify({ input: $("agent-input").value }) });
-      rememberRun(run.id);
       showError("agents-error", "");
+      await inspectRun(run.id);
     } catch (e) { showError("agents-error", e.message); }
-    refreshRuns();
+    refreshRuns().catch(() => {});
   });
   $("agents-inspect").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const id = $("agent-run-id").value.trim();
     try {
-      await api("/v1/agents/runs/" + encodeURIComponent(id));
-      rememberRun(id);
+      await inspectRun($("agent-run-id").value.trim());
       showError("agents-error", "");
     } catch (e) { showError("agents-error", e.message); }
-    refreshRuns();
   });
   schedule();
   refresh();
