@@ -141,6 +141,8 @@ class RunStorage(Protocol):
     Queue semantics (both implementations): ``take`` hands a new entry to one consumer; the
     entry stays pending, owned by that consumer, until ``ack``; ``heartbeat`` renews the lease
     of owned entries; ``reclaim`` hands entries idle longer than the lease to another consumer.
+    ``take`` and ``read_events`` wait up to ``block_ms`` (≥ 1: Redis reads 0 as "forever")
+    for something to arrive.
     Failures of the backing store raise ``core.errors.StoreUnavailableError``."""
 
     async def create(self, rec: RunRecord, policy: str) -> tuple[str, str]: ...

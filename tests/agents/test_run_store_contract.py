@@ -1,0 +1,109 @@
+"""One contract for both run stores (agents.runs.RunStorage): the Redis one on a real
+redis-server and the embedded in-process one. Leases are exercised without waiting: a lease of
+0 ms has always expired, a lease of ~11 days never has."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from agents.memory_runs import MemoryRunStore
+from agents.runs import RunRecord, RunStorage, RunStore
+
+NEVER_MS = 10**9
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[RunStorage]:
+    if request.param == "memory":
+        yield MemoryRunStore()
+        return
+    client = aioredis.Redis.from_url(request.getfixturevalue("clean_redis_url"))
+    s = RunStore(client)
+    await s.ensure_group()
+    try:
+        yield s
+    finally:
+        await client.aclose()
+
+
+def rec(run_id: str, thread: str, *, tenant: str = "t1", agent: str = "a", at: float = 0.0) -> RunRecord:
+    return RunRecord(run_id, agent, thread, "hi", tenant=tenant, created_at=at)
+
+
+async def test_taken_entries_stay_pending_until_acked_and_leases_move(store: RunStorage) -> None:
+    assert await store.create(rec("r1", "th1"), "enqueue") == ("queued", "")
+    [(entry, run_id)] = await store.take("w1", 10, 1)
+    assert run_id == "r1"
+    assert await store.take("w2", 10, 1) == []  # handed out once
+    assert await store.heartbeat("w1", [entry]) == {entry}
+    assert await store.reclaim("w2", NEVER_MS, 10) == []  # w1's lease holds
+    assert await store.reclaim("w2", 0, 10) == [(entry, "r1")]  # expired: w2 owns it now
+    assert await store.heartbeat("w1", [entry]) == set()  # w1 learns it lost the run
+    assert await store.heartbeat("w2", [entry]) == {entry}
+    await store.ack(entry)
+    assert await store.reclaim("w3", 0, 10) == []
+
+
+async def test_completion_happens_once_and_hands_the_thread_on(store: RunStorage) -> None:
+    await store.create(rec("r1", "th"), "enqueue")
+    assert await store.create(rec("r2", "th"), "enqueue") == ("waiting", "r1")
+    assert await store.create(rec("r3", "th"), "reject") == ("rejected", "r1")
+    assert await store.get("r3") is None
+    await store.take("w", 10, 1)
+    await store.add_usage("r1", 1, 100, 10, 0.25)
+    assert await store.add_usage("r1", 1, 50, 5, 0.5) == pytest.approx(0.75)
+    assert await store.complete("r1", "th", "succeeded", output="ok") is True
+    assert await store.complete("r1", "th", "failed", error="late") is False
+    r1 = await store.get("r1")
+    assert r1 is not None and (r1.status, r1.output, r1.completions, r1.steps) == ("succeeded", "ok", 1, 2)
+    assert (r1.prompt_tokens, r1.completion_tokens, r1.cost_usd) == (150, 15, pytest.approx(0.75))
+    r2 = await store.get("r2")
+    assert r2 is not None and r2.status == "queued"
+    assert [rid for _, rid in await store.take("w", 10, 1)] == ["r2"]
+    events = await store.read_events("r1", "0", block_ms=1)
+    assert events[-1][1] == "done" and events[-1][2]["cost_usd"] == pytest.approx(0.75)
+    assert await store.read_events("r1", events[-1][0], block_ms=1) == []
+
+
+async def test_list_is_newest_first_per_tenant(store: RunStorage) -> None:
+    for i, (tenant, agent) in enumerate([("t1", "a"), ("t2", "a"), ("t1", "b"), ("t1", "a")]):
+        await store.create(rec(f"r{i}", f"th{i}", tenant=tenant, agent=agent, at=100.0 + i), "enqueue")
+    await store.complete("r0", "th0", "cancelled")
+    runs, more = await store.list_runs(limit=10)
+    assert [r.run_id for r in runs] == ["r3", "r2", "r1", "r0"] and not more
+    runs, more = await store.list_runs(tenant="t1", limit=2)
+    assert [r.run_id for r in runs] == ["r3", "r2"] and more
+    runs, _ = await store.list_runs(tenant="t1", agent="a", limit=10)
+    assert [r.run_id for r in runs] == ["r3", "r0"]
+    runs, _ = await store.list_runs(tenant="t1", status="cancelled", limit=10)
+    assert [r.run_id for r in runs] == ["r0"]
+    assert (await store.list_runs(tenant="t3", limit=10)) == ([], False)
+
+
+async def test_waiting_run_can_leave_its_queue(store: RunStorage) -> None:
+    await store.create(rec("r1", "th"), "enqueue")
+    await store.create(rec("r2", "th"), "enqueue")
+    await store.create(rec("r3", "th"), "enqueue")
+    await store.remove_waiting("th", "r2")
+    await store.complete("r2", "th", "cancelled")
+    await store.complete("r1", "th", "succeeded")
+    r3 = await store.get("r3")
+    assert r3 is not None and r3.status == "queued"  # r2 was skipped
+
+
+def test_memory_store_forgets_old_finished_runs_only() -> None:
+    import asyncio
+
+    async def go() -> None:
+        s = MemoryRunStore(max_finished=2)
+        for i in range(4):
+            await s.create(rec(f"r{i}", f"th{i}"), "enqueue")
+        await s.create(rec("live", "th-live"), "enqueue")
+        for i in range(4):
+            await s.complete(f"r{i}", f"th{i}", "succeeded")
+        assert [r.run_id for r in (await s.list_runs(limit=10))[0]] == ["live", "r3", "r2"]
+
+    asyncio.run(go())
