@@ -143,3 +143,28 @@ def test_list_filters_and_bad_input(server: GatewayServer) -> None:
             "/v1/agents/helper/runs", content=b"{", headers={"content-type": "application/json"}
         )
         assert malformed.status_code == 400 and malformed.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_embedded_threads_survive_a_gateway_restart(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    """Without Redis, checkpoints live in SQLite beside the state file: a thread continues after a
+    restart (run records themselves are in process memory and do not survive it)."""
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "helper.yaml").write_text(AGENT)
+    state = tmp_path / "state" / "store.json"
+    for text in ("first question", "second question"):
+        holder = AgentsHolder()
+        hooks = Hooks(env={}, extensions=[holder.extension(agents_dir=tmp_path / "agents", workers=1)])
+        with (
+            GatewayServer(
+                fake_config(fake_upstream.base_url),
+                hooks=hooks,
+                extra_routers=[agents_api(holder)],
+                state_path=state,
+            ) as gw,
+            client(gw, None) as c,
+        ):
+            run = c.post("/v1/agents/helper/runs", json={"input": text, "thread_id": "kept"}).json()
+            assert wait_done(c, run["id"])["status"] == "succeeded"
+    assert (tmp_path / "state" / "agents-checkpoints.sqlite").is_file()
+    last = fake_upstream.requests_for("m-fast")[-1].body["messages"]
+    assert [m["content"] for m in last if m["role"] == "user"] == ["first question", "second question"]
