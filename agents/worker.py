@@ -9,6 +9,11 @@ last checkpoint (see agents.executor) and its tool calls are deduplicated by ide
 Cost: each LLM step is priced by ``cost(deployment, prompt_tokens, completion_tokens)`` (the
 gateway passes its PriceBook; the deployment is the one that answered the step) and added to the
 run record's ``cost_usd``; step events carry the step's deployment, usage and cost.
+
+Budget: after each step the run's tokens and cost so far are checked against its agent's
+``budget`` (``max_tokens``, ``max_cost_usd``); a run over it stops at that step's boundary and
+fails with ``budget exceeded: …`` (the step that crossed the limit has already been paid; a final
+answer that crosses it is kept).
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ class Worker:
         self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self)))
         self.entries: dict[str, str] = {}  # run id → queue entry id
         self.records: dict[str, RunRecord] = {}
+        self.over_budget: dict[str, str] = {}  # run id → why it is being stopped
         self._stop = asyncio.Event()
         self._on_record = on_record
 
@@ -193,10 +199,28 @@ class Worker:
     async def _release(self, run_id: str) -> None:
         entry = self.entries.pop(run_id, None)
         self.records.pop(run_id, None)
+        self.over_budget.pop(run_id, None)
         if entry is not None:
             await self.store.ack(entry)
         with contextlib.suppress(KeyError, ValueError):
             self.core.forget(run_id)
+
+
+def over_budget(spec: AgentSpec, rec: RunRecord) -> str | None:
+    """Why the run went over its agent's budget (tokens or USD so far), or None."""
+    budget = spec.budget
+    tokens = rec.prompt_tokens + rec.completion_tokens
+    if budget.max_tokens is not None and tokens > budget.max_tokens:
+        return f"budget exceeded: {tokens} tokens > max_tokens {budget.max_tokens}"
+    if budget.max_cost_usd is not None and rec.cost_usd > budget.max_cost_usd:
+        return f"budget exceeded: ${rec.cost_usd:.6f} > max_cost_usd ${budget.max_cost_usd}"
+    return None
+
+
+def _final(node: str, update: dict[str, Any]) -> bool:
+    """An LLM step that answered without tool calls ends the run: nothing left to stop."""
+    msgs = update.get("messages") or []
+    return node == "llm" and bool(msgs) and not msgs[-1].get("tool_calls")
 
 
 class _Hooks:
@@ -229,7 +253,12 @@ class _Hooks:
             summary["messages"] = msgs
         await self.w.store.event(run_id, "step", summary)
         rec = await self.w.store.get(run_id)
-        if rec is not None and rec.cancel_requested:
+        spec = self.w.agents.get(rec.agent) if rec is not None else None
+        over = over_budget(spec, rec) if spec is not None and rec is not None else None
+        if over and not _final(node, update):
+            self.w.over_budget[run_id] = over
+            self.w.core.cancel(run_id)  # stops at this step's boundary; the run fails with ``over``
+        elif rec is not None and rec.cancel_requested:
             self.w.core.cancel(run_id)  # takes effect at this step's boundary
         elif rec is not None and rec.suspend_requested:
             self.w.sched.suspend(run_id)
@@ -245,7 +274,11 @@ class _Hooks:
             await self.w.store.update(run_id, status="suspended", suspend_requested=0)
             await self.w.store.event(run_id, "status", {"status": "suspended"})
         elif verdict is Verdict.CANCEL:
-            await self.w.store.complete(run_id, rec.thread_id, "cancelled")
+            over = self.w.over_budget.pop(run_id, None)
+            if over:
+                await self.w.store.complete(run_id, rec.thread_id, "failed", error=over)
+            else:
+                await self.w.store.complete(run_id, rec.thread_id, "cancelled")
             await self.w._release(run_id)
         # PREEMPT: the run stays ours, queued on this worker's scheduler
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from agents.bootstrap import open_agents
-from agents.spec import AgentSpec, ToolRef
+from agents.spec import AgentSpec, Budget, ToolRef
 from core.clock import SystemClock
 from core.config.models import PriceOverride
 from core.pricing import DeploymentPricing, PriceBook
@@ -24,6 +24,8 @@ from tests.agents.fakes import ScriptedAgentBackend, add_tool
 SPECS = {
     "adder": AgentSpec(name="adder", tools=[ToolRef(name="add")], max_steps=8),
     "echo": AgentSpec(name="echo", max_steps=2),
+    "cheap": AgentSpec(name="cheap", tools=[ToolRef(name="add")], budget=Budget(max_cost_usd=1e-5)),
+    "short": AgentSpec(name="short", tools=[ToolRef(name="add")], budget=Budget(max_tokens=20)),
 }
 # the scripted backend answers as deployment "fake": $1 / $2 per million prompt / completion tokens
 PRICES = PriceBook(
@@ -137,6 +139,19 @@ async def test_events_stream_steps_then_done(api: httpx.AsyncClient) -> None:
     # Last-Event-ID resumes after that event: only what followed it
     after = await read_events(api, run["id"], {"last-event-id": events[-3][0]})
     assert [e[0] for e in after] == [e[0] for e in events[-2:]]
+
+
+@pytest.mark.parametrize(
+    ("agent", "steps", "why"), [("cheap", 1, "max_cost_usd"), ("short", 2, "max_tokens")]
+)
+async def test_run_over_its_budget_fails_at_the_step_boundary(
+    api: httpx.AsyncClient, agent: str, steps: int, why: str
+) -> None:
+    # step 1: 10 prompt + 5 completion tokens = $0.00002 (> $0.00001); step 2 brings tokens to 50 (> 20)
+    run = (await api.post(f"/v1/agents/{agent}/runs", json={"input": "hi"})).json()
+    done = await wait_status(api, run["id"], "failed")
+    assert done["error"].startswith("budget exceeded") and why in done["error"]
+    assert done["steps"] == steps and done["output"] == ""
 
 
 async def test_bad_last_event_id_is_400(idle_api: httpx.AsyncClient) -> None:
