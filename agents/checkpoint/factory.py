@@ -15,8 +15,9 @@ from agents.checkpoint.redis_saver import RedisSaver
 
 
 @asynccontextmanager
-async def open_checkpointer(redis_url: str | None = None, sqlite_path: str | Path | None = None,
-                            *, prefix: str = "cp") -> AsyncIterator[BaseCheckpointSaver[str]]:
+async def open_checkpointer(
+    redis_url: str | None = None, sqlite_path: str | Path | None = None, *, prefix: str = "cp"
+) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Yields a checkpointer and closes what it opened on exit."""
     if redis_url:
         client = aioredis.Redis.from_url(redis_url, decode_responses=False)

@@ -69,8 +69,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
         return f"{n + 1:032d}.{secrets.token_hex(8)}"
 
     # ---- writes --------------------------------------------------------------------------------
-    async def aput(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
-                   new_versions: ChannelVersions) -> RunnableConfig:
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
         conf = config["configurable"]
         thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
         base = self._base(thread_id, ns)
@@ -91,19 +96,29 @@ class RedisSaver(BaseCheckpointSaver[str]):
             async with self._r.pipeline(transaction=True) as pipe:
                 if blobs:
                     pipe.hset(f"{base}:blobs", mapping=blobs)  # type: ignore[arg-type]
-                pipe.hset(f"{base}:c:{checkpoint['id']}", mapping={
-                    "ctype": ctype, "cdata": cdata, "mtype": mtype, "mdata": mdata, "parent": parent})
+                pipe.hset(
+                    f"{base}:c:{checkpoint['id']}",
+                    mapping={
+                        "ctype": ctype,
+                        "cdata": cdata,
+                        "mtype": mtype,
+                        "mdata": mdata,
+                        "parent": parent,
+                    },
+                )
                 pipe.zadd(f"{base}:ids", {checkpoint["id"]: 0})
                 pipe.sadd(f"{self._p}:threads", thread_id)
                 pipe.sadd(self._nss_key(thread_id), ns)
                 await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailableError("checkpoint store unavailable") from exc
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
-                                 "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
 
-    async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
-                          task_path: str = "") -> None:
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
         conf = config["configurable"]
         base = self._base(str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
         key = f"{base}:w:{conf['checkpoint_id']}"
@@ -137,9 +152,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
         except RedisError as exc:
             raise StoreUnavailableError("checkpoint store unavailable") from exc
 
-    async def alist(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
-                    before: RunnableConfig | None = None, limit: int | None = None
-                    ) -> AsyncIterator[CheckpointTuple]:
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
         try:
             if config is not None:
                 threads = [str(config["configurable"]["thread_id"])]
@@ -199,17 +219,27 @@ class RedisSaver(BaseCheckpointSaver[str]):
         for field, record in raw_writes.items():
             task_id, _, idx = field.decode().rpartition("\x00")
             path, channel, t, data = record.split(_SEP, 3)
-            writes.append((writes_sort_key(path.decode(), task_id, int(idx)), task_id, channel.decode(),
-                           self.serde.loads_typed((t.decode(), data))))
+            writes.append(
+                (
+                    writes_sort_key(path.decode(), task_id, int(idx)),
+                    task_id,
+                    channel.decode(),
+                    self.serde.loads_typed((t.decode(), data)),
+                )
+            )
         writes.sort(key=lambda w: w[0])
         parent = row.get(b"parent", b"").decode()
         return CheckpointTuple(
-            config={"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
-                                     "checkpoint_id": checkpoint_id}},
+            config={
+                "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
+            },
             checkpoint=checkpoint,  # type: ignore[arg-type]
             metadata=metadata,
-            parent_config={"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
-                                            "checkpoint_id": parent}} if parent else None,
+            parent_config={
+                "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": parent}
+            }
+            if parent
+            else None,
             pending_writes=[(task_id, channel, value) for _, task_id, channel, value in writes],
         )
 
@@ -225,7 +255,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 keys += [f"{base}:c:{i}" for i in ids] + [f"{base}:w:{i}" for i in ids]
             async with self._r.pipeline(transaction=True) as pipe:
                 for i in range(0, len(keys), 500):
-                    pipe.delete(*keys[i:i + 500])
+                    pipe.delete(*keys[i : i + 500])
                 pipe.srem(f"{self._p}:threads", thread_id)
                 await pipe.execute()
         except RedisError as exc:

@@ -4,5 +4,14 @@ from agents.tools.base import AgentTool, FunctionTool, ToolCallError, ToolContex
 from agents.tools.ledger import MemoryToolLedger, RedisToolLedger, ToolLedger
 from agents.tools.toolbox import Toolbox, ToolCatalog
 
-__all__ = ["AgentTool", "FunctionTool", "MemoryToolLedger", "RedisToolLedger", "ToolCallError",
-           "ToolCatalog", "ToolContext", "ToolLedger", "Toolbox"]
+__all__ = [
+    "AgentTool",
+    "FunctionTool",
+    "MemoryToolLedger",
+    "RedisToolLedger",
+    "ToolCallError",
+    "ToolCatalog",
+    "ToolContext",
+    "ToolLedger",
+    "Toolbox",
+]

@@ -58,8 +58,14 @@ class FunctionTool:
     tags: tuple[str, ...] = ()
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": dict(self.parameters)}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": dict(self.parameters),
+            },
+        }
 
     async def call(self, arguments: Mapping[str, Any], ctx: ToolContext) -> str:
         try:

@@ -33,8 +33,14 @@ class HttpTool:
         return self._spec.name
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self._spec.name, "description": self._spec.description,
-                                                 "parameters": self._spec.parameters}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self._spec.name,
+                "description": self._spec.description,
+                "parameters": self._spec.parameters,
+            },
+        }
 
     async def call(self, arguments: Mapping[str, Any], ctx: ToolContext) -> str:
         try:
@@ -44,11 +50,13 @@ class HttpTool:
         headers = {"Idempotency-Key": ctx.idempotency_key}
         try:
             if self._spec.method == "GET":
-                resp = await self._client.get(self._spec.url, params=dict(arguments), headers=headers,
-                                              timeout=self._spec.timeout_s)
+                resp = await self._client.get(
+                    self._spec.url, params=dict(arguments), headers=headers, timeout=self._spec.timeout_s
+                )
             else:
-                resp = await self._client.post(self._spec.url, json=dict(arguments), headers=headers,
-                                               timeout=self._spec.timeout_s)
+                resp = await self._client.post(
+                    self._spec.url, json=dict(arguments), headers=headers, timeout=self._spec.timeout_s
+                )
         except httpx.HTTPError as exc:
             raise ToolCallError(f"tool {self.name!r}: request failed ({type(exc).__name__})") from exc
         if resp.status_code >= 400:

@@ -14,8 +14,9 @@ from agents.tools.base import ToolCallError, ToolContext
 
 
 class McpTool:
-    def __init__(self, server: str, session: ClientSession, name: str, description: str,
-                 parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, server: str, session: ClientSession, name: str, description: str, parameters: Mapping[str, Any]
+    ) -> None:
         self._server = server
         self._session = session
         self._name = name
@@ -27,8 +28,14 @@ class McpTool:
         return self._name
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self._name, "description": self._description,
-                                                 "parameters": self._parameters}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self._name,
+                "description": self._description,
+                "parameters": self._parameters,
+            },
+        }
 
     async def call(self, arguments: Mapping[str, Any], ctx: ToolContext) -> str:
         try:
@@ -51,6 +58,13 @@ async def mcp_tools(spec: McpServerSpec) -> AsyncIterator[list[McpTool]]:
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         listed = await session.list_tools()
-        yield [McpTool(spec.name, session, t.name, t.description or "",
-                       getattr(t, "input_schema", None) or getattr(t, "inputSchema", None) or {})
-               for t in listed.tools]
+        yield [
+            McpTool(
+                spec.name,
+                session,
+                t.name,
+                t.description or "",
+                getattr(t, "input_schema", None) or getattr(t, "inputSchema", None) or {},
+            )
+            for t in listed.tools
+        ]

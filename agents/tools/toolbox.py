@@ -12,7 +12,9 @@ from agents.tools.base import AgentTool
 class ToolCatalog(Protocol):
     """The slice of the tool knowledge base an agent needs (tools_kb implements it)."""
 
-    async def find(self, query: str, k: int, *, tag: str | None = None, tenant: str | None = None) -> list[str]:
+    async def find(
+        self, query: str, k: int, *, tag: str | None = None, tenant: str | None = None
+    ) -> list[str]:
         """Names of the ``k`` tools most relevant to ``query`` (all with ``tag`` when given)."""
         ...
 
@@ -23,8 +25,12 @@ class Toolbox:
     A KB tool is offered to the model only when something here can execute it.
     """
 
-    def __init__(self, tools: Iterable[AgentTool], catalog: ToolCatalog | None = None,
-                 tags: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self,
+        tools: Iterable[AgentTool],
+        catalog: ToolCatalog | None = None,
+        tags: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self._tools = {t.name: t for t in tools}
         self._catalog = catalog
         self._tags = {k: list(v) for k, v in (tags or {}).items()}
