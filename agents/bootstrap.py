@@ -33,7 +33,7 @@ from agents.service import RunService
 from agents.spec import AgentSpec
 from agents.tools import AgentTool, MemoryToolLedger, RedisToolLedger, Toolbox, ToolCatalog, ToolLedger
 from agents.tools.http import HttpTool
-from agents.worker import CostFn, Worker, WorkerConfig, free
+from agents.worker import CostFn, SpendFn, Worker, WorkerConfig, free
 from core.backend import ChatBackend
 from core.clock import Clock
 
@@ -79,6 +79,7 @@ async def open_agents(
     lease_s: float = 10.0,
     heartbeat_s: float = 2.0,
     cost: CostFn = free,
+    on_spend: SpendFn | None = None,
     checkpoint_path: str | Path | None = None,
 ) -> AsyncIterator[AgentsRuntime]:
     """Open the run service and start ``workers`` worker loops in this process (0: API only;
@@ -121,6 +122,7 @@ async def open_agents(
                     heartbeat_s=heartbeat_s,
                 ),
                 cost=cost,
+                on_spend=on_spend,
             )
             await stack.enter_async_context(w)
             started.append(w)

@@ -100,6 +100,7 @@ class RunRecord:
     owner: str = ""
     cancel_requested: int = 0
     suspend_requested: int = 0
+    key_id: str = ""  # the virtual key that created the run (its spend is charged); not public
 
     def to_public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,6 +116,7 @@ class RunRecord:
             "owner",
             "cancel_requested",
             "suspend_requested",
+            "key_id",
         ):
             d.pop(k)
         return d

@@ -46,6 +46,7 @@ class RunService:
         deadline_s: float | None = None,
         on_active_run: str | None = None,
         tenant: str = "default",
+        key_id: str = "",
     ) -> tuple[RunRecord, str]:
         """Accept a run; returns (record, outcome) with outcome ``queued`` or ``waiting``."""
         spec = self.agents.get(agent)
@@ -77,6 +78,7 @@ class RunService:
             thread_id=thread_id or f"thread_{uuid.uuid4().hex}",
             input=user_input,
             tenant=tenant,
+            key_id=key_id,
             priority=prio,
             deadline_at=None if dl is None else self.clock.wall() + dl,
             created_at=self.clock.wall(),

@@ -8,7 +8,8 @@ last checkpoint (see agents.executor) and its tool calls are deduplicated by ide
 
 Cost: each LLM step is priced by ``cost(deployment, prompt_tokens, completion_tokens)`` (the
 gateway passes its PriceBook; the deployment is the one that answered the step) and added to the
-run record's ``cost_usd``; step events carry the step's deployment, usage and cost.
+run record's ``cost_usd``; step events carry the step's deployment, usage and cost; ``on_spend``
+(the gateway: the virtual key's spend and token windows) is told each LLM step of a keyed run.
 
 Budget: after each step the run's tokens and cost so far are checked against its agent's
 ``budget`` (``max_tokens``, ``max_cost_usd``); a run over it stops at that step's boundary and
@@ -46,6 +47,8 @@ from core.clock import Clock
 log = logging.getLogger(__name__)
 
 CostFn = Callable[[str, int, int], float]  # (deployment, prompt tokens, completion tokens) → USD
+# (run, prompt tokens, completion tokens, USD) of one LLM step: charges the run's key (gateway)
+SpendFn = Callable[[RunRecord, int, int, float], Awaitable[None]]
 
 
 def free(deployment: str, prompt_tokens: int, completion_tokens: int) -> float:
@@ -79,9 +82,11 @@ class Worker:
         config: WorkerConfig,
         on_record: Callable[[RunRecord], Awaitable[None]] | None = None,
         cost: CostFn = free,
+        on_spend: SpendFn | None = None,
     ) -> None:
         self.store = store
         self.cost = cost
+        self.on_spend = on_spend
         self.agents = agents
         self.backend = backend
         self.toolbox = toolbox
@@ -253,6 +258,11 @@ class _Hooks:
             summary["messages"] = msgs
         await self.w.store.event(run_id, "step", summary)
         rec = await self.w.store.get(run_id)
+        if node == "llm" and rec is not None and rec.key_id and self.w.on_spend is not None:
+            try:
+                await self.w.on_spend(rec, prompt, completion, cost)
+            except Exception:  # the key's ledger being down must not fail the run
+                log.exception("charging run %s to key %s failed", run_id, rec.key_id)
         spec = self.w.agents.get(rec.agent) if rec is not None else None
         over = over_budget(spec, rec) if spec is not None and rec is not None else None
         if over and not _final(node, update):

@@ -39,6 +39,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidRequestError, NotFoundError, SwitchboardError
+from core.wire import Usage
+from gateway.auth import ANONYMOUS_KEY_ID, MASTER_KEY_ID, Principal
 
 if TYPE_CHECKING:  # the agents runtime (langgraph: ~1.5 s to import) loads only when first needed
     from agents.runs import RunRecord
@@ -134,6 +136,7 @@ class AgentsHolder:
                     catalog=catalog,
                     extra_tools=extra_tools(),
                     cost=cost,
+                    on_spend=key_spend_recorder(rt),
                     checkpoint_path=Path(state_path).parent / "agents-checkpoints.sqlite"
                     if state_path
                     else None,
@@ -173,11 +176,12 @@ class AgentsHolder:
 
 class Caller:
     """Who asks: ``tenant`` owns the runs it creates; ``scope`` is the tenant whose runs it may
-    read and control (None: all, the master key)."""
+    read and control (None: all, the master key); ``principal`` (None without key services)."""
 
-    def __init__(self, tenant: str, scope: str | None) -> None:
+    def __init__(self, tenant: str, scope: str | None, principal: Principal | None = None) -> None:
         self.tenant = tenant
         self.scope = scope
+        self.principal = principal
 
 
 async def _caller(request: Request) -> Caller:
@@ -185,9 +189,23 @@ async def _caller(request: Request) -> Caller:
     keys = getattr(rt, "keys", None)
     if keys is None:  # an app without key services (tests of the router alone): no tenancy
         return Caller("default", None)
-    principal = await keys.auth.authenticate(request.headers.get("authorization"))
-    tenant = str(principal.tenant)
-    return Caller(tenant, None if principal.is_master else tenant)
+    principal: Principal = await keys.auth.authenticate(request.headers.get("authorization"))
+    return Caller(principal.tenant, None if principal.is_master else principal.tenant, principal)
+
+
+def key_spend_recorder(rt: Any) -> Callable[[RunRecord, int, int, float], Coroutine[Any, Any, None]]:
+    """``on_spend`` for the agents runtime: charges each LLM step of a run created with a virtual
+    key to that key (spend per budget period, tokens-per-minute window), as the chat endpoint
+    does for a request. Runs of the master key or of an open gateway are not charged."""
+
+    async def record(rec: RunRecord, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        keys = rt.keys
+        if keys is None or rec.key_id in ("", MASTER_KEY_ID, ANONYMOUS_KEY_ID):
+            return
+        principal = Principal.from_record(await keys.keys.get(rec.key_id))
+        await keys.limiter.record(principal, Usage(prompt_tokens, completion_tokens), cost_usd)
+
+    return record
 
 
 _EVENT_ID = re.compile(r"\d{1,20}(-\d{1,20})?")
@@ -200,6 +218,11 @@ def agents_api(holder: AgentsHolder) -> APIRouter:
     async def create_run(name: str, body: RunCreate, request: Request) -> JSONResponse:
         caller = await _caller(request)
         service = await holder.aget()
+        spec = service.agents.get(name)
+        keys = getattr(getattr(request.app.state, "runtime", None), "keys", None)
+        if spec is not None and keys is not None and caller.principal is not None:
+            # the key may use the agent's policy, is within its budget and rate limits (one request)
+            await keys.limiter.admit(caller.principal, spec.policy, len(body.input) // 4)
         rec, _ = await service.submit(
             name,
             body.input,
@@ -208,6 +231,7 @@ def agents_api(holder: AgentsHolder) -> APIRouter:
             deadline_s=body.deadline,
             on_active_run=body.on_active_run,
             tenant=caller.tenant,
+            key_id=caller.principal.key_id if caller.principal is not None else "",
         )
         return JSONResponse(run_object(rec), status_code=202)
 

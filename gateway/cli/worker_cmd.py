@@ -44,6 +44,7 @@ async def _main(args: argparse.Namespace) -> int:
     from agents.bootstrap import open_agents
     from agents.spec import load_agents
     from core.errors import ConfigError, SwitchboardError
+    from gateway.agents_api import key_spend_recorder
     from gateway.runtime import open_runtime
     from gateway.settings import GatewaySettings
 
@@ -74,6 +75,7 @@ async def _main(args: argparse.Namespace) -> int:
                 lease_s=args.lease_s,
                 heartbeat_s=args.heartbeat_s,
                 cost=lambda d, p, c: rt.snapshot.cost_usd(d, p, c),
+                on_spend=key_spend_recorder(rt),
             ) as agents_rt:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()

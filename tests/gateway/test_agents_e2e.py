@@ -126,6 +126,27 @@ def test_a_tenant_cannot_reach_another_tenants_runs(server: GatewayServer) -> No
         assert anon.get("/v1/agents/runs").status_code == 401
 
 
+def test_runs_are_charged_to_the_key_and_admitted_by_its_limits(server: GatewayServer) -> None:
+    with client(server, MASTER) as admin:
+        capped = admin.post("/admin/keys", json={"tenant": "team-d", "budget_usd": 0.00002}).json()
+        edge_only = admin.post(
+            "/admin/keys", json={"tenant": "team-e", "allowed_models": ["edge-first"]}
+        ).json()
+    with client(server, capped["key"]) as c:
+        run = wait_done(c, c.post("/v1/agents/helper/runs", json={"input": "spend"}).json()["id"])
+        assert run["status"] == "succeeded" and run["cost_usd"] == pytest.approx(25e-6)
+        assert "key_id" not in run
+        refused = c.post("/v1/agents/helper/runs", json={"input": "more"})  # $0.000025 of $0.00002 spent
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota"
+    with client(server, MASTER) as admin:
+        spend = admin.get(f"/admin/keys/{capped['id']}").json()["spend"]
+    assert spend["period_usd"] == pytest.approx(25e-6)
+    with client(server, edge_only["key"]) as c:
+        denied = c.post("/v1/agents/helper/runs", json={"input": "x"})  # helper's policy is main
+        assert denied.status_code == 403 and denied.json()["error"]["param"] == "model"
+        assert c.get("/v1/agents/runs").json()["data"] == []  # nothing was accepted
+
+
 def test_list_filters_and_bad_input(server: GatewayServer) -> None:
     with client(server, new_key(server, "team-c")) as c:
         ids = [c.post("/v1/agents/helper/runs", json={"input": f"q{i}"}).json()["id"] for i in range(3)]
