@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -36,6 +37,8 @@ from agents.tools.http import HttpTool
 from agents.worker import CostFn, SpendFn, Worker, WorkerConfig, free
 from core.backend import ChatBackend
 from core.clock import Clock
+
+log = logging.getLogger(__name__)
 
 
 def build_toolbox(
@@ -130,6 +133,10 @@ async def open_agents(
         try:
             yield AgentsRuntime(service, store, started, embedded=not redis_url)
         finally:
+            if isinstance(store, MemoryRunStore) and (lost := store.unfinished()):
+                log.warning(
+                    "embedded agents: %d accepted runs were not finished and are lost (no Redis)", lost
+                )
             for w in started:
                 w.stop()
             for t in tasks:

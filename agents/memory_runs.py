@@ -142,6 +142,10 @@ class MemoryRunStore:
                 found.append(dataclasses.replace(rec))
         return found, False
 
+    def unfinished(self) -> int:
+        """Runs accepted and not finished (lost if the process stops now)."""
+        return sum(1 for rec in self._records.values() if rec.status not in TERMINAL)
+
     def _forget_old(self) -> None:
         while len(self._finished) > self._max_finished:
             old = self._finished.popleft()

@@ -102,8 +102,16 @@ class RunRecord:
     suspend_requested: int = 0
     key_id: str = ""  # the virtual key that created the run (its spend is charged); not public
 
+    @property
+    def public_thread_id(self) -> str:
+        """The caller's thread id. The service stores threads as ``{tenant}/{id}`` so that a
+        tenant can never continue, interrupt or read another tenant's thread."""
+        prefix = f"{self.tenant}/"
+        return self.thread_id[len(prefix) :] if self.thread_id.startswith(prefix) else self.thread_id
+
     def to_public(self) -> dict[str, Any]:
         d = asdict(self)
+        d["thread_id"] = self.public_thread_id
         d["usage"] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,

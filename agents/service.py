@@ -75,7 +75,7 @@ class RunService:
         rec = RunRecord(
             run_id=run_id,
             agent=agent,
-            thread_id=thread_id or f"thread_{uuid.uuid4().hex}",
+            thread_id=f"{tenant}/{thread_id or f'thread_{uuid.uuid4().hex}'}",  # threads are per tenant
             input=user_input,
             tenant=tenant,
             key_id=key_id,
@@ -85,7 +85,9 @@ class RunService:
         )
         outcome, active = await self.store.create(rec, policy)
         if outcome == "rejected":
-            raise ConflictError(f"thread {rec.thread_id!r} has an active run {active!r}", param="thread_id")
+            raise ConflictError(
+                f"thread {rec.public_thread_id!r} has an active run {active!r}", param="thread_id"
+            )
         if outcome == "waiting" and policy == "interrupt":
             await self.store.update(active, cancel_requested=1)
         rec.status = outcome

@@ -88,7 +88,9 @@ def test_run_is_priced_by_the_deployment_that_answered(
     assert fake_upstream.requests_for("m-fast")
 
 
-def test_a_tenant_cannot_reach_another_tenants_runs(server: GatewayServer) -> None:
+def test_a_tenant_cannot_reach_another_tenants_runs(
+    server: GatewayServer, fake_upstream: FakeUpstream
+) -> None:
     key_a, key_b = new_key(server, "team-a"), new_key(server, "team-b")
     with client(server, key_a) as a, client(server, key_b) as b, client(server, MASTER) as master:
         run_a = a.post("/v1/agents/helper/runs", json={"input": "mine"}).json()["id"]
@@ -114,10 +116,28 @@ def test_a_tenant_cannot_reach_another_tenants_runs(server: GatewayServer) -> No
             assert err["message"] == b.request(method, f"/v1/agents/runs/run_nope{path}").json()["error"][
                 "message"
             ].replace("run_nope", run_a)
-        assert [r["id"] for r in a.get("/v1/agents/runs").json()["data"]] == [run_a]
-        assert [r["id"] for r in b.get("/v1/agents/runs").json()["data"]] == [run_b]
+        # threads are per tenant: B naming A's thread starts its own conversation, interrupts nothing
+        a_thread = a.post("/v1/agents/helper/runs", json={"input": "a secret", "thread_id": "shared"}).json()
+        wait_done(a, a_thread["id"])
+        b_thread = b.post(
+            "/v1/agents/helper/runs",
+            json={"input": "b asks", "thread_id": "shared", "on_active_run": "interrupt"},
+        ).json()
+        assert b_thread["thread_id"] == "shared" and b_thread["status"] == "queued"
+        wait_done(b, b_thread["id"])
+        last = fake_upstream.requests_for("m-fast")[-1].body["messages"]
+        assert [m["content"] for m in last if m["role"] == "user"] == ["b asks"]
+        assert a.get(f"/v1/agents/runs/{a_thread['id']}").json()["status"] == "succeeded"
+        run_ids_a = [r["id"] for r in a.get("/v1/agents/runs").json()["data"]]
+        assert run_ids_a == [a_thread["id"], run_a]
+        assert [r["id"] for r in b.get("/v1/agents/runs").json()["data"]] == [b_thread["id"], run_b]
         # the master key sees and controls every tenant's runs
-        assert {r["id"] for r in master.get("/v1/agents/runs").json()["data"]} == {run_a, run_b}
+        assert {r["id"] for r in master.get("/v1/agents/runs").json()["data"]} == {
+            run_a,
+            run_b,
+            a_thread["id"],
+            b_thread["id"],
+        }
         assert master.get(f"/v1/agents/runs/{run_a}").json()["tenant"] == "team-a"
         assert master.post(f"/v1/agents/runs/{run_b}/cancel").json()["status"] == "succeeded"  # idempotent
     with client(server, None) as anon:
