@@ -70,8 +70,11 @@ class PacedUpstream:
         loop = asyncio.get_running_loop()
         if self.in_flight >= self.tier.capacity:
             self.rejected += 1
-            writer.write(_response(429, "application/json", b'{"error":{"type":"rate_limit"}}',
-                                   extra=b"Retry-After: 1\r\n"))
+            writer.write(
+                _response(
+                    429, "application/json", b'{"error":{"type":"rate_limit"}}', extra=b"Retry-After: 1\r\n"
+                )
+            )
             return
         start = loop.time()
         self.in_flight += 1
@@ -85,7 +88,9 @@ class PacedUpstream:
             prefill_tok = max(1, prompt - (shared if warm else 0))
             # same model as the simulation: prefill scaled by decode contention, decode at batch n
             total = self.tier.service_s(prefill_tok, out, n) / self.speed
-            tpot = (self.tier.service_s(prefill_tok, out + 1, n) - self.tier.service_s(prefill_tok, out, n)) / self.speed
+            tpot = (
+                self.tier.service_s(prefill_tok, out + 1, n) - self.tier.service_s(prefill_tok, out, n)
+            ) / self.speed
             prefill = total - out * tpot
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
             sent = 0
@@ -111,15 +116,29 @@ class PacedUpstream:
     def stats(self) -> dict[str, object]:
         late = [1e3 * x for x in self.lateness]
         out: dict[str, object] = {
-            "served": self.served, "rejected_429": self.rejected, "chunks": len(late),
-            "chunk_lateness_ms": {"p50": round(percentile(late, 50), 3), "p99": round(percentile(late, 99), 3),
-                                  "max": round(max(late), 3)} if late else None,
-            "stream_end_drift_pct": {"p50": round(100 * percentile(self.end_drift, 50), 3),
-                                     "p99": round(100 * percentile(self.end_drift, 99), 3),
-                                     "mean": round(100 * sum(self.end_drift) / len(self.end_drift), 3)}
-            if self.end_drift else None,
-            "stream_end_late_ms": {"p50": round(1e3 * percentile(self.end_late, 50), 3),
-                                   "p99": round(1e3 * percentile(self.end_late, 99), 3)} if self.end_late else None,
+            "served": self.served,
+            "rejected_429": self.rejected,
+            "chunks": len(late),
+            "chunk_lateness_ms": {
+                "p50": round(percentile(late, 50), 3),
+                "p99": round(percentile(late, 99), 3),
+                "max": round(max(late), 3),
+            }
+            if late
+            else None,
+            "stream_end_drift_pct": {
+                "p50": round(100 * percentile(self.end_drift, 50), 3),
+                "p99": round(100 * percentile(self.end_drift, 99), 3),
+                "mean": round(100 * sum(self.end_drift) / len(self.end_drift), 3),
+            }
+            if self.end_drift
+            else None,
+            "stream_end_late_ms": {
+                "p50": round(1e3 * percentile(self.end_late, 50), 3),
+                "p99": round(1e3 * percentile(self.end_late, 99), 3),
+            }
+            if self.end_late
+            else None,
         }
         self.lateness, self.end_drift, self.end_late, self.rejected, self.served = [], [], [], 0, 0
         self.cached.clear()
@@ -128,8 +147,15 @@ class PacedUpstream:
 
 def _response(status: int, ctype: str, body: bytes, extra: bytes = b"") -> bytes:
     reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}[status]
-    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n").encode() + extra + b"\r\n" + body
+    return (
+        (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n"
+        ).encode()
+        + extra
+        + b"\r\n"
+        + body
+    )
 
 
 async def serve(specs: list[str], speed: float) -> None:
@@ -148,12 +174,17 @@ async def serve(specs: list[str], speed: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tier", action="append", required=True, help="name@x:hardware:capacity, e.g. "
-                    "llama2-70b@h100:h100-80gb:4")
+    ap.add_argument(
+        "--tier",
+        action="append",
+        required=True,
+        help="name@x:hardware:capacity, e.g. llama2-70b@h100:h100-80gb:4",
+    )
     ap.add_argument("--speed", type=float, default=1.0, help="run this many times faster than the model")
     args = ap.parse_args(argv)
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass

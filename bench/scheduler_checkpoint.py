@@ -4,6 +4,7 @@ the Redis checkpointer for agent states of several sizes."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -19,12 +20,12 @@ from agents.scheduler.accounting import percentile
 
 
 async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"loadavg_1m_before": round(os.getloadavg()[0], 2)}
     client = aioredis.Redis.from_url(redis_url)
     try:
         saver = RedisSaver(client, prefix=f"bench-{uuid.uuid4().hex[:8]}")
         for size in sizes:
-            save, restore, total = [], [], []
+            save, restore, total, ping, serde = [], [], [], [], []
             cfg: Any = {"configurable": {"thread_id": f"t{size}", "checkpoint_ns": ""}}
             version = None
             for i in range(n + 20):  # the first 20 warm the connection and allocator up
@@ -34,6 +35,12 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
                 version = saver.get_next_version(version, None)
                 ck["channel_values"] = {"messages": [msg], "steps": i}
                 ck["channel_versions"] = {"messages": version, "steps": version}
+                # what the tail is made of: one no-op round trip, and (de)serializing the state
+                p0 = time.perf_counter()
+                await client.ping()
+                p1 = time.perf_counter()
+                saver.serde.loads_typed(saver.serde.dumps_typed([msg]))
+                p2 = time.perf_counter()
                 t0 = time.perf_counter()
                 cfg = await saver.aput(cfg, ck, {"step": i}, ck["channel_versions"])
                 t1 = time.perf_counter()
@@ -45,6 +52,8 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
                 save.append(t1 - t0)
                 restore.append(t2 - t1)
                 total.append(t2 - t0)
+                ping.append(p1 - p0)
+                serde.append(p2 - p1)
             out[f"{size // 1000}KB"] = {
                 "n": n,
                 "save_ms_p50": round(1e3 * percentile(save, 50), 3),
@@ -52,6 +61,11 @@ async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
                 "restore_ms_p50": round(1e3 * percentile(restore, 50), 3),
                 "restore_ms_p99": round(1e3 * percentile(restore, 99), 3),
                 "save_restore_ms_p99": round(1e3 * percentile(total, 99), 3),
+                "save_restore_ms_max": round(1e3 * max(total), 3),
+                "ping_ms_p50": round(1e3 * percentile(ping, 50), 3),
+                "ping_ms_p99": round(1e3 * percentile(ping, 99), 3),
+                "serialize_deserialize_ms_p99": round(1e3 * percentile(serde, 99), 3),
+                "loadavg_1m_after": round(os.getloadavg()[0], 2),
             }
             await saver.adelete_thread(f"t{size}")
     finally:

@@ -59,11 +59,31 @@ class LiveConfig:
 def truncate(sessions: list[Session], steps: int, max_output: int, max_tool_s: float) -> list[Session]:
     out = []
     for s in sessions:
-        calls = [Call(c.prompt_tokens, c.shared_prefix_tokens, min(c.output_tokens, max_output),
-                      min(c.tool_s, max_tool_s)) for c in s.calls[:steps]]
-        calls[-1] = Call(calls[-1].prompt_tokens, calls[-1].shared_prefix_tokens, calls[-1].output_tokens, 0.0)
-        out.append(Session(s.sid, s.kind, s.tenant, s.priority, s.arrival_s, calls, s.deadline_s, s.est_steps,
-                           dict(s.meta)))
+        calls = [
+            Call(
+                c.prompt_tokens,
+                c.shared_prefix_tokens,
+                min(c.output_tokens, max_output),
+                min(c.tool_s, max_tool_s),
+            )
+            for c in s.calls[:steps]
+        ]
+        calls[-1] = Call(
+            calls[-1].prompt_tokens, calls[-1].shared_prefix_tokens, calls[-1].output_tokens, 0.0
+        )
+        out.append(
+            Session(
+                s.sid,
+                s.kind,
+                s.tenant,
+                s.priority,
+                s.arrival_s,
+                calls,
+                s.deadline_s,
+                s.est_steps,
+                dict(s.meta),
+            )
+        )
     return out
 
 
@@ -71,10 +91,18 @@ async def _call(port: int, sid: str, call: Call) -> int:
     """One LLM call; returns the HTTP status (the body is read to the end)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        body = orjson.dumps({"session": sid, "prompt_tokens": call.prompt_tokens,
-                             "shared_prefix_tokens": call.shared_prefix_tokens, "max_tokens": call.output_tokens})
-        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: up\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        body = orjson.dumps(
+            {
+                "session": sid,
+                "prompt_tokens": call.prompt_tokens,
+                "shared_prefix_tokens": call.shared_prefix_tokens,
+                "max_tokens": call.output_tokens,
+            }
+        )
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: up\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         await writer.drain()
         status = int((await reader.readline()).split()[1])
         while await reader.read(65536):
@@ -107,10 +135,22 @@ class LiveRun:
     async def sleep(self, model_s: float) -> None:
         await asyncio.sleep(model_s / self.cfg.speed)
 
-    def _record(self, st: _Live, attempts: int) -> None:
+    def _record(self, st: _Live, attempts: int, started: float) -> None:
         s, c = st.session, st.session.calls[st.idx]
-        self.res.steps.append(StepRecord(s.sid, st.idx, s.tenant, s.priority, st.ready_at, self.now(),
-                                         c.prompt_tokens, c.output_tokens, attempts))
+        self.res.steps.append(
+            StepRecord(
+                s.sid,
+                st.idx,
+                s.tenant,
+                s.priority,
+                st.ready_at,
+                self.now(),
+                started,
+                c.prompt_tokens,
+                c.output_tokens,
+                attempts,
+            )
+        )
         st.idx += 1
         if st.idx >= len(s.calls):
             self.res.session_done[s.sid] = self.now()
@@ -133,15 +173,17 @@ class LiveRun:
                 st.ready_at, n = self.now(), 0
                 while True:
                     n += 1
+                    started = self.now()
                     if await _call(self.ports[home], s.sid, s.calls[st.idx]) == 200:
                         break
                     self.res.rejects += 1
                     wait = min(self.cfg.backoff_base_s * 2 ** (n - 1), self.cfg.backoff_cap_s) * (
-                        1 - 0.25 * rng.random())
+                        1 - 0.25 * rng.random()
+                    )
                     self.res.backoff_s += wait
                     await self.sleep(wait)
                 tool = s.calls[st.idx].tool_s
-                self._record(st, n)
+                self._record(st, n, started)
                 if st.idx < len(s.calls):
                     await self.sleep(tool)
 
@@ -150,8 +192,13 @@ class LiveRun:
 
     # ---- scheduled ------------------------------------------------------------------------
     async def scheduled(self, policy_name: str, params: dict[str, Any]) -> SimResult:
-        core = SchedulerCore(policy=build_policy(policy_name, **params),
-                             slots=SlotPool({t.name: t.capacity for t in self.cfg.tiers}))
+        core = SchedulerCore(
+            policy=build_policy(policy_name, **params),
+            slots=SlotPool(
+                {t.name: t.capacity for t in self.cfg.tiers},
+                speeds={t.name: 1.0 / t.token_s[0] for t in self.cfg.tiers},
+            ),
+        )
         state = {s.sid: _Live(s) for s in self.sessions}
         live = self
         wakers: set[asyncio.Task[None]] = set()
@@ -172,28 +219,34 @@ class LiveRun:
                 port = live.ports[dispatch.deployment]
                 while True:
                     call = st.session.calls[st.idx]
+                    started = live.now()
                     status = await _call(port, st.session.sid, call)
                     if status != 200:  # cannot happen with one slot per unit of capacity
                         live.res.rejects += 1
                         await live.sleep(0.05)
                         continue
-                    live._record(st, 1)
+                    live._record(st, 1, started)
                     if st.idx >= len(st.session.calls):
-                        lease.boundary(prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
-                                       done=True)
+                        lease.boundary(
+                            prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens, done=True
+                        )
                         return
                     if call.tool_s > live.cfg.hold_s:
-                        lease.boundary(prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
-                                       block=True)
-                        task = asyncio.get_running_loop().create_task(self._wake(dispatch.run_id, call.tool_s))
+                        lease.boundary(
+                            prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens, block=True
+                        )
+                        task = asyncio.get_running_loop().create_task(
+                            self._wake(dispatch.run_id, call.tool_s)
+                        )
                         wakers.add(task)
                         task.add_done_callback(wakers.discard)
                         return
                     live.res.held_idle_s += call.tool_s
                     await live.sleep(call.tool_s)
                     st.ready_at = live.now()
-                    verdict = lease.boundary(prompt_tokens=call.prompt_tokens,
-                                             completion_tokens=call.output_tokens)
+                    verdict = lease.boundary(
+                        prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens
+                    )
                     if verdict is not Verdict.CONTINUE:
                         return
 
@@ -208,8 +261,16 @@ class LiveRun:
             async def arrive(s: Session) -> None:
                 await self.sleep(s.arrival_s)
                 state[s.sid].ready_at = self.now()
-                sched.submit(RunSpec(s.sid, s.sid, tenant=s.tenant, priority=s.priority, deadline=s.deadline_s,
-                                     est_steps=s.est_steps))
+                sched.submit(
+                    RunSpec(
+                        s.sid,
+                        s.sid,
+                        tenant=s.tenant,
+                        priority=s.priority,
+                        deadline=s.deadline_s,
+                        est_steps=s.est_steps,
+                    )
+                )
 
             await asyncio.gather(*(arrive(s) for s in self.sessions))
             await self.all_done.wait()
@@ -227,8 +288,9 @@ async def _stats(port: int) -> dict[str, Any]:
     return out
 
 
-async def run_live(cfg: LiveConfig, sessions: list[Session], scheduled: dict[str, dict[str, Any]]
-                   ) -> dict[str, tuple[SimResult, dict[str, Any], float]]:
+async def run_live(
+    cfg: LiveConfig, sessions: list[Session], scheduled: dict[str, dict[str, Any]]
+) -> dict[str, tuple[SimResult, dict[str, Any], float]]:
     """Every mode against one upstream process; per mode: result, upstream stats, wall seconds."""
     args = [sys.executable, "-m", "bench.paced_upstream", "--speed", str(cfg.speed)]
     for t in cfg.tiers:
@@ -253,9 +315,18 @@ async def run_live(cfg: LiveConfig, sessions: list[Session], scheduled: dict[str
             await asyncio.wait_for(proc.wait(), 5)
 
 
-def simulate(cfg: LiveConfig, sessions: list[Session], scheduled: dict[str, dict[str, Any]]) -> dict[str, SimResult]:
-    sc = SimConfig(tiers=cfg.tiers, hold_s=cfg.hold_s, save_s=0.0, restore_s=0.0, rtt_s=0.0,
-                   backoff_cap_s=cfg.backoff_cap_s, seed=cfg.seed)
+def simulate(
+    cfg: LiveConfig, sessions: list[Session], scheduled: dict[str, dict[str, Any]]
+) -> dict[str, SimResult]:
+    sc = SimConfig(
+        tiers=cfg.tiers,
+        hold_s=cfg.hold_s,
+        save_s=0.0,
+        restore_s=0.0,
+        rtt_s=0.0,
+        backoff_cap_s=cfg.backoff_cap_s,
+        seed=cfg.seed,
+    )
     out = {"no_scheduler": Simulation(sc, sessions).run_direct("no_scheduler")}
     for mode in MODES[1:]:
         out[mode] = Simulation(sc, sessions).run_scheduled(build_policy(mode, **scheduled[mode]))

@@ -56,8 +56,13 @@ class Tier:
         return prefill * self.contention(n) + output_tokens * tpot
 
 
-def load_tier(name: str, model: str, hardware: str, capacity: int,
-              path: Path = TRACES / "splitwise-sim" / "perf_model.csv") -> Tier:
+def load_tier(
+    name: str,
+    model: str,
+    hardware: str,
+    capacity: int,
+    path: Path = TRACES / "splitwise-sim" / "perf_model.csv",
+) -> Tier:
     prompt: dict[int, list[float]] = defaultdict(list)
     token: dict[int, list[float]] = defaultdict(list)
     with path.open() as f:
@@ -72,8 +77,14 @@ def load_tier(name: str, model: str, hardware: str, capacity: int,
     if not prompt or not token:
         raise ValueError(f"no perf_model rows for {model} on {hardware}")
     ps, bs = sorted(prompt), sorted(token)
-    return Tier(name, capacity, [float(p) for p in ps], [sum(prompt[p]) / len(prompt[p]) for p in ps],
-                [float(b) for b in bs], [sum(token[b]) / len(token[b]) for b in bs])
+    return Tier(
+        name,
+        capacity,
+        [float(p) for p in ps],
+        [sum(prompt[p]) / len(prompt[p]) for p in ps],
+        [float(b) for b in bs],
+        [sum(token[b]) / len(token[b]) for b in bs],
+    )
 
 
 @dataclass(frozen=True)
@@ -117,8 +128,11 @@ def load_agent_sessions(path: Path = TRACES / "lmcache-agent-trace" / "agent_cal
             else:
                 tool = 0.0
             shared = int(r["prefix_shared_chars_with_prev_input"]) // 4
-            parsed.append(Call(int(r["input_tokens_est"]), min(shared, int(r["input_tokens_est"])),
-                               max(1, out_tok), tool))
+            parsed.append(
+                Call(
+                    int(r["input_tokens_est"]), min(shared, int(r["input_tokens_est"])), max(1, out_tok), tool
+                )
+            )
         out.append(Session(f"{agent}:{sid[:8]}", agent, "", 1, 0.0, parsed))
     return out
 

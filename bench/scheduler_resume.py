@@ -35,13 +35,29 @@ class DeterministicUpstream:
         msgs = request.messages
         results = [str(m.get("content")) for m in msgs if m.get("role") == "tool"]
         if len(results) < self.rounds:
-            msg: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [{
-                "id": f"call_{len(msgs)}", "type": "function",
-                "function": {"name": "mul", "arguments": json.dumps({"a": len(msgs), "b": len(results) + 2})}}]}
+            msg: dict[str, Any] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{len(msgs)}",
+                        "type": "function",
+                        "function": {
+                            "name": "mul",
+                            "arguments": json.dumps({"a": len(msgs), "b": len(results) + 2}),
+                        },
+                    }
+                ],
+            }
         else:
             msg = {"role": "assistant", "content": "result " + "/".join(results)}
-        return ChatResponse({"choices": [{"index": 0, "message": msg}],
-                             "usage": {"prompt_tokens": 20 * len(msgs), "completion_tokens": 8}}, "det")
+        return ChatResponse(
+            {
+                "choices": [{"index": 0, "message": msg}],
+                "usage": {"prompt_tokens": 20 * len(msgs), "completion_tokens": 8},
+            },
+            "det",
+        )
 
     async def stream(self, request: ChatRequest, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
         yield (await self.complete(request, deadline)).body
@@ -54,8 +70,9 @@ async def _mul(args: Mapping[str, Any], ctx: ToolContext) -> str:
     return str(int(args["a"]) * int(args["b"]))
 
 
-async def _run(client: Any, policy: SchedulerPolicy, n: int, slots: int, tag: str
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _run(
+    client: Any, policy: SchedulerPolicy, n: int, slots: int, tag: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     clock = SystemClock()
     saver = RedisSaver(client, prefix=f"resume-{tag}-{uuid.uuid4().hex[:6]}")
     tool = FunctionTool("mul", "Multiply.", _mul)

@@ -12,9 +12,14 @@ Two ways to reach the upstreams:
   (AIOS-style FIFO with a batch interval).
 * ``direct``: no scheduler. Each client calls a deployment (its fixed one, the least busy one,
   or the lowest-latency one as LiteLLM's routing strategies do); a deployment at capacity answers
-  429 after ``rtt_s`` and the client backs off like openai-python (min(0.5·2^n, 8) s, minus up to
-  25 % jitter) and tries again, forever; or, with ``give_up_attempts``, the step fails after that
-  many 429s and the session (no checkpoint) is rerun from its first step.
+  429 after ``rtt_s``. ``client="retry_forever"``: the client backs off with openai-python's
+  formula (min(0.5·2^n, 8) s, minus up to 25 % jitter) and tries again, forever (an SDK configured
+  with unlimited retries). ``client="sdk"``: openai-python's defaults inside LangGraph's default
+  ``RetryPolicy``: the SDK tries 3 times (max_retries=2: waits 0.5·2^k s minus up to 25 %, or the
+  server's Retry-After when ``retry_after_s`` is set), the node retries the step 3 times (waits
+  0.5·2^a s + U(0, 1) s), then the run fails; after ``rerun_delay_s`` the application submits it
+  again, from its last completed step (``resubmit="checkpoint"``: a checkpointed LangGraph thread) or
+  from its first step (``resubmit="scratch"``: no checkpointer).
 
 Service time of an LLM call comes from :class:`bench.scheduler_model.Tier` with the number of
 calls in flight on that deployment when it starts. A call's prefix is cached on the deployment
@@ -23,6 +28,7 @@ that served the session's previous call, unless a context switch evicted it.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -45,9 +51,14 @@ class SimConfig:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 8.0
     batch_interval_s: float = 0.0
-    give_up_attempts: int = 0  # direct mode: >0 = a step fails after this many 429s and the
-    # session, which has no checkpoint, is rerun from its first step (0 = retry forever)
+    client: str = "retry_forever"  # direct mode: "retry_forever" | "sdk" (see the module docstring)
+    resubmit: str = "checkpoint"  # sdk client, after a failed run: "checkpoint" | "scratch"
+    retry_after_s: float | None = None  # the 429's Retry-After header (None: not sent)
+    sdk_tries: int = 3  # openai-python max_retries=2
+    node_attempts: int = 3  # LangGraph RetryPolicy max_attempts
     rerun_delay_s: float = 1.0
+    high_reserve_slots: int = 0  # scheduled mode: slots only high-priority runs may take
+    speed_aware: bool = True  # scheduled mode: place runs on the fastest free deployment
     horizon_s: float = 50_000.0  # stop there; sessions not done by then are reported unfinished
     seed: int = 7
 
@@ -60,6 +71,7 @@ class StepRecord:
     priority: int
     ready_at: float
     done_at: float
+    started_at: float
     prompt_tokens: int
     output_tokens: int
     attempts: int
@@ -67,6 +79,11 @@ class StepRecord:
     @property
     def latency(self) -> float:
         return self.done_at - self.ready_at
+
+    @property
+    def wait(self) -> float:
+        """Ready → the successful call started (queueing, backoff, restore)."""
+        return self.started_at - self.ready_at
 
 
 @dataclass
@@ -81,6 +98,7 @@ class SimResult:
     switch_overhead_s: float = 0.0
     reruns: int = 0
     rerun_wasted_tokens: int = 0
+    failed_runs: int = 0
 
 
 @dataclass
@@ -93,6 +111,7 @@ class _S:
     evicted: bool = False
     attempts: int = 0
     home: str | None = None
+    started_at: float = 0.0
 
 
 class Simulation:
@@ -130,15 +149,27 @@ class Simulation:
         self.in_flight[dep] += 1
         dur = self.tiers[dep].service_s(prefill, call.output_tokens, self.in_flight[dep])
         self.res.busy_s += dur
-        st.dep = dep
+        st.dep, st.started_at = dep, t
         self.at(t + dur, lambda now: on_done(st, dep, now))
 
     def _finish_call(self, st: _S, dep: str, t: float) -> None:
         self.in_flight[dep] -= 1
         call = st.session.calls[st.idx]
         s = st.session
-        self.res.steps.append(StepRecord(s.sid, st.idx, s.tenant, s.priority, st.ready_at, t, call.prompt_tokens,
-                                         call.output_tokens, st.attempts))
+        self.res.steps.append(
+            StepRecord(
+                s.sid,
+                st.idx,
+                s.tenant,
+                s.priority,
+                st.ready_at,
+                t,
+                st.started_at,
+                call.prompt_tokens,
+                call.output_tokens,
+                st.attempts,
+            )
+        )
         ewma = self._lat_ewma.get(dep)
         per_tok = (t - st.ready_at) / max(1, call.output_tokens)
         self._lat_ewma[dep] = per_tok if ewma is None else 0.8 * ewma + 0.2 * per_tok
@@ -147,9 +178,19 @@ class Simulation:
 
     # ---- scheduled mode -----------------------------------------------------------------
     def run_scheduled(self, policy: SchedulerPolicy) -> SimResult:
-        self.core = SchedulerCore(policy=policy, slots=SlotPool({n: t.capacity for n, t in self.tiers.items()}))
-        self.core.ledger.weights.update({s.session.tenant: s.session.meta.get("weight", 1.0)
-                                         for s in self.ss.values()})
+        self.core = SchedulerCore(
+            policy=policy,
+            slots=SlotPool(
+                {n: t.capacity for n, t in self.tiers.items()},
+                speeds={n: 1.0 / t.token_s[0] for n, t in self.tiers.items()}
+                if self.cfg.speed_aware
+                else None,
+            ),
+            high_reserve_slots=self.cfg.high_reserve_slots,
+        )
+        self.core.ledger.weights.update(
+            {s.session.tenant: s.session.meta.get("weight", 1.0) for s in self.ss.values()}
+        )
         for st in self.ss.values():
             self.at(st.session.arrival_s, lambda t, st=st: self._arrive(st, t))
         if self.cfg.batch_interval_s > 0:
@@ -162,8 +203,17 @@ class Simulation:
         s = st.session
         assert self.core is not None
         st.ready_at = t
-        self.core.submit(RunSpec(s.sid, s.sid, tenant=s.tenant, priority=s.priority, deadline=s.deadline_s,
-                                 est_steps=s.est_steps), t)
+        self.core.submit(
+            RunSpec(
+                s.sid,
+                s.sid,
+                tenant=s.tenant,
+                priority=s.priority,
+                deadline=s.deadline_s,
+                est_steps=s.est_steps,
+            ),
+            t,
+        )
         self._dispatch(t)
 
     def _dispatch(self, t: float, tick: bool = False) -> None:
@@ -177,10 +227,15 @@ class Simulation:
                 start += self.cfg.save_s + self.cfg.restore_s
                 self.res.switch_overhead_s += self.cfg.save_s + self.cfg.restore_s
                 call = st.session.calls[st.idx]
-                self.core.switches.record(save_s=self.cfg.save_s, restore_s=self.cfg.restore_s,
-                                          nbytes=4 * (call.prompt_tokens + call.output_tokens),
-                                          wasted_tokens=call.shared_prefix_tokens)
-            self.at(start, lambda now, st=st, dep=d.deployment: self._start_call(st, dep, now, self._sched_done))
+                self.core.switches.record(
+                    save_s=self.cfg.save_s,
+                    restore_s=self.cfg.restore_s,
+                    nbytes=4 * (call.prompt_tokens + call.output_tokens),
+                    wasted_tokens=call.shared_prefix_tokens,
+                )
+            self.at(
+                start, lambda now, st=st, dep=d.deployment: self._start_call(st, dep, now, self._sched_done)
+            )
 
     def _batch_tick(self, t: float) -> None:
         self._dispatch(t, tick=True)
@@ -193,19 +248,23 @@ class Simulation:
         self._finish_call(st, dep, t)
         run = st.session.sid
         if st.idx >= len(st.session.calls):
-            self.core.boundary(run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
-                               done=True)
+            self.core.boundary(
+                run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens, done=True
+            )
             self.res.session_done[run] = t
             self._dispatch(t)
         elif call.tool_s > self.cfg.hold_s:
-            self.core.boundary(run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens,
-                               block=True)
+            self.core.boundary(
+                run, t, prompt_tokens=call.prompt_tokens, completion_tokens=call.output_tokens, block=True
+            )
             self._dispatch(t)
             self.at(t + call.tool_s, lambda now: self._wake(st, now))
         else:
             self.res.held_idle_s += call.tool_s
-            self.at(t + call.tool_s, lambda now: self._tool_done(st, dep, call.prompt_tokens,
-                                                                 call.output_tokens, now))
+            self.at(
+                t + call.tool_s,
+                lambda now: self._tool_done(st, dep, call.prompt_tokens, call.output_tokens, now),
+            )
 
     def _tool_done(self, st: _S, dep: str, prompt: int, completion: int, t: float) -> None:
         assert self.core is not None
@@ -254,17 +313,39 @@ class Simulation:
             self._start_call(st, dep, t, self._direct_done)
             return
         self.res.rejects += 1
-        n = st.attempts
-        if self.cfg.give_up_attempts and n >= self.cfg.give_up_attempts:
-            self.res.reruns += 1
-            self.res.rerun_wasted_tokens += sum(c.prompt_tokens + c.output_tokens
-                                                for c in st.session.calls[: st.idx])
-            st.idx = 0
-            self.at(t + self.cfg.rtt_s + self.cfg.rerun_delay_s, lambda now: self._step_ready(st, now))
+        wait = self._backoff(st)
+        if wait is None:  # the run failed; the application submits it again
+            self.res.failed_runs += 1
+            if self.cfg.resubmit == "scratch":
+                self.res.reruns += 1
+                self.res.rerun_wasted_tokens += sum(
+                    c.prompt_tokens + c.output_tokens for c in st.session.calls[: st.idx]
+                )
+                st.idx = 0
+                self.at(t + self.cfg.rtt_s + self.cfg.rerun_delay_s, lambda now: self._step_ready(st, now))
+            else:  # from its checkpoint: the same step, still counted from when it became ready
+                st.attempts = 0
+                self.at(t + self.cfg.rtt_s + self.cfg.rerun_delay_s, lambda now: self._attempt(st, now))
             return
-        wait = min(self.cfg.backoff_base_s * 2 ** (n - 1), self.cfg.backoff_cap_s) * (1 - 0.25 * self.rng.random())
         self.res.backoff_s += wait
         self.at(t + self.cfg.rtt_s + wait, lambda now: self._attempt(st, now))
+
+    def _backoff(self, st: _S) -> float | None:
+        """Seconds to wait after the ``st.attempts``-th rejected try; None: the run fails."""
+        n = st.attempts
+        if self.cfg.client == "retry_forever":
+            capped = min(self.cfg.backoff_base_s * 2.0 ** (n - 1), self.cfg.backoff_cap_s)
+            return float(capped * (1 - 0.25 * self.rng.random()))
+        if self.cfg.client != "sdk":
+            raise ValueError(self.cfg.client)
+        sdk_try, node_try = (n - 1) % self.cfg.sdk_tries, (n - 1) // self.cfg.sdk_tries
+        if sdk_try + 1 < self.cfg.sdk_tries:  # openai-python's own retry
+            if self.cfg.retry_after_s is not None:
+                return self.cfg.retry_after_s
+            return float(min(0.5 * 2.0**sdk_try, 8.0) * (1 - 0.25 * self.rng.random()))
+        if node_try + 1 < self.cfg.node_attempts:  # the LangGraph node's RetryPolicy
+            return float(min(0.5 * 2.0**node_try, 128.0) + self.rng.uniform(0.0, 1.0))
+        return None
 
     def _direct_done(self, st: _S, dep: str, t: float) -> None:
         call = st.session.calls[st.idx]
@@ -287,3 +368,59 @@ def percentile(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _intersect(xs: list[tuple[float, float]], ys: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out, i, j = [], 0, 0
+    while i < len(xs) and j < len(ys):
+        a, b = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        if a < b:
+            out.append((a, b))
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def backlogged_service(
+    steps: list[StepRecord], w_in: float = 1.0, w_out: float = 2.0
+) -> tuple[dict[str, float], float]:
+    """Weighted tokens (VTC cost) each tenant was served while *every* tenant was backlogged.
+
+    A tenant is backlogged while one of its steps waits for a slot ([ready_at, started_at]): it
+    could use more service than it gets (as in VTC's fairness guarantee); a tenant whose sessions
+    are all in service or in tool calls asks for nothing more. A step's tokens are spread evenly over its service
+    interval [started_at, done_at]; only the part inside the all-backlogged time counts. Returns
+    (tokens per tenant, seconds during which all tenants were backlogged).
+    """
+    by_tenant: dict[str, list[tuple[float, float]]] = {}
+    for st in steps:
+        by_tenant.setdefault(st.tenant, []).append((st.ready_at, st.started_at))
+    merged = [_merge(v) for v in by_tenant.values()]
+    common = merged[0] if merged else []
+    for m in merged[1:]:
+        common = _intersect(common, m)
+    served = dict.fromkeys(by_tenant, 0.0)
+    starts = [a for a, _ in common]
+    for st in steps:
+        span = st.done_at - st.started_at
+        if span <= 0:
+            continue
+        k = max(0, bisect.bisect_right(starts, st.started_at) - 1)
+        inside = 0.0
+        while k < len(common) and common[k][0] < st.done_at:
+            inside += max(0.0, min(common[k][1], st.done_at) - max(common[k][0], st.started_at))
+            k += 1
+        served[st.tenant] += (st.prompt_tokens * w_in + st.output_tokens * w_out) * inside / span
+    return served, sum(b - a for a, b in common)

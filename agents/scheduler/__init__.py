@@ -13,6 +13,7 @@ from agents.scheduler.policies import (
     FifoPolicy,
     PriorityPolicy,
     RoundRobinPolicy,
+    ShortestRemainingPolicy,
 )
 from agents.scheduler.policy import SchedulerPolicy
 from agents.scheduler.registry import build_policy, policy_kinds
@@ -21,8 +22,28 @@ from agents.scheduler.slots import SlotPool
 from agents.scheduler.views import PRIORITY_CLASSES, RunView, priority_of
 
 __all__ = [
-    "PRIORITY_CLASSES", "AsyncScheduler", "CriticalPathPolicy", "Dispatch", "EdfPolicy", "FairShareLedger",
-    "FairSharePolicy", "FifoPolicy", "PriorityPolicy", "RoundRobinPolicy", "RunExecutor",
-    "RunSpec", "RunState", "RunView", "SchedulerCore", "SchedulerPolicy", "SlotPool",
-    "StepLease", "SwitchStats", "Verdict", "build_policy", "policy_kinds", "priority_of",
+    "PRIORITY_CLASSES",
+    "AsyncScheduler",
+    "CriticalPathPolicy",
+    "Dispatch",
+    "EdfPolicy",
+    "FairShareLedger",
+    "FairSharePolicy",
+    "FifoPolicy",
+    "PriorityPolicy",
+    "RoundRobinPolicy",
+    "RunExecutor",
+    "RunSpec",
+    "RunState",
+    "RunView",
+    "SchedulerCore",
+    "SchedulerPolicy",
+    "ShortestRemainingPolicy",
+    "SlotPool",
+    "StepLease",
+    "SwitchStats",
+    "Verdict",
+    "build_policy",
+    "policy_kinds",
+    "priority_of",
 ]

@@ -36,8 +36,9 @@ class SwitchStats:
         self.count += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
 
-    def record(self, *, save_s: float = 0.0, restore_s: float = 0.0, nbytes: int = 0,
-               wasted_tokens: int = 0) -> None:
+    def record(
+        self, *, save_s: float = 0.0, restore_s: float = 0.0, nbytes: int = 0, wasted_tokens: int = 0
+    ) -> None:
         if save_s:
             self.save_s.append(save_s)
         if restore_s:

@@ -94,6 +94,12 @@ class _Run:
 class SchedulerCore:
     """Admits ready runs into deployment slots and decides preemption at step boundaries.
 
+    ``high_reserve_slots`` holds that many slots of the fastest deployment back for high-priority
+    runs (priority 0): a less urgent run may take a slot there only while more of its slots stay
+    free than the reservation still owed (reservation − high-priority runs already running), so
+    an urgent step that becomes ready finds a fast slot instead of queueing behind long
+    generations or decoding on a slower deployment. 0 disables it.
+
     Raises KeyError for an unknown run id and ValueError for a call in the wrong state.
     """
 
@@ -102,6 +108,7 @@ class SchedulerCore:
     ledger: FairShareLedger = field(default_factory=FairShareLedger)
     switches: SwitchStats = field(default_factory=SwitchStats)
     default_step_s: float = 1.0
+    high_reserve_slots: int = 0
     _runs: dict[str, _Run] = field(default_factory=dict)
     _seq: int = 0
     _global_step_s: float | None = None
@@ -138,15 +145,18 @@ class SchedulerCore:
         Runs in ``exclude`` stay queued (their previous executor is still shutting down)."""
         out: list[Dispatch] = []
         while self.slots.total_free() > 0:
-            fits = [r for r in self._ready() if r.spec.run_id not in exclude
-                    and self.slots.pick(r.spec.deployments) is not None]
+            fits = [
+                r
+                for r in self._ready()
+                if r.spec.run_id not in exclude and self.slots.pick(self._allowed(r)) is not None
+            ]
             if not fits:
                 break
             chosen = self.policy.choose_next([self._view(r) for r in fits], now)
             if chosen is None:
                 break
             run = self._runs[chosen.run_id]
-            dep = self.slots.pick(run.spec.deployments, prefer=run.last_deployment)
+            dep = self.slots.pick(self._allowed(run), prefer=run.last_deployment)
             assert dep is not None
             self.slots.acquire(dep)
             run.state, run.deployment, run.slice_steps = RunState.RUNNING, dep, 0
@@ -155,8 +165,16 @@ class SchedulerCore:
             run.switched_out = False
         return out
 
-    def boundary(self, run_id: str, now: float, *, prompt_tokens: int = 0, completion_tokens: int = 0,
-                 done: bool = False, block: bool = False) -> Verdict:
+    def boundary(
+        self,
+        run_id: str,
+        now: float,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        done: bool = False,
+        block: bool = False,
+    ) -> Verdict:
         """A running run finished one step. Charges its tokens and says what happens next."""
         run = self._running(run_id)
         run.steps_done += 1
@@ -177,8 +195,9 @@ class SchedulerCore:
             self._release(run, RunState.BLOCKED)
             return Verdict.RELEASE
         dep = run.deployment
-        rivals = [self._view(r) for r in self._ready()
-                  if r.spec.deployments is None or dep in r.spec.deployments]
+        rivals = [
+            self._view(r) for r in self._ready() if r.spec.deployments is None or dep in r.spec.deployments
+        ]
         if rivals and self.policy.should_preempt(self._view(run), rivals, now):
             self._release(run, RunState.READY)
             run.switched_out = True
@@ -233,6 +252,20 @@ class SchedulerCore:
         del self._runs[run_id]
 
     # ---- internals -----------------------------------------------------------------------
+    def _allowed(self, run: _Run) -> tuple[str, ...] | None:
+        """Where ``run`` may start now: its allowed deployments, minus the reserved slots of the
+        fastest deployment when the run is not high priority (see ``high_reserve_slots``)."""
+        if self.high_reserve_slots <= 0 or run.spec.priority <= 0:
+            return run.spec.deployments
+        owed = self.high_reserve_slots - sum(
+            1 for r in self._runs.values() if r.state is RunState.RUNNING and r.spec.priority <= 0
+        )
+        fastest = max(self.slots.deployments, key=self.slots.speed)
+        if owed <= 0 or self.slots.free(fastest) > owed:
+            return run.spec.deployments
+        names = self.slots.deployments if run.spec.deployments is None else run.spec.deployments
+        return tuple(d for d in names if d != fastest)
+
     def _ready(self) -> list[_Run]:
         return [r for r in self._runs.values() if r.state is RunState.READY]
 
@@ -243,8 +276,11 @@ class SchedulerCore:
         return run
 
     def _active_tenants(self, exclude: _Run) -> set[str]:
-        return {r.spec.tenant for r in self._runs.values() if r is not exclude
-                and r.state in (RunState.READY, RunState.RUNNING, RunState.BLOCKED)}
+        return {
+            r.spec.tenant
+            for r in self._runs.values()
+            if r is not exclude and r.state in (RunState.READY, RunState.RUNNING, RunState.BLOCKED)
+        }
 
     def _enqueue(self, run: _Run, now: float) -> None:
         active = self._active_tenants(exclude=run)
@@ -261,16 +297,24 @@ class SchedulerCore:
     def _observe_step(self, run: _Run, seconds: float) -> None:
         def ewma(old: float | None) -> float:
             return seconds if old is None else 0.7 * old + 0.3 * seconds
+
         run.step_ewma_s = ewma(run.step_ewma_s)
         self._global_step_s = ewma(self._global_step_s)
 
     def _view(self, run: _Run) -> RunView:
         step = run.step_ewma_s or self._global_step_s or self.default_step_s
         return RunView(
-            run_id=run.spec.run_id, tenant=run.spec.tenant, priority=run.spec.priority, seq=run.seq,
-            submitted_at=run.submitted_at, ready_since=run.ready_since, deadline=run.spec.deadline,
-            predicted_step_s=step, remaining_steps=max(1, run.spec.est_steps - run.steps_done),
-            slice_steps=run.slice_steps, tenant_vtokens=self.ledger.value(run.spec.tenant),
+            run_id=run.spec.run_id,
+            tenant=run.spec.tenant,
+            priority=run.spec.priority,
+            seq=run.seq,
+            submitted_at=run.submitted_at,
+            ready_since=run.ready_since,
+            deadline=run.spec.deadline,
+            predicted_step_s=step,
+            remaining_steps=max(1, run.spec.est_steps - run.steps_done),
+            slice_steps=run.slice_steps,
+            tenant_vtokens=self.ledger.value(run.spec.tenant),
         )
 
 

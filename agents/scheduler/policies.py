@@ -153,3 +153,38 @@ class CriticalPathPolicy:
 
     def should_preempt(self, running: RunView, ready: Sequence[RunView], now: float) -> bool:
         return any(r.priority < running.priority for r in ready)
+
+
+@dataclass(frozen=True, slots=True)
+class ShortestRemainingPolicy:
+    """Shortest predicted remaining work first (SRPT) within a priority class, with aging.
+
+    Remaining work = predicted step time × estimated remaining steps (the run's EWMA step time,
+    the agent's typical step count minus steps done). SRPT minimizes the mean session completion
+    time; to keep long runs from starving, waiting counts twice: a run's key within its class is
+    its remaining work minus its waiting time, and every ``aging_s`` seconds of waiting make it
+    one class more urgent (as in PriorityPolicy). Only a strictly more urgent class preempts.
+    """
+
+    aging_s: float = 120.0
+    wait_weight: float = 1.0
+    name: str = "shortest_remaining"
+
+    def __post_init__(self) -> None:
+        if self.aging_s <= 0:
+            raise ValueError("aging_s must be positive")
+
+    def _key(self, run: RunView, now: float) -> tuple[float, ...]:
+        waited = max(0.0, now - run.ready_since)
+        remaining = run.predicted_step_s * max(1, run.remaining_steps)
+        return (
+            float(math.floor(run.priority - waited / self.aging_s)),
+            remaining - self.wait_weight * waited,
+            float(run.seq),
+        )
+
+    def choose_next(self, ready: Sequence[RunView], now: float) -> RunView | None:
+        return _best(ready, lambda r: self._key(r, now))
+
+    def should_preempt(self, running: RunView, ready: Sequence[RunView], now: float) -> bool:
+        return any(r.priority < running.priority for r in ready)

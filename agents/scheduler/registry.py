@@ -12,6 +12,7 @@ from agents.scheduler.policies import (
     FifoPolicy,
     PriorityPolicy,
     RoundRobinPolicy,
+    ShortestRemainingPolicy,
 )
 from agents.scheduler.policy import SchedulerPolicy
 
@@ -22,6 +23,7 @@ _POLICIES: Mapping[str, Callable[..., SchedulerPolicy]] = {
     "edf": EdfPolicy,
     "fair_share": FairSharePolicy,
     "critical_path": CriticalPathPolicy,
+    "shortest_remaining": ShortestRemainingPolicy,
 }
 
 

@@ -31,12 +31,19 @@ class StepLease:
         self._scheduler = scheduler
         self.dispatch = dispatch
 
-    def boundary(self, *, prompt_tokens: int = 0, completion_tokens: int = 0, done: bool = False,
-                 block: bool = False) -> Verdict:
+    def boundary(
+        self, *, prompt_tokens: int = 0, completion_tokens: int = 0, done: bool = False, block: bool = False
+    ) -> Verdict:
         """Report a finished step; returns what to do next (see :class:`Verdict`)."""
         s = self._scheduler
-        verdict = s.core.boundary(self.dispatch.run_id, s.clock.now(), prompt_tokens=prompt_tokens,
-                                  completion_tokens=completion_tokens, done=done, block=block)
+        verdict = s.core.boundary(
+            self.dispatch.run_id,
+            s.clock.now(),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            done=done,
+            block=block,
+        )
         if verdict is not Verdict.CONTINUE:
             s.pump()  # the freed slot goes to another run; this one waits until its executor exits
         return verdict
@@ -48,10 +55,12 @@ class StepLease:
             s.core.abort(self.dispatch.run_id, failed=failed)
             s.pump()
 
-    def record_switch(self, *, save_s: float = 0.0, restore_s: float = 0.0, nbytes: int = 0,
-                      wasted_tokens: int = 0) -> None:
-        self._scheduler.core.switches.record(save_s=save_s, restore_s=restore_s, nbytes=nbytes,
-                                             wasted_tokens=wasted_tokens)
+    def record_switch(
+        self, *, save_s: float = 0.0, restore_s: float = 0.0, nbytes: int = 0, wasted_tokens: int = 0
+    ) -> None:
+        self._scheduler.core.switches.record(
+            save_s=save_s, restore_s=restore_s, nbytes=nbytes, wasted_tokens=wasted_tokens
+        )
 
 
 class AsyncScheduler:
@@ -69,8 +78,9 @@ class AsyncScheduler:
     async def __aenter__(self) -> AsyncScheduler:
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     def submit(self, spec: RunSpec) -> None:

@@ -170,3 +170,33 @@ def test_unknown_run_and_wrong_state_raise() -> None:
         core.boundary("r1", 0.0)
     with pytest.raises(ValueError, match="already submitted"):
         core.submit(spec("r1"), 0.0)
+
+
+def test_high_reserve_keeps_slots_for_the_high_class() -> None:
+    core = SchedulerCore(policy=FifoPolicy(), slots=SlotPool({"d": 3}), high_reserve_slots=1)
+    for r in ("n1", "n2", "n3"):
+        core.submit(spec(r, priority=1), 0.0)
+    assert [d.run_id for d in core.dispatch(0.0)] == ["n1", "n2"]  # the third slot stays free
+    core.submit(spec("h1", priority=0), 1.0)
+    assert [d.run_id for d in core.dispatch(1.0)] == ["h1"]
+    assert core.boundary("n1", 2.0, done=True) is Verdict.DONE
+    # the reservation is owed no more while a high-priority run holds a slot
+    assert [d.run_id for d in core.dispatch(2.0)] == ["n3"]
+
+
+def test_high_reserve_zero_is_work_conserving() -> None:
+    core = SchedulerCore(policy=FifoPolicy(), slots=SlotPool({"d": 2}))
+    for r in ("n1", "n2"):
+        core.submit(spec(r, priority=1), 0.0)
+    assert len(core.dispatch(0.0)) == 2
+
+
+def test_slot_pool_places_on_the_fastest_free_deployment() -> None:
+    pool = SlotPool({"slow": 2, "fast": 1}, speeds={"slow": 1.0, "fast": 1.5})
+    assert pool.pick(None) == "fast"
+    assert pool.pick(None, prefer="slow") == "fast"  # affinity yields to a faster free slot
+    pool.acquire("fast")
+    assert pool.pick(None, prefer="fast") == "slow"
+    assert SlotPool({"a": 1, "b": 2}).pick(None, prefer="a") == "a"  # no speeds: affinity first
+    with pytest.raises(ValueError, match="speeds"):
+        SlotPool({"a": 1}, speeds={"b": 1.0})
