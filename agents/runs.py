@@ -304,26 +304,31 @@ class RunStore:
         limit: int = 20,
     ) -> tuple[list[RunRecord], bool]:
         """Newest first: up to ``limit`` runs of ``tenant`` (None: every tenant) that match the
-        filters, and whether more match. With filters, only the newest LIST_SCAN_MAX runs are
-        looked at."""
+        filters, and whether more match (records without ``input``). With filters, only the
+        newest LIST_SCAN_MAX runs are looked at."""
         found: list[RunRecord] = []
-        page = max(limit + 1, 100)
+        start, page = 0, limit + 1  # unfiltered, one page answers; filtered pages grow ×4
+        fields = [f for f in RunRecord.__dataclass_fields__ if f != "input"]  # input can be 200k chars
         try:
-            for start in range(0, LIST_SCAN_MAX, page):
+            while start < LIST_SCAN_MAX:
                 ids = await self.r.zrevrange(self._index(tenant), start, start + page - 1)
                 if not ids:
                     break
                 async with self.r.pipeline(transaction=False) as pipe:
                     for rid in ids:
-                        pipe.hgetall(self.key(rid.decode()))
-                    raws = await pipe.execute()
-                for raw in raws:
-                    if raw and matches(rec := _decode(raw), agent, status):
+                        pipe.hmget(self.key(rid.decode()), fields)
+                    rows = await pipe.execute()
+                for row in rows:
+                    if row[0] is None:  # run_id: the record is gone
+                        continue
+                    raw = {k.encode(): v for k, v in zip(fields, row, strict=True) if v is not None}
+                    if matches(rec := _decode({b"input": b"", **raw}), agent, status):
                         found.append(rec)
                         if len(found) > limit:
                             return found[:limit], True
                 if len(ids) < page:
                     break
+                start, page = start + page, min(4 * page, 1000)
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
         return found, False

@@ -107,3 +107,14 @@ def test_memory_store_forgets_old_finished_runs_only() -> None:
         assert [r.run_id for r in (await s.list_runs(limit=10))[0]] == ["live", "r3", "r2"]
 
     asyncio.run(go())
+
+
+async def test_filtered_list_pages_through_older_runs(store: RunStorage) -> None:
+    for i in range(30):
+        await store.create(
+            rec(f"r{i:02d}", f"th{i}", agent="old" if i == 0 else "new", at=100.0 + i), "enqueue"
+        )
+    runs, more = await store.list_runs(agent="old", limit=1)  # the match is behind several pages
+    assert [r.run_id for r in runs] == ["r00"] and not more
+    runs, more = await store.list_runs(agent="new", limit=28)
+    assert len(runs) == 28 and runs[0].run_id == "r29" and more
