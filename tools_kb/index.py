@@ -182,21 +182,37 @@ class ToolIndex:
         tenant: str | None = None,
         options: SearchOptions = SearchOptions(),
     ) -> list[list[SearchHit]]:
-        """Like :meth:`search` for several queries, embedding all their texts in one call."""
+        """Like :meth:`search` for several queries, embedding all their texts in one call.
+
+        (BM25 is scored after the embedding, not while it runs: Python code on this thread
+        would hold the GIL the compute thread needs to start and finish its run, which costs
+        more than the overlap saves.)"""
         if not queries:
             return []
         parts = [self._texts(q, options) for q in queries]
         flat = [t for p, _ in parts for t in p]
-        vectors = await self._embedder.embed(flat)
         rows = self._visibility.rows_for(tenant)
+        vectors = await self._embedder.embed(flat)
+        lexical = [self._lexical_scores(t, rows) for t in flat]
         out: list[list[SearchHit]] = []
         pos = 0
         for texts, weight in parts:
-            vecs = vectors[pos : pos + len(texts)]
-            pos += len(texts)
-            scores = self._combined(texts, vecs, rows, tenant, weight)
+            end = pos + len(texts)
+            scores = self._combined(vectors[pos:end], lexical[pos:end], rows, tenant, weight)
+            pos = end
             out.append(self._top(scores, rows, k, options))
         return out
+
+    def _uses_lexical(self) -> bool:
+        return not (
+            self.fusion is DENSE_ONLY or (self.fusion.kind == "weighted" and self.fusion.weight >= 1.0)
+        )
+
+    def _lexical_scores(self, text: str, rows: Rows | None) -> npt.NDArray[np.float32] | None:
+        if not self._uses_lexical():
+            return None
+        lexical = self._lexical.scores(text)
+        return lexical if rows is None else lexical[rows]
 
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
@@ -209,31 +225,32 @@ class ToolIndex:
         return [query, *parts.clauses], weight
 
     def _fused(
-        self, text: str, vector: npt.NDArray[np.float32], rows: Rows | None, tenant: str | None
+        self,
+        vector: npt.NDArray[np.float32],
+        lexical: npt.NDArray[np.float32] | None,
+        rows: Rows | None,
+        tenant: str | None,
     ) -> npt.NDArray[np.float32]:
         dense = self._dense.scores(vector, rows, rows_key=tenant or "")
         if self._extra is not None:
             pooled = np.full(len(self.tools), -np.inf, dtype=np.float32)
             np.maximum.at(pooled, self._extra_owner, self._extra.scores(vector))
             dense = np.maximum(dense, pooled if rows is None else pooled[rows])
-        if self.fusion is DENSE_ONLY or (self.fusion.kind == "weighted" and self.fusion.weight >= 1.0):
+        if lexical is None:
             return dense
-        lexical = self._lexical.scores(text)
-        if rows is not None:
-            lexical = lexical[rows]
         return self.fusion(dense, lexical)
 
     def _combined(
         self,
-        texts: list[str],
         vectors: npt.NDArray[np.float32],
+        lexical: Sequence[npt.NDArray[np.float32] | None],
         rows: Rows | None,
         tenant: str | None,
         clause_weight: float,
     ) -> npt.NDArray[np.float32]:
-        scores = self._fused(texts[0], vectors[0], rows, tenant)
-        for text, vec in zip(texts[1:], vectors[1:], strict=True):
-            scores = np.maximum(scores, clause_weight * self._fused(text, vec, rows, tenant))
+        scores = self._fused(vectors[0], lexical[0], rows, tenant)
+        for vec, lex in zip(vectors[1:], lexical[1:], strict=True):
+            scores = np.maximum(scores, clause_weight * self._fused(vec, lex, rows, tenant))
         return scores
 
     def _top(

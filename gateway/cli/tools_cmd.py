@@ -101,6 +101,12 @@ def _embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
     p.add_argument("--embedder", choices=("auto", "onnx", "st"), default="auto")
     p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE, help="'' disables the cache")
+    p.add_argument(
+        "--build-threads",
+        type=int,
+        default=None,
+        help="ONNX sessions embedding the catalog in parallel (default: one per CPU; queries: one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,6 +128,16 @@ def _embedder(args: argparse.Namespace) -> Any:
     return local_embedder(args.models_dir, prefer=args.embedder, cache=cache)
 
 
+def _build_embedder(args: argparse.Namespace, query_embedder: Any) -> Any:
+    """Catalog embedding on ``--build-threads`` ONNX sessions (same vectors as the queries')."""
+    from tools_kb.embedders import build_embedder
+
+    if args.embedder == "st":
+        return query_embedder
+    cache = args.vector_cache if str(args.vector_cache) else None
+    return build_embedder(args.models_dir, query_embedder, threads=args.build_threads, cache=cache)
+
+
 async def _eval(args: argparse.Namespace) -> int:
     from core.errors import ConfigError, SwitchboardError
     from tools_kb.evaluation import evaluate_catalog, read_queries
@@ -141,14 +157,16 @@ async def _eval(args: argparse.Namespace) -> int:
             return 1
     queries = read_queries(args.queries)  # read only after the tools were enhanced
     started = time.perf_counter()
+    embedder = _embedder(args)
     metrics, index = await evaluate_catalog(
         tools,
         queries,
-        _embedder(args),
+        embedder,
         k=args.k,
         method=args.method,
         decompose=False if args.no_decompose else None,
         extras=extras,
+        build_embedder=_build_embedder(args, embedder),
     )
     out = {key: metrics[key] for key in METRIC_KEYS}
     out["n"] = int(out["n"])
@@ -270,7 +288,8 @@ async def _search(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    index = await ToolIndex.build(tools, _embedder(args))
+    embedder = _embedder(args)
+    index = await ToolIndex.build(tools, _build_embedder(args, embedder), query_embedder=embedder)
     options = SearchOptions(min_score_ratio=0.6 if args.adaptive else None)
     hits = await index.search(args.query, args.k, args.tenant, options)
     if args.json:

@@ -29,6 +29,10 @@ class HashingEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         self.calls.append(len(texts))
+        return self.vectors(texts)
+
+    def vectors(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The vectors of ``texts`` (blocking; not counted in ``calls``)."""
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in tokenize(text) or ["<empty>"]:
