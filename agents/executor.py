@@ -5,7 +5,9 @@ half of a context switch). Checkpoints carry the run id in their metadata (``run
 run that already started (before a preemption, or on a worker that died) continues from its
 checkpoint with no new input, while a new run on an existing thread appends its input message.
 Supersteps are checkpointed synchronously (``durability="sync"``) before the next one starts,
-so stopping at any boundary loses nothing.
+so stopping at any boundary loses nothing. Token text of a streamed LLM step goes to
+``hooks.on_token`` as it arrives (through ``agents.streaming.TOKEN_SINK``); it is not a step
+boundary.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import AgentState, run_input
 from agents.scheduler import Dispatch, StepLease, Verdict
+from agents.streaming import TOKEN_SINK
 from core.clock import Clock
 
 
@@ -37,6 +40,8 @@ class RunHooks(Protocol):
 
     async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None: ...
 
+    async def on_token(self, run_id: str, text: str) -> None: ...
+
     async def on_stop(self, run_id: str, verdict: Verdict) -> None: ...
 
     async def on_finish(self, run_id: str, state: dict[str, Any]) -> None: ...
@@ -46,6 +51,9 @@ class RunHooks(Protocol):
 
 class NullHooks:
     async def on_step(self, run_id: str, node: str, update: dict[str, Any]) -> None:
+        return None
+
+    async def on_token(self, run_id: str, text: str) -> None:
         return None
 
     async def on_stop(self, run_id: str, verdict: Verdict) -> None:
@@ -94,6 +102,12 @@ class GraphExecutor:
             await self._hooks.on_finish(dispatch.run_id, dict(snapshot.values))
             return
         inp = None if started else run_input(work.user_input)
+        run_id = dispatch.run_id
+
+        async def sink(text: str) -> None:
+            await self._hooks.on_token(run_id, text)
+
+        sink_token = TOKEN_SINK.set(sink)  # langgraph's node tasks inherit this task's context
         stream = cast(
             AsyncGenerator[dict[str, Any], None],
             graph.astream(inp, config, stream_mode="updates", durability="sync"),
@@ -116,6 +130,7 @@ class GraphExecutor:
                     return
         finally:
             await stream.aclose()
+            TOKEN_SINK.reset(sink_token)
         lease.finish()
         final = await graph.aget_state({"configurable": {"thread_id": dispatch.thread_id}})
         await self._hooks.on_finish(dispatch.run_id, dict(final.values))

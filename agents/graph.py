@@ -9,9 +9,10 @@ types)::
     deployment the deployment that answered the last LLM step (prices the step)
 
 ``llm`` asks the agent's ChatBackend (the gateway's routed dispatcher in production) with the
-agent's policy as ``model``; ``tools`` executes the tool calls of the last assistant message,
-each under an idempotency key ``{thread_id}:{tool_call_id}`` checked against the ToolLedger, so
-a step replayed after a crash or a context switch never repeats a side effect.
+agent's policy as ``model``, streaming the step when the backend can (its text goes to
+``agents.streaming.TOKEN_SINK``); ``tools`` executes the tool calls of
+the last assistant message, each under an idempotency key ``{thread_id}:{tool_call_id}``
+checked against the ToolLedger, so a step replayed after a crash or a context switch never repeats a side effect.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.spec import AgentSpec
+from agents.streaming import TOKEN_SINK, StepStreamer, delta_text
 from agents.tools.base import AgentTool, ToolCallError, ToolContext
 from agents.tools.ledger import ToolLedger
 from core.backend import ChatBackend
 from core.clock import Clock
 from core.deadline import Deadline
-from core.wire import ChatRequest
+from core.errors import UpstreamBadResponseError
+from core.wire import ChatRequest, ChatResponse
 
 
 def _add_messages(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,6 +70,7 @@ class GraphDeps:
     clock: Clock
     step_timeout_s: float = 120.0
     tenant: str = "default"
+    stream_tokens: bool = True  # stream steps when the backend can (agents.streaming.StepStreamer)
 
 
 def build_react_graph(
@@ -94,7 +98,11 @@ def build_react_graph(
                 "thread_id": conf.get("thread_id", ""),
             },
         )
-        response = await deps.backend.complete(request, Deadline.after(deps.step_timeout_s, deps.clock))
+        deadline = Deadline.after(deps.step_timeout_s, deps.clock)
+        if deps.stream_tokens and isinstance(deps.backend, StepStreamer):
+            response = await _streamed(deps.backend, request, deadline)
+        else:
+            response = await deps.backend.complete(request, deadline)
         choice = (response.body.get("choices") or [{}])[0]
         message = dict(choice.get("message") or {"role": "assistant", "content": ""})
         message.setdefault("role", "assistant")
@@ -143,6 +151,33 @@ def build_react_graph(
     graph.add_conditional_edges("llm", after_llm, ["tools", END])
     graph.add_edge("tools", "llm")
     return graph.compile(checkpointer=checkpointer)
+
+
+TOKEN_BATCH = 4  # upstream content chunks per ``token`` event
+
+
+async def _streamed(backend: StepStreamer, request: ChatRequest, deadline: Deadline) -> ChatResponse:
+    """Stream one step: its content goes to ``TOKEN_SINK`` (when set) every TOKEN_BATCH chunks
+    and at the end; returns the backend's final ChatResponse."""
+    sink = TOKEN_SINK.get()
+    pending: list[str] = []
+    response: ChatResponse | None = None
+    async for item in backend.stream_step(request, deadline):
+        if isinstance(item, ChatResponse):
+            response = item
+            continue
+        text = delta_text(item)
+        if text:
+            pending.append(text)
+            if len(pending) >= TOKEN_BATCH:
+                if sink is not None:
+                    await sink("".join(pending))
+                pending.clear()
+    if pending and sink is not None:
+        await sink("".join(pending))
+    if response is None:
+        raise UpstreamBadResponseError("the streamed step ended without a response")
+    return response
 
 
 async def _call_once(

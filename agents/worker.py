@@ -273,6 +273,10 @@ class _Hooks:
         elif rec is not None and rec.suspend_requested:
             self.w.sched.suspend(run_id)
 
+    async def on_token(self, run_id: str, text: str) -> None:
+        if text:
+            await self.w.store.event(run_id, "token", {"text": text})
+
     async def on_stop(self, run_id: str, verdict: Verdict) -> None:
         rec = self.w.records.get(run_id)
         if rec is None:

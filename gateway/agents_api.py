@@ -106,8 +106,9 @@ class AgentsHolder:
         extra_tools: Callable[[], Sequence[Any]] = tuple,
     ) -> Callable[[Any], AbstractAsyncContextManager[object]]:
         """A gateway lifespan extension: opens the agents runtime with the routed dispatcher as the
-        agents' ChatBackend, ``workers`` in-process workers (at least one when embedded) and the
-        runtime's PriceBook pricing every LLM step. With the runtime's Redis URL it opens at
+        agents' ChatBackend (``RoutedAgentBackend``: LLM steps stream their tokens), ``workers``
+        in-process workers (at least one when embedded) and the runtime's PriceBook pricing every
+        LLM step. With the runtime's Redis URL it opens at
         start-up; without one, embedded, on the first agents request. ``catalog`` (an
         ``agents.tools.ToolCatalog``) answers ``kb_top_k`` / ``tag`` tool references;
         ``extra_tools()`` adds in-process tools (e.g. ``search_tools``)."""
@@ -115,6 +116,7 @@ class AgentsHolder:
         @contextlib.asynccontextmanager
         async def ext(rt: Any) -> AsyncIterator[object]:
             from agents.spec import load_agents  # light: pydantic + core.config
+            from gateway.agents_backend import RoutedAgentBackend  # light: agents.streaming
 
             specs = load_agents(agents_dir)  # bad agent YAML fails start-up, with positions
             redis_url = rt.settings.redis_url
@@ -128,7 +130,7 @@ class AgentsHolder:
                 return bootstrap.open_agents(  # type: ignore[no-any-return]
                     None if embedded else redis_url,
                     specs,
-                    rt.dispatcher,
+                    RoutedAgentBackend(rt.dispatcher),
                     rt.clock,
                     workers=max(1, workers) if embedded else workers,
                     slots=slots,

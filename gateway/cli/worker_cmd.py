@@ -45,6 +45,7 @@ async def _main(args: argparse.Namespace) -> int:
     from agents.spec import load_agents
     from core.errors import ConfigError, SwitchboardError
     from gateway.agents_api import key_spend_recorder
+    from gateway.agents_backend import RoutedAgentBackend
     from gateway.runtime import open_runtime
     from gateway.settings import GatewaySettings
 
@@ -66,7 +67,7 @@ async def _main(args: argparse.Namespace) -> int:
             async with open_agents(
                 settings.redis_url,
                 specs,
-                rt.dispatcher,
+                RoutedAgentBackend(rt.dispatcher),
                 rt.clock,
                 workers=args.workers,
                 slots=slots,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.executor import GraphExecutor, RunWork
@@ -21,16 +22,21 @@ from agents.scheduler import (
 from agents.spec import AgentSpec
 from agents.tools import MemoryToolLedger
 from core.clock import ManualClock
-from tests.agents.fakes import ScriptedAgentBackend, add_tool
+from tests.agents.fakes import ScriptedAgentBackend, StreamingScriptedBackend, add_tool
 
 SPEC = AgentSpec(name="adder", system_prompt="Add things.", max_steps=8)
 INPUTS = {"r1": "first question", "r2": "a second, longer question"}
 
 
-async def run_all(policy: SchedulerPolicy, run_ids: list[str]) -> tuple[dict[str, Any], list[str], int]:
+async def run_all(
+    policy: SchedulerPolicy,
+    run_ids: list[str],
+    streaming: bool = False,
+) -> tuple[dict[str, Any], list[str], int]:
     clock = ManualClock()
     effects: list[str] = []
-    deps = GraphDeps(SPEC, ScriptedAgentBackend(), [add_tool(effects)], MemoryToolLedger(), clock)
+    backend = StreamingScriptedBackend() if streaming else ScriptedAgentBackend()
+    deps = GraphDeps(SPEC, backend, [add_tool(effects)], MemoryToolLedger(), clock)
     saver = InMemorySaver()
 
     async def resolve(run_id: str) -> RunWork:
@@ -44,7 +50,9 @@ async def run_all(policy: SchedulerPolicy, run_ids: list[str]) -> tuple[dict[str
         await sched.wait_idle()
     finals = {}
     for rid in run_ids:
-        snap = await build_react_graph(deps, saver).aget_state({"configurable": {"thread_id": f"thread-{rid}"}})
+        snap = await build_react_graph(deps, saver).aget_state(
+            {"configurable": {"thread_id": f"thread-{rid}"}}
+        )
         finals[rid] = snap.values
     return finals, effects, core.switches.count
 
@@ -56,10 +64,11 @@ async def test_react_loop_calls_tool_and_answers() -> None:
     assert len(effects) == 3 and finals["r1"]["steps"] == 4
 
 
-async def test_preempted_runs_give_identical_output_and_no_repeated_effects() -> None:
+@pytest.mark.parametrize("streaming", [False, True], ids=["complete", "streamed-steps"])
+async def test_preempted_runs_give_identical_output_and_no_repeated_effects(streaming: bool) -> None:
     alone, _, _ = await run_all(FifoPolicy(), ["r1"])
     alone2, _, _ = await run_all(FifoPolicy(), ["r2"])
-    switched, effects, switches = await run_all(RoundRobinPolicy(slice_steps=1), ["r1", "r2"])
+    switched, effects, switches = await run_all(RoundRobinPolicy(slice_steps=1), ["r1", "r2"], streaming)
     assert switches > 4
     assert switched["r1"] == alone["r1"]
     assert switched["r2"] == alone2["r2"]

@@ -19,7 +19,7 @@ from core.config.models import PriceOverride
 from core.pricing import DeploymentPricing, PriceBook
 from gateway.agents_api import AgentsHolder, agents_api
 from gateway.http_errors import install_error_handlers
-from tests.agents.fakes import ScriptedAgentBackend, add_tool
+from tests.agents.fakes import StreamingScriptedBackend, add_tool
 
 SPECS = {
     "adder": AgentSpec(name="adder", tools=[ToolRef(name="add")], max_steps=8),
@@ -42,7 +42,7 @@ async def make_client(redis_url: str | None, workers: int) -> AsyncIterator[http
     async with open_agents(
         redis_url,
         SPECS,
-        ScriptedAgentBackend(),
+        StreamingScriptedBackend(),  # steps stream their tokens (the complete path: test_agent_graph)
         SystemClock(),
         workers=workers,
         slots={"fake": 2},
@@ -130,6 +130,14 @@ async def test_events_stream_steps_then_done(api: httpx.AsyncClient) -> None:
     # the running total grows step by step and the done event carries the run's final cost
     totals = [d["run_cost_usd"] for d in llm_steps]
     assert totals == sorted(totals) and totals[-1] == pytest.approx(sum(d["cost_usd"] for d in llm_steps))
+    # the final answer was streamed as token events, before its step event
+    tokens = [d["text"] for _, k, d in events if k == "token"]
+    assert "".join(tokens).startswith("total=") and len(tokens) > 1
+    last_token = max(i for i, (_, k, _) in enumerate(events) if k == "token")
+    assert (
+        events[last_token + 1][1] == "step"
+        and "".join(tokens) == events[last_token + 1][2]["messages"][0]["content"]
+    )
     done = events[-1][2]
     assert (
         done["status"] == "succeeded" and done["cost_usd"] == pytest.approx(totals[-1]) and done["steps"] == 4

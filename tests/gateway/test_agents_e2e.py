@@ -85,7 +85,11 @@ def test_run_is_priced_by_the_deployment_that_answered(
     llm = [s for s in steps if s.get("node") == "llm"]
     assert llm[0]["deployment"] == "fast" and llm[0]["cost_usd"] == pytest.approx(25e-6)
     assert steps[-1]["status"] == "succeeded" and steps[-1]["cost_usd"] == pytest.approx(25e-6)
-    assert fake_upstream.requests_for("m-fast")
+    # the step was streamed from the upstream: its text arrived as token events first
+    tokens = [s["text"] for s in steps if set(s) == {"text"}]
+    assert len(tokens) >= 2 and "".join(tokens) == "Hello from the fake upstream."
+    sent = fake_upstream.requests_for("m-fast")[-1].body
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
 def test_a_tenant_cannot_reach_another_tenants_runs(
