@@ -5,7 +5,8 @@
 (agents.streaming.StepStreamer) plans the step once, then streams it on the deployment the plan
 picked (retries and fallbacks until the first chunk, as for a client stream) and ends with the
 assembled ChatResponse carrying the usage and that deployment, so the step is priced exactly as
-a non-streamed one. A policy whose plan is a cascade (cheap first, escalate on the whole answer)
+a non-streamed one (an upstream that sends no usage on streams gets an estimate: prompt ~4
+characters per token, one completion token per content chunk). A policy whose plan is a cascade (cheap first, escalate on the whole answer)
 is not streamable: it runs non-streamed and yields only its final response.
 """
 
@@ -20,6 +21,7 @@ from core.deadline import Deadline
 from core.errors import SwitchboardError, UnknownModelError, UpstreamRejectedError, UpstreamUnavailableError
 from core.wire import ChatRequest, ChatResponse
 from gateway.dispatch import Dispatcher, RoutePlan
+from gateway.route_inputs import estimate_prompt_tokens
 
 
 class RoutedAgentBackend:
@@ -64,4 +66,10 @@ class RoutedAgentBackend:
         body = assemble(chunks)
         if opened.usage is not None:
             body["usage"] = opened.usage
+        else:  # an upstream that ignores stream_options (llama.cpp's server): estimate, never 0
+            body["usage"] = {
+                "prompt_tokens": estimate_prompt_tokens(plan.request.body),
+                "completion_tokens": opened.content_chunks,
+                "estimated": True,
+            }
         yield ChatResponse(body, opened.entry.name)
