@@ -56,7 +56,9 @@ SCHEDULED: dict[str, dict[str, Any]] = {
     "shortest_remaining": {"aging_s": 600.0, "wait_weight": 1.0},
     # priority with 4 of the fastest deployment's slots held back for the high class
     # (SchedulerCore.high_reserve_slots)
-    "priority_reserve": {"aging_s": 30.0, "_high_reserve_slots": 4},
+    "priority_reserve": {"_kind": "priority", "aging_s": 30.0, "_high_reserve_slots": 4},
+    # shortest_remaining that also stops long generations of less urgent runs mid-stream
+    "shortest_remaining_midstream": {"_kind": "shortest_remaining", "aging_s": 600.0, "_midstream": True},
 }
 DIRECT = ["no_scheduler", "least_busy", "latency_based"]
 # openai-python's defaults (max_retries=2) inside LangGraph's default RetryPolicy (3 attempts);
@@ -65,11 +67,14 @@ SDK_CLIENTS = {"no_scheduler_sdk": "checkpoint", "no_scheduler_sdk_scratch": "sc
 
 
 def run_policy(name: str, cfg: SimConfig, sessions: list[Session]) -> SimResult:
-    """One scheduled replay of the policy ``SCHEDULED[name]`` (kind = name up to ``_reserve``)."""
+    """One scheduled replay of ``SCHEDULED[name]``: ``_kind`` (default: the name) is the policy
+    kind, ``_high_reserve_slots`` and ``_midstream`` set the SchedulerCore options, the rest are
+    the policy's parameters."""
     params = dict(SCHEDULED[name])
+    kind = str(params.pop("_kind", name))
     reserve = int(params.pop("_high_reserve_slots", 0))
-    kind = name.removesuffix("_reserve")
-    c = SimConfig(**{**cfg.__dict__, "high_reserve_slots": reserve})
+    midstream = bool(params.pop("_midstream", False))
+    c = SimConfig(**{**cfg.__dict__, "high_reserve_slots": reserve, "midstream": midstream})
     return Simulation(c, sessions).run_scheduled(build_policy(kind, **params))
 
 
@@ -404,7 +409,15 @@ def _ranking(by_mode: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-SWEEP_POLICIES = ("fifo", "priority", "priority_reserve", "fair_share", "critical_path", "shortest_remaining")
+SWEEP_POLICIES = (
+    "fifo",
+    "priority",
+    "priority_reserve",
+    "fair_share",
+    "critical_path",
+    "shortest_remaining",
+    "shortest_remaining_midstream",
+)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -430,9 +443,18 @@ def seed_row(seed: int, args: argparse.Namespace, cfg: SimConfig, ref: Tier) -> 
     best = min(SWEEP_POLICIES, key=lambda p: m[p]["makespan_s"])
     hi = {
         p: m[p]["high_priority_step_latency_s"]["p99"]
-        for p in ("fifo", "priority", "priority_reserve", "shortest_remaining")
+        for p in (
+            "fifo",
+            "priority",
+            "priority_reserve",
+            "shortest_remaining",
+            "shortest_remaining_midstream",
+        )
     }
-    wait = {p: m[p]["high_priority_wait_s"]["p99"] for p in ("fifo", "priority")}
+    wait = {
+        p: m[p]["high_priority_wait_s"]["p99"]
+        for p in ("fifo", "priority", "shortest_remaining", "shortest_remaining_midstream")
+    }
     sess = {
         p: m[p]["session_makespan_s"]
         for p in ("no_scheduler", "no_scheduler_sdk", "fifo", "shortest_remaining")
@@ -461,8 +483,15 @@ def seed_row(seed: int, args: argparse.Namespace, cfg: SimConfig, ref: Tier) -> 
         "high_p99_fifo_over_priority": _ratio(hi["fifo"], hi["priority"]),
         "high_p99_fifo_over_priority_reserve": _ratio(hi["fifo"], hi["priority_reserve"]),
         "high_p99_fifo_over_shortest_remaining": _ratio(hi["fifo"], hi["shortest_remaining"]),
+        "high_p99_fifo_over_shortest_remaining_midstream": _ratio(
+            hi["fifo"], hi["shortest_remaining_midstream"]
+        ),
         "high_p99_bound_fifo_over_alone": _ratio(hi["fifo"], lb["high_step_alone_p99_s"]),
         "high_wait_p99_fifo_over_priority": _ratio(wait["fifo"], wait["priority"]),
+        "high_wait_p99_fifo_over_shortest_remaining": _ratio(wait["fifo"], wait["shortest_remaining"]),
+        "high_wait_p99_fifo_over_shortest_remaining_midstream": _ratio(
+            wait["fifo"], wait["shortest_remaining_midstream"]
+        ),
         "skewed_jain_fair_share": fs["jain_tenants"],
         "skewed_jain_backlogged_fair_share": fs["jain_tenants_backlogged"],
     }
@@ -491,6 +520,9 @@ def seed_sweep(args: argparse.Namespace, cfg: SimConfig, ref: Tier) -> dict[str,
             "high_p99_bound_ge_1.5": meets("high_p99_bound_fifo_over_alone", 1.5),
             "high_p99_priority_ge_1.5": meets("high_p99_fifo_over_priority", 1.5),
             "high_p99_shortest_remaining_ge_1.5": meets("high_p99_fifo_over_shortest_remaining", 1.5),
+            "high_p99_shortest_remaining_midstream_ge_1.5": meets(
+                "high_p99_fifo_over_shortest_remaining_midstream", 1.5
+            ),
             "jain_ge_0.95": meets("skewed_jain_fair_share", 0.95),
             "jain_backlogged_ge_0.95": meets("skewed_jain_backlogged_fair_share", 0.95),
         },
@@ -566,14 +598,21 @@ def targets(sc: dict[str, Any]) -> dict[str, Any]:
                 p["fifo"]["high_priority_step_latency_s"]["p99"],
                 p[pol]["high_priority_step_latency_s"]["p99"],
             )
-            for pol in ("priority", "priority_reserve", "shortest_remaining", "edf")
+            for pol in (
+                "priority",
+                "priority_reserve",
+                "shortest_remaining",
+                "shortest_remaining_midstream",
+                "edf",
+            )
         } | {
             "bound_fifo_over_alone": _ratio(
                 p["fifo"]["high_priority_step_latency_s"]["p99"], lb["high_step_alone_p99_s"]
             ),
-            "wait_p99_priority": _ratio(
-                p["fifo"]["high_priority_wait_s"]["p99"], p["priority"]["high_priority_wait_s"]["p99"]
-            ),
+            "wait_p99_ratio": {
+                pol: _ratio(p["fifo"]["high_priority_wait_s"]["p99"], p[pol]["high_priority_wait_s"]["p99"])
+                for pol in ("priority", "shortest_remaining", "shortest_remaining_midstream")
+            },
             "target": 1.5,
         }
     if "azure_mixed" in sc:

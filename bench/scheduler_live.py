@@ -42,7 +42,7 @@ from agents.scheduler import (
 from bench.scheduler_model import Call, Session, Tier
 from bench.scheduler_sim import SimConfig, SimResult, Simulation, StepRecord
 
-MODES = ["no_scheduler", "fifo", "priority", "fair_share"]
+MODES = ["no_scheduler", "fifo", "priority", "fair_share", "shortest_remaining"]
 
 
 @dataclass

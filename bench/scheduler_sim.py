@@ -59,6 +59,7 @@ class SimConfig:
     rerun_delay_s: float = 1.0
     high_reserve_slots: int = 0  # scheduled mode: slots only high-priority runs may take
     speed_aware: bool = True  # scheduled mode: place runs on the fastest free deployment
+    midstream: bool = False  # scheduled mode: preempt long generations mid-stream for urgent runs
     horizon_s: float = 50_000.0  # stop there; sessions not done by then are reported unfinished
     seed: int = 7
 
@@ -112,6 +113,15 @@ class _S:
     attempts: int = 0
     home: str | None = None
     started_at: float = 0.0
+    # the call in flight (mid-stream preemption needs to know how far it got)
+    gen: int = 0
+    in_call: bool = False
+    call_started: float = 0.0
+    call_prefill_s: float = 0.0
+    call_tpot_s: float = 0.0
+    call_end: float = 0.0
+    partial: int = 0  # output tokens of the current step generated before a mid-stream stop
+    stopped: bool = False  # the current step was stopped mid-stream at least once
 
 
 class Simulation:
@@ -145,12 +155,22 @@ class Simulation:
     def _start_call(self, st: _S, dep: str, t: float, on_done: Callable[[_S, str, float], None]) -> None:
         call = st.session.calls[st.idx]
         warm = st.cache_dep == dep and not st.evicted
-        prefill = call.prompt_tokens - (call.shared_prefix_tokens if warm else 0)
+        # after a mid-stream stop the call resumes from its partial output: prompt + partial
+        # output are prefilled again (the cache was evicted), the rest is generated
+        prefill = call.prompt_tokens + st.partial - (call.shared_prefix_tokens if warm else 0)
+        out = call.output_tokens - st.partial
         self.in_flight[dep] += 1
-        dur = self.tiers[dep].service_s(prefill, call.output_tokens, self.in_flight[dep])
+        tier, n = self.tiers[dep], self.in_flight[dep]
+        dur = tier.service_s(prefill, out, n)
         self.res.busy_s += dur
-        st.dep, st.started_at = dep, t
-        self.at(t + dur, lambda now: on_done(st, dep, now))
+        if not st.stopped:
+            st.started_at = t
+        st.gen += 1
+        st.dep, st.in_call, st.call_started, st.call_end = dep, True, t, t + dur
+        st.call_prefill_s = tier.service_s(prefill, 0, n)
+        st.call_tpot_s = (dur - st.call_prefill_s) / max(1, out)
+        gen = st.gen
+        self.at(t + dur, lambda now: on_done(st, dep, now) if st.gen == gen else None)
 
     def _finish_call(self, st: _S, dep: str, t: float) -> None:
         self.in_flight[dep] -= 1
@@ -174,6 +194,7 @@ class Simulation:
         per_tok = (t - st.ready_at) / max(1, call.output_tokens)
         self._lat_ewma[dep] = per_tok if ewma is None else 0.8 * ewma + 0.2 * per_tok
         st.cache_dep, st.evicted, st.attempts = dep, False, 0
+        st.in_call, st.partial, st.stopped = False, 0, False
         st.idx += 1
 
     # ---- scheduled mode -----------------------------------------------------------------
@@ -220,6 +241,28 @@ class Simulation:
         assert self.core is not None
         if self.cfg.batch_interval_s > 0 and not tick:
             return
+        if self.cfg.midstream:
+            in_call = {sid for sid, st in self.ss.items() if st.in_call}
+            while (victim := self.core.preempt_midstream(t, in_call)) is not None:
+                in_call.discard(victim)
+                self._stop_midstream(self.ss[victim], t)
+                self._admit(t)
+        self._admit(t)
+
+    def _stop_midstream(self, st: _S, t: float) -> None:
+        """Stop the generation in flight, keeping the tokens generated so far."""
+        assert st.dep is not None and self.core is not None
+        call = st.session.calls[st.idx]
+        done = int(max(0.0, t - st.call_started - st.call_prefill_s) / max(st.call_tpot_s, 1e-9))
+        done = min(done, call.output_tokens - st.partial - 1)
+        self.in_flight[st.dep] -= 1
+        self.res.busy_s -= max(0.0, st.call_end - t)
+        st.gen += 1  # the scheduled completion is void
+        st.in_call, st.stopped, st.evicted = False, True, True
+        st.partial += max(0, done)
+
+    def _admit(self, t: float) -> None:
+        assert self.core is not None
         for d in self.core.dispatch(t):
             st = self.ss[d.run_id]
             start = t
@@ -227,11 +270,14 @@ class Simulation:
                 start += self.cfg.save_s + self.cfg.restore_s
                 self.res.switch_overhead_s += self.cfg.save_s + self.cfg.restore_s
                 call = st.session.calls[st.idx]
+                # what the switch makes the upstream prefill again: the cached prefix, or after
+                # a mid-stream stop the whole prompt and the partial output
+                wasted = call.prompt_tokens + st.partial if st.stopped else call.shared_prefix_tokens
                 self.core.switches.record(
                     save_s=self.cfg.save_s,
                     restore_s=self.cfg.restore_s,
                     nbytes=4 * (call.prompt_tokens + call.output_tokens),
-                    wasted_tokens=call.shared_prefix_tokens,
+                    wasted_tokens=wasted,
                 )
             self.at(
                 start, lambda now, st=st, dep=d.deployment: self._start_call(st, dep, now, self._sched_done)

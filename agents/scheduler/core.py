@@ -206,6 +206,48 @@ class SchedulerCore:
             return Verdict.PREEMPT
         return Verdict.CONTINUE
 
+    def preempt_midstream(self, now: float, eligible: Collection[str]) -> str | None:
+        """Mid-stream preemption of a long generation (optional; class-based).
+
+        When the run the policy would admit next finds no free slot it may use, evict one
+        running run of a strictly less urgent class (the least urgent, then one on the fastest
+        deployment, then the one whose step started last) among ``eligible`` (runs whose executor can stop its generation now and
+        keep the partial output). The victim's slot is released and it is re-queued switched
+        out, as at a step boundary; the caller stops its generation, keeps the partial output
+        and resumes from it later (re-prefilling it: the switch's wasted tokens), then calls
+        :meth:`dispatch`, which admits the urgent run (the victim, just re-queued and of a less
+        urgent class, ranks after it). Returns the victim's run id, or None.
+        """
+        ready = self._ready()
+        if not ready:
+            return None
+        chosen = self.policy.choose_next([self._view(r) for r in ready], now)
+        if chosen is None:
+            return None
+        urgent = self._runs[chosen.run_id]
+        if self.slots.pick(self._allowed(urgent)) is not None:
+            return None  # it gets a free slot anyway
+        allowed = urgent.spec.deployments
+        candidates = [
+            r
+            for r in self._runs.values()
+            if r.state is RunState.RUNNING
+            and r.spec.run_id in eligible
+            and r.spec.priority > urgent.spec.priority
+            and (allowed is None or r.deployment in allowed)
+        ]
+        if not candidates:
+            return None
+        victim = max(
+            candidates,
+            key=lambda r: (r.spec.priority, self.slots.speed(r.deployment or ""), r.step_started),
+        )
+        self._release(victim, RunState.READY)
+        victim.switched_out = True
+        self.switches.switched("preempt_midstream")
+        self._enqueue(victim, now)
+        return victim.spec.run_id
+
     def wake(self, run_id: str, now: float) -> None:
         """A blocked run can continue (its tool call returned / new input arrived)."""
         run = self._runs[run_id]

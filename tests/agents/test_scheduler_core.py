@@ -200,3 +200,32 @@ def test_slot_pool_places_on_the_fastest_free_deployment() -> None:
     assert SlotPool({"a": 1, "b": 2}).pick(None, prefer="a") == "a"  # no speeds: affinity first
     with pytest.raises(ValueError, match="speeds"):
         SlotPool({"a": 1}, speeds={"b": 1.0})
+
+
+def test_midstream_preemption_evicts_a_less_urgent_generation_for_an_urgent_run() -> None:
+    core = SchedulerCore(
+        policy=PriorityPolicy(aging_s=1e9),
+        slots=SlotPool({"slow": 1, "fast": 1}, speeds={"slow": 1.0, "fast": 2.0}),
+    )
+    core.submit(spec("n1", priority=1), 0.0)
+    core.submit(spec("n2", priority=2), 0.0)
+    assert {d.run_id: d.deployment for d in core.dispatch(0.0)} == {"n1": "fast", "n2": "slow"}
+    assert core.preempt_midstream(1.0, {"n1", "n2"}) is None  # nobody urgent waits
+    core.submit(spec("h", priority=0), 2.0)
+    assert core.preempt_midstream(2.0, {"n1"}) == "n1"  # only n1 can stop mid-stream
+    assert core.state("n1") is RunState.READY
+    started = core.dispatch(2.0)
+    assert [(d.run_id, d.deployment, d.resume) for d in started] == [("h", "fast", False)]
+    assert core.switches.by_reason == {"preempt_midstream": 1}
+    # the victim resumes (from its partial output) once a slot frees
+    assert core.boundary("h", 3.0, done=True) is Verdict.DONE
+    assert [(d.run_id, d.resume) for d in core.dispatch(3.0)] == [("n1", True)]
+
+
+def test_midstream_preemption_never_evicts_the_same_or_a_more_urgent_class() -> None:
+    core = make(PriorityPolicy(aging_s=1e9))
+    core.submit(spec("h1", priority=0), 0.0)
+    core.dispatch(0.0)
+    core.submit(spec("h2", priority=0), 1.0)
+    assert core.preempt_midstream(1.0, {"h1"}) is None
+    assert core.state("h1") is RunState.RUNNING

@@ -64,3 +64,20 @@ def test_backlogged_service_counts_only_time_when_every_tenant_waits() -> None:
     served, both = backlogged_service(steps)
     assert both == pytest.approx(5.0)  # 5..10: both tenants wait
     assert served == {"a": pytest.approx(50.0), "b": pytest.approx(0.0)}
+
+
+def test_midstream_stop_keeps_partial_output_and_charges_the_reprefill() -> None:
+    from agents.scheduler import build_policy
+
+    tier = Tier("t", 1, [1.0, 1000.0], [0.01, 0.1], [1.0, 2.0], [0.01, 0.02])
+    low = Session("low", "k", "t0", 1, 0.0, [Call(100, 0, 1000, 0.0)])  # 10 s of decoding
+    high = Session("high", "k", "t0", 0, 2.0, [Call(100, 0, 10, 0.0)])
+    res = Simulation(
+        SimConfig(tiers=[tier], midstream=True, save_s=0.0, restore_s=0.0), [low, high]
+    ).run_scheduled(build_policy("priority", aging_s=1e9))
+    steps = {s.sid: s for s in res.steps}
+    assert steps["high"].wait == pytest.approx(0.0)  # it did not wait for the 10 s generation
+    assert res.switches["by_reason"] == {"preempt_midstream": 1}
+    # the resumed call prefilled the prompt and the ~200 tokens generated before the stop again
+    assert 250 <= res.switches["wasted_tokens"] <= 300
+    assert steps["low"].output_tokens == 1000 and steps["low"].done_at > steps["high"].done_at
