@@ -5,9 +5,10 @@ checkpointer, worker tasks) and closes it on exit.
 
 Two modes behind the same interfaces (``agents.runs.RunStorage``, langgraph checkpointer,
 ``ToolLedger``): with a Redis URL the run queue is a Redis stream shared by every worker process;
-without one (the embedded single-process default) the run store and queue live in this process
-(``MemoryRunStore``), tool results in a ``MemoryToolLedger``, and checkpoints in SQLite at
-``checkpoint_path`` (or in memory when it is None). Embedded runs do not survive a restart.
+without one (the embedded single-process default) the run store and queue live in this process,
+written through to SQLite at ``runs_path`` (``SqliteRunStore`` + ``SqliteToolLedger``: unfinished
+runs are admitted again after a restart) or only in memory when it is None (``MemoryRunStore``,
+``MemoryToolLedger``), and checkpoints in SQLite at ``checkpoint_path`` (or in memory).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agents.runs import RunStorage, RunStore
 from agents.scheduler import build_policy
 from agents.service import RunService
 from agents.spec import AgentSpec
+from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
 from agents.tools import AgentTool, MemoryToolLedger, RedisToolLedger, Toolbox, ToolCatalog, ToolLedger
 from agents.tools.http import HttpTool
 from agents.worker import CostFn, SpendFn, Worker, WorkerConfig, free
@@ -84,6 +86,7 @@ async def open_agents(
     cost: CostFn = free,
     on_spend: SpendFn | None = None,
     checkpoint_path: str | Path | None = None,
+    runs_path: str | Path | None = None,
 ) -> AsyncIterator[AgentsRuntime]:
     """Open the run service and start ``workers`` worker loops in this process (0: API only;
     with Redis, runs are then executed by ``switchboard worker`` processes sharing it; embedded,
@@ -101,7 +104,15 @@ async def open_agents(
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-            store, ledger = MemoryRunStore(), MemoryToolLedger()
+            if runs_path is not None:
+                sqlite_store, sqlite_ledger = SqliteRunStore(runs_path), SqliteToolLedger(runs_path)
+                stack.callback(sqlite_store.close)
+                stack.callback(sqlite_ledger.close)
+                if sqlite_store.restored:
+                    log.info("embedded agents: %d unfinished runs admitted again", sqlite_store.restored)
+                store, ledger = sqlite_store, sqlite_ledger
+            else:
+                store, ledger = MemoryRunStore(), MemoryToolLedger()
             checkpointer = await stack.enter_async_context(open_checkpointer(sqlite_path=checkpoint_path))
         await store.ensure_group()
         service = RunService(store, specs, clock)
@@ -133,7 +144,7 @@ async def open_agents(
         try:
             yield AgentsRuntime(service, store, started, embedded=not redis_url)
         finally:
-            if isinstance(store, MemoryRunStore) and (lost := store.unfinished()):
+            if type(store) is MemoryRunStore and (lost := store.unfinished()):
                 log.warning(
                     "embedded agents: %d accepted runs were not finished and are lost (no Redis)", lost
                 )

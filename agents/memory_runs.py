@@ -7,7 +7,8 @@ taken entries stay pending, owned by their consumer, until acked, with leases re
 heartbeats and reclaimed after ``lease_ms`` without one.
 
 Durability is the process's: records, events and queued runs live only as long as the process
-(a restart loses runs that were not finished). One process only; several gateway processes or
+(a restart loses runs that were not finished) unless a subclass persists them through the
+``_persist`` / ``_forget`` hooks (``agents.sqlite_runs.SqliteRunStore``). One process only; several gateway processes or
 ``switchboard worker`` processes need Redis. Finished runs beyond ``max_finished`` are forgotten,
 oldest first, so memory stays bounded; runs that are not finished are never dropped.
 """
@@ -64,12 +65,14 @@ class MemoryRunStore:
         if active is None:
             self._records[rec.run_id] = dataclasses.replace(rec, status="queued")
             self._active[rec.thread_id] = rec.run_id
+            self._persist(rec.run_id)
             await self._push(rec.run_id)
             return "queued", ""
         if policy == "reject":
             return "rejected", active
         self._records[rec.run_id] = dataclasses.replace(rec, status="waiting")
         self._waiting.setdefault(rec.thread_id, deque()).append(rec.run_id)
+        self._persist(rec.run_id)
         return "waiting", active
 
     async def get(self, run_id: str) -> RunRecord | None:
@@ -82,6 +85,7 @@ class MemoryRunStore:
             return
         for k, v in fields.items():
             setattr(rec, k, v)
+        self._persist(run_id)
 
     async def add_usage(
         self, run_id: str, steps: int, prompt: int, completion: int, cost_usd: float = 0.0
@@ -94,6 +98,7 @@ class MemoryRunStore:
         rec.completion_tokens += completion
         rec.cost_usd += cost_usd
         rec.updated_at = time.time()
+        self._persist(run_id)
         return rec.cost_usd
 
     async def complete(
@@ -105,6 +110,7 @@ class MemoryRunStore:
             rec.status, rec.output, rec.error, rec.updated_at = status, output, error, time.time()
             rec.completions += 1
             self._finished.append(rec_id)
+            self._persist(rec_id)
         if self._active.get(thread_id) == rec_id:
             waiting = self._waiting.get(thread_id)
             nxt = waiting.popleft() if waiting else None
@@ -151,6 +157,14 @@ class MemoryRunStore:
             old = self._finished.popleft()
             self._records.pop(old, None)
             self._events.pop(old, None)
+            self._forget(old)
+
+    # ---- persistence hooks (agents.sqlite_runs) ------------------------------------------------
+    def _persist(self, run_id: str) -> None:
+        """Called after every change of a record."""
+
+    def _forget(self, run_id: str) -> None:
+        """Called when a finished record is dropped."""
 
     # ---- events ------------------------------------------------------------------------------
     async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from agents.runs import STATUSES, TERMINAL, RunRecord, RunStorage
+from agents.runs import STATUSES, TERMINAL, RunRecord, RunStorage, done_event
 from agents.scheduler import PRIORITY_CLASSES
 from agents.spec import AgentSpec
 from core.clock import Clock
@@ -170,6 +170,9 @@ class RunService:
                     return
             if not batch:
                 rec = await self.get(run_id)
-                if rec.status in TERMINAL and cursor != "0":
+                if rec.status in TERMINAL and cursor == "0":  # finished, history gone (restart)
+                    yield "0-1", "done", done_event(rec, rec.status, rec.output, rec.error)
+                    return
+                if rec.status in TERMINAL:
                     return
                 await asyncio.sleep(0)

@@ -16,8 +16,8 @@ Tenancy: a virtual key sees and controls only its tenant's runs (another tenant'
 an unknown one); the master key (and an app without key services) sees every run.
 
 With SWITCHBOARD_REDIS_URL the runs live in Redis (shared with ``switchboard worker`` processes).
-Without it agents run embedded in this process (in-process run queue, SQLite checkpoints beside
-the state file), opened on the first agents request so gateway start-up does not import
+Without it agents run embedded in this process (in-process run queue; runs, tool results and
+checkpoints in SQLite beside the state file), opened on the first agents request so gateway start-up does not import
 langgraph. Errors are core.errors types, rendered as OpenAI error JSON.
 """
 
@@ -142,6 +142,7 @@ class AgentsHolder:
                     checkpoint_path=Path(state_path).parent / "agents-checkpoints.sqlite"
                     if state_path
                     else None,
+                    runs_path=Path(state_path).parent / "agents-runs.sqlite" if state_path else None,
                 )
 
             async with contextlib.AsyncExitStack() as stack:

@@ -1,24 +1,32 @@
-"""One contract for both run stores (agents.runs.RunStorage): the Redis one on a real
-redis-server and the embedded in-process one. Leases are exercised without waiting: a lease of
+"""One contract for the run stores (agents.runs.RunStorage): the Redis one on a real
+redis-server, the embedded in-process one and its SQLite-backed variant (plus what that one
+keeps across a restart). Leases are exercised without waiting: a lease of
 0 ms has always expired, a lease of ~11 days never has."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunRecord, RunStorage, RunStore
+from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
 
 NEVER_MS = 10**9
 
 
-@pytest.fixture(params=["redis", "memory"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[RunStorage]:
+@pytest.fixture(params=["redis", "memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunStorage]:
     if request.param == "memory":
         yield MemoryRunStore()
+        return
+    if request.param == "sqlite":
+        durable = SqliteRunStore(tmp_path / "runs.sqlite")
+        yield durable
+        durable.close()
         return
     client = aioredis.Redis.from_url(request.getfixturevalue("clean_redis_url"))
     s = RunStore(client)
@@ -118,3 +126,44 @@ async def test_filtered_list_pages_through_older_runs(store: RunStorage) -> None
     assert [r.run_id for r in runs] == ["r00"] and not more
     runs, more = await store.list_runs(agent="new", limit=28)
     assert len(runs) == 28 and runs[0].run_id == "r29" and more
+
+
+async def test_sqlite_store_admits_unfinished_runs_again_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    before = SqliteRunStore(path)
+    await before.create(rec("done", "th-done"), "enqueue")
+    await before.create(rec("busy", "th"), "enqueue")
+    await before.create(rec("behind", "th"), "enqueue")
+    await before.create(rec("paused", "th-p"), "enqueue")
+    taken = {rid for _, rid in await before.take("w", 10, 1)}
+    assert taken == {"done", "busy", "paused"}
+    await before.update("busy", status="running", owner="w")
+    await before.add_usage("busy", 1, 10, 5, 0.5)
+    await before.update("paused", status="suspended")
+    await before.complete("done", "th-done", "succeeded", output="ok")
+    before.close()  # the process dies: nothing acked, nothing in memory survives
+
+    after = SqliteRunStore(path)
+    assert after.restored == 1
+    busy, behind, paused, done = [await after.get(r) for r in ("busy", "behind", "paused", "done")]
+    assert busy is not None and (busy.status, busy.owner, busy.steps, busy.cost_usd) == ("queued", "", 1, 0.5)
+    assert behind is not None and behind.status == "waiting"
+    assert paused is not None and paused.status == "suspended"
+    assert done is not None and (done.status, done.output, done.completions) == ("succeeded", "ok", 1)
+    assert [rid for _, rid in await after.take("w2", 10, 1)] == ["busy"]
+    await after.complete("busy", "th", "succeeded")
+    assert [rid for _, rid in await after.take("w2", 10, 1)] == ["behind"]  # the thread handed on
+    runs, _ = await after.list_runs(limit=10)
+    assert [r.run_id for r in runs] == ["paused", "behind", "busy", "done"]  # creation order kept
+    after.close()
+
+
+async def test_sqlite_tool_ledger_keeps_results_across_a_restart(tmp_path: Path) -> None:
+    ledger = SqliteToolLedger(tmp_path / "runs.sqlite")
+    assert await ledger.claim("t:1") is True
+    assert await ledger.claim("t:1") is False and await ledger.get("t:1") is None  # claimed, no result yet
+    await ledger.record("t:1", "42")
+    ledger.close()
+    again = SqliteToolLedger(tmp_path / "runs.sqlite")
+    assert await again.claim("t:1") is False and await again.get("t:1") == "42"
+    again.close()

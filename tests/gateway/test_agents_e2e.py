@@ -15,7 +15,7 @@ import pytest
 
 from gateway.agents_api import AgentsHolder, agents_api
 from gateway.runtime import Hooks
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway.harness import GatewayServer, fake_config
 
 MASTER = "sk-master-agents-e2e"
@@ -213,3 +213,35 @@ def test_embedded_threads_survive_a_gateway_restart(fake_upstream: FakeUpstream,
     assert (tmp_path / "state" / "agents-checkpoints.sqlite").is_file()
     last = fake_upstream.requests_for("m-fast")[-1].body["messages"]
     assert [m["content"] for m in last if m["role"] == "user"] == ["first question", "second question"]
+
+
+def test_embedded_run_unfinished_at_shutdown_finishes_after_restart(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Without Redis, accepted runs are written through to SQLite beside the state file: a run
+    whose LLM step is still in flight when the gateway stops is admitted again on the next start
+    and finishes from its checkpoint; a finished run's event stream still ends with ``done``."""
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "helper.yaml").write_text(AGENT)
+    state = tmp_path / "state" / "store.json"
+    config = fake_config(fake_upstream.base_url).replace("request_timeout_s: 10", "request_timeout_s: 600")
+
+    def gateway() -> GatewayServer:
+        holder = AgentsHolder()
+        hooks = Hooks(env={}, extensions=[holder.extension(agents_dir=tmp_path / "agents", workers=1)])
+        return GatewayServer(config, hooks=hooks, extra_routers=[agents_api(holder)], state_path=state)
+
+    fake_upstream.script("m-fast", Reply.stall())  # the first step hangs until the gateway stops
+    with gateway() as gw, client(gw, None) as c:
+        run_id = c.post("/v1/agents/helper/runs", json={"input": "survive"}).json()["id"]
+        assert fake_upstream.wait_requests("m-fast", 1)
+        assert c.get(f"/v1/agents/runs/{run_id}").json()["status"] == "running"
+    with gateway() as gw, client(gw, None) as c:
+        done = wait_done(c, run_id)
+        assert done["status"] == "succeeded" and done["output"] == "Hello from the fake upstream."
+        events = c.get(f"/v1/agents/runs/{run_id}/events").text
+    assert (tmp_path / "state" / "agents-runs.sqlite").is_file()
+    with gateway() as gw, client(gw, None) as c:  # a third start: history gone, record kept
+        assert c.get(f"/v1/agents/runs/{run_id}").json()["status"] == "succeeded"
+        assert "event: done" in c.get(f"/v1/agents/runs/{run_id}/events").text
+    assert "event: done" in events
