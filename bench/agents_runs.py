@@ -2,8 +2,8 @@
 
 Runs ``--runs`` agent runs (one tool round, two LLM steps each) through the real RunService,
 workers, scheduler and checkpointer with an instant deterministic backend (no model time), once
-on a throw-away ``redis-server`` (or ``--redis-url``) and once embedded (in-process run store,
-in-memory checkpoints), and reports per store: submit latency p50/p99, wall time and runs/s until
+on a throw-away ``redis-server`` (or ``--redis-url``), once embedded (in-process run store,
+in-memory checkpoints) and once embedded written through to SQLite (``SqliteRunStore``), and reports per store: submit latency p50/p99, wall time and runs/s until
 every run finished, and GET /v1/agents/runs-equivalent list latency (newest 20; filtered by agent
 and state) over all runs. Prints JSON. Machine-dependent; quote the load average with it.
 """
@@ -82,7 +82,7 @@ def _ms(values: list[float], q: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-async def measure(redis_url: str | None, runs: int) -> dict[str, Any]:
+async def measure(redis_url: str | None, runs: int, runs_path: Path | None = None) -> dict[str, Any]:
     async with open_agents(
         redis_url,
         SPECS,
@@ -92,6 +92,7 @@ async def measure(redis_url: str | None, runs: int) -> dict[str, Any]:
         slots={"fake": 8},
         extra_tools=[ADD],
         cost=lambda d, p, c: (p + 2 * c) / 1e6,
+        runs_path=runs_path,
     ) as rt:
         svc = rt.service
         submit: list[float] = []
@@ -145,6 +146,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         redis_url = f"redis://127.0.0.1:{port}/0"
     try:
         out["embedded"] = await measure(None, args.runs)
+        out["embedded_sqlite"] = await measure(
+            None, args.runs, Path(tempfile.mkdtemp(prefix="bench-")) / "runs.sqlite"
+        )
         out["redis"] = await measure(redis_url, args.runs) if redis_url else {"skipped": "no redis-server"}
     finally:
         if proc is not None:
