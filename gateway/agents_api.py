@@ -107,9 +107,10 @@ class AgentsHolder:
     ) -> Callable[[Any], AbstractAsyncContextManager[object]]:
         """A gateway lifespan extension: opens the agents runtime with the routed dispatcher as the
         agents' ChatBackend (``RoutedAgentBackend``: LLM steps stream their tokens), ``workers``
-        in-process workers (at least one when embedded) and the runtime's PriceBook pricing every
-        LLM step. With the runtime's Redis URL it opens at
-        start-up; without one, embedded, on the first agents request. ``catalog`` (an
+        in-process workers (at least one when embedded), the runtime's PriceBook pricing every
+        LLM step and the key services charging it. With the runtime's Redis URL it opens at
+        start-up; without one, embedded, on the first agents request (runs, tool results and
+        checkpoints in SQLite beside the state file). ``catalog`` (an
         ``agents.tools.ToolCatalog``) answers ``kb_top_k`` / ``tag`` tool references;
         ``extra_tools()`` adds in-process tools (e.g. ``search_tools``)."""
 
