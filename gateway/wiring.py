@@ -36,8 +36,9 @@ async def freeze_startup_heap(rt: Runtime) -> AsyncIterator[None]:
 
 def default_hooks(agents: AgentsHolder | None = None, tools: ToolKBService | None = None) -> Hooks:
     """Hooks for a served gateway. The last extension freezes the start-up heap (keep it last
-    when adding extensions). ``agents`` opens the agents runtime when a Redis URL is set;
-    ``tools`` is the tool knowledge base (opened on first use) and the chat path's tool selector."""
+    when adding extensions). ``agents`` is the agents runtime (Redis Streams runs when a Redis URL
+    is set, else the embedded in-process queue with SQLite beside the state file; opened on the
+    first agents request); ``tools`` is the tool knowledge base (opened on first use) and the chat path's tool selector."""
     extensions: list[Extension] = []
     if tools is not None:
         extensions.append(tools.extension)
