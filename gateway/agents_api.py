@@ -131,7 +131,7 @@ class AgentsHolder:
                 return bootstrap.open_agents(  # type: ignore[no-any-return]
                     None if embedded else redis_url,
                     specs,
-                    RoutedAgentBackend(rt.dispatcher),
+                    RoutedAgentBackend(rt.dispatcher, metrics=rt.metrics, decisions=rt.decisions),
                     rt.clock,
                     workers=max(1, workers) if embedded else workers,
                     slots=slots,

@@ -65,6 +65,7 @@ class DecisionRecord:
     cost_usd: float
     baseline_cost_usd: float
     replica: str
+    agent: str = ""  # an agent's LLM step (endpoint "agent_step"): the agent; request_id is the run id
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -75,7 +76,8 @@ class DecisionRecord:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DecisionRecord:
         """Raises KeyError / TypeError / ValueError on a malformed entry."""
-        kw = {f.name: data[f.name] for f in fields(cls)}
+        kw = {f.name: data[f.name] for f in fields(cls) if f.name != "agent"}
+        kw["agent"] = str(data.get("agent", ""))  # absent in entries of older replicas
         kw["scores"] = {str(k): float(v) for k, v in dict(data["scores"]).items()}
         kw["ranked"] = tuple(str(x) for x in data["ranked"])
         return cls(**kw)
@@ -127,6 +129,7 @@ class Totals:
 class _Begun:
     plan: RoutePlan
     request_id: str
+    agent: str = ""
 
 
 def baseline_cost(plan: RoutePlan, prompt_tokens: int, completion_tokens: int, actual: float) -> float:
@@ -156,11 +159,12 @@ class DecisionLog:
             f"decision-{id(self)}", default=None)
 
     # -- recording (hot path: synchronous, never raises) ---------------------------------------
-    def begin(self, plan: RoutePlan, scope: Mapping[str, Any]) -> None:
+    def begin(self, plan: RoutePlan, scope: Mapping[str, Any], *, agent: str = "") -> None:
         """Remember ``plan`` for the request running in this task (``scope``: its ASGI scope,
-        whose ``state.request_id`` the chat endpoint sets); its outcome completes the record."""
+        whose ``state.request_id`` the chat endpoint sets); its outcome completes the record.
+        ``agent``: the agent whose LLM step this is (gateway.agents_backend)."""
         state = scope.get("state") or {}
-        self._current.set(_Begun(plan, str(state.get("request_id", ""))))
+        self._current.set(_Begun(plan, str(state.get("request_id", "")), agent))
 
     def request_done(self, endpoint: str, policy: str, deployment: str, status: int, seconds: float, *,
                      prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0,
@@ -194,7 +198,7 @@ class DecisionLog:
             entry.spec.tier if entry is not None else "", decision.router, decision.reason, decision.scores,
             decision.ranked, decision.binding_constraint, status, error, latency_ms,
             None if ttft_s is None else ttft_s * 1000, prompt, completion, cost,
-            baseline_cost(plan, prompt, completion, cost), self.replica))
+            baseline_cost(plan, prompt, completion, cost), self.replica, begun.agent))
 
     def add(self, rec: DecisionRecord) -> None:
         """Append one record (O(1), no I/O)."""

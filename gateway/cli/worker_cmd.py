@@ -67,7 +67,9 @@ async def _main(args: argparse.Namespace) -> int:
             async with open_agents(
                 settings.redis_url,
                 specs,
-                RoutedAgentBackend(rt.dispatcher),
+                # steps count in this process's metrics; with Redis its decision log is mirrored
+                # to the gateways' dashboards
+                RoutedAgentBackend(rt.dispatcher, metrics=rt.metrics, decisions=rt.decisions),
                 rt.clock,
                 workers=args.workers,
                 slots=slots,

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.agents_api import AgentsHolder, agents_api
 from gateway.runtime import Hooks
@@ -25,6 +26,18 @@ system_prompt: Answer briefly.
 policy: main
 max_steps: 2
 """
+LOOPER = """
+name: looper
+system_prompt: Use tools until done.
+policy: main
+max_steps: 6
+"""
+STUCK = """
+name: stuck
+system_prompt: Nothing can answer.
+policy: dead
+max_steps: 2
+"""
 
 
 @pytest.fixture(params=["redis", "embedded"])
@@ -33,6 +46,8 @@ def server(
 ) -> Iterator[GatewayServer]:
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "helper.yaml").write_text(AGENT)
+    (tmp_path / "agents" / "looper.yaml").write_text(LOOPER)
+    (tmp_path / "agents" / "stuck.yaml").write_text(STUCK)
     holder = AgentsHolder()
     hooks = Hooks(env={}, extensions=[holder.extension(agents_dir=tmp_path / "agents", workers=1)])
     redis_url = request.getfixturevalue("clean_redis_url") if request.param == "redis" else None
@@ -245,3 +260,52 @@ def test_embedded_run_unfinished_at_shutdown_finishes_after_restart(
         assert c.get(f"/v1/agents/runs/{run_id}").json()["status"] == "succeeded"
         assert "event: done" in c.get(f"/v1/agents/runs/{run_id}/events").text
     assert "event: done" in events
+
+
+def _samples(metrics_text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def test_agent_steps_count_like_requests_in_metrics_and_the_decision_log(server: GatewayServer) -> None:
+    """Each LLM step of a run is a gateway request with endpoint ``agent_step``: Prometheus
+    requests / tokens / cost / latency by policy and deployment, and a decision log entry with
+    the routing decision, the run id as request id and the agent's name."""
+    with client(server, MASTER) as m:
+        run = wait_done(m, m.post("/v1/agents/helper/runs", json={"input": "observe me"}).json()["id"])
+        stuck = wait_done(m, m.post("/v1/agents/stuck/runs", json={"input": "nobody"}).json()["id"])
+        metrics = m.get("/metrics").text
+        decisions = m.get("/admin/dashboard/decisions", params={"limit": 50}).json()["data"]
+        traffic = m.get("/admin/dashboard/traffic").json()
+    assert run["status"] == "succeeded" and stuck["status"] == "failed"
+    requests = _samples(metrics, "switchboard_requests_total")
+    ok = (("deployment", "fast"), ("endpoint", "agent_step"), ("policy", "main"), ("status", "200"))
+    assert requests[ok] == 1.0
+    assert (
+        _samples(metrics, "switchboard_tokens_total")[
+            (("deployment", "fast"), ("kind", "completion"), ("policy", "main"))
+        ]
+        == 7.0
+    )
+    assert _samples(metrics, "switchboard_cost_usd_total")[
+        (("deployment", "fast"), ("policy", "main"))
+    ] == pytest.approx(25e-6)
+    latency = _samples(metrics, "switchboard_request_latency_seconds_count")
+    assert latency[(("deployment", "fast"), ("endpoint", "agent_step"), ("policy", "main"))] == 1.0
+    # the stuck agent's policy has no available deployment: its step is a failed request
+    errors = _samples(metrics, "switchboard_errors_total")
+    assert [k for k in errors if ("endpoint", "agent_step") in k and ("type", "no_candidate") in k]
+    step = next(d for d in decisions if d["request_id"] == run["id"])
+    assert step["endpoint"] == "agent_step" and step["agent"] == "helper"
+    assert (step["policy"], step["deployment"], step["status"], step["error"]) == ("main", "fast", 200, "")
+    assert (step["prompt_tokens"], step["completion_tokens"]) == (11, 7)
+    assert step["cost_usd"] == pytest.approx(25e-6) and step["ttft_ms"] is not None and step["reason"]
+    failed = [d for d in decisions if d["endpoint"] == "agent_step" and d["error"]]
+    assert failed and failed[0]["status"] == 503
+    fast = next(d for d in traffic["deployments"] if d["deployment"] == "fast")
+    assert fast["requests"] == 1 and fast["cost_usd"] == pytest.approx(25e-6)
+    assert traffic["totals"]["requests"] == 2

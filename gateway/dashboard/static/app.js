@@ -113,7 +113,7 @@ function renderTraffic(t) {
 
 function renderDecisions(d) {
   fillTable("decisions", d.data.map((r) => [
-    fmtTime(r.at), r.request_id || "–", r.policy || (r.router === "direct" ? "(direct)" : "–"),
+    fmtTime(r.at), (r.agent ? "agent " + r.agent + ": " : "") + (r.request_id || "–"), r.policy || (r.router === "direct" ? "(direct)" : "–"),
     r.deployment || "–", r.tier || "–", r.router || "–", r.reason || "–", fmtScores(r.scores),
     r.error ? badge(r.status + " " + r.error, "bad") : badge(String(r.status), "ok"),
     fmtMs(r.latency_ms), fmtUsd(r.cost_usd),
