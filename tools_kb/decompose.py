@@ -47,6 +47,8 @@ def decompose(query: str, *, min_words: int = 2, min_side_words: int = 3) -> Dec
             pieces = _split_and(part.strip(" ,"), min_side_words)
             explicit = explicit or len(pieces) > 1
             clauses.extend(pieces)
+    if len(clauses) < 2:  # one clause: nothing to weigh (most queries; skips tokenizing)
+        return Decomposition([query], False)
     kept = [c for c in dict.fromkeys(clauses) if len(tokenize(c)) >= min_words]
     if len(kept) < 2:
         return Decomposition([query], False)

@@ -31,12 +31,19 @@ def _stemmer() -> Any:
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of ``text`` (may be empty)."""
-    words: list[str] = []
+    out: list[str] = []
     for raw in _WORD.findall(text):
-        words.extend(w for w in split_identifier(raw.replace("’", "'").split("'")[0]).split() if w)
-    kept = [w for w in words if w not in _STOP and len(w) > 1]
-    stems: list[str] = _stemmer().stemWords(kept)
-    return stems
+        out.extend(_word_stems(raw))
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_stems(raw: str) -> tuple[str, ...]:
+    """The stems one raw word contributes (identifier split, stop words dropped); cached, since
+    catalogs and queries repeat their words."""
+    words = split_identifier(raw.replace("’", "'").split("'")[0]).split()
+    kept = [w for w in words if w and w not in _STOP and len(w) > 1]
+    return tuple(_stemmer().stemWords(kept)) if kept else ()
 
 
 class LexicalIndex:
