@@ -9,6 +9,11 @@ without one (the embedded single-process default) the run store and queue live i
 written through to SQLite at ``runs_path`` (``SqliteRunStore`` + ``SqliteToolLedger``: unfinished
 runs are admitted again after a restart) or only in memory when it is None (``MemoryRunStore``,
 ``MemoryToolLedger``), and checkpoints in SQLite at ``checkpoint_path`` (or in memory).
+
+Retention: finished runs (succeeded, failed, cancelled) are forgotten ``retention_s`` after they
+finished (default 7 days; None or 0 keeps them): a pruner task calls ``store.prune`` at start and
+every ``prune_every_s`` (default: a tenth of the retention, at most an hour), and on Redis their
+record and events also carry that TTL. Unfinished runs never expire.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from core.backend import ChatBackend
 from core.clock import Clock
 
 log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_S = 7 * 86400.0
 
 
 def build_toolbox(
@@ -87,10 +94,14 @@ async def open_agents(
     on_spend: SpendFn | None = None,
     checkpoint_path: str | Path | None = None,
     runs_path: str | Path | None = None,
+    retention_s: float | None = DEFAULT_RETENTION_S,
+    prune_every_s: float | None = None,
 ) -> AsyncIterator[AgentsRuntime]:
     """Open the run service and start ``workers`` worker loops in this process (0: API only;
     with Redis, runs are then executed by ``switchboard worker`` processes sharing it; embedded,
-    they stay queued). ``cost`` prices each LLM step (see agents.worker)."""
+    they stay queued). ``cost`` prices each LLM step (see agents.worker). Finished runs are
+    pruned ``retention_s`` after they finished (see the module doc)."""
+    keep_s = retention_s if retention_s and retention_s > 0 else None
     async with contextlib.AsyncExitStack() as stack:
         http = httpx.AsyncClient(follow_redirects=False)
         stack.push_async_callback(http.aclose)
@@ -100,19 +111,21 @@ async def open_agents(
         if redis_url:
             client = aioredis.Redis.from_url(redis_url)
             stack.push_async_callback(client.aclose)
-            store, ledger, checkpointer = RunStore(client), RedisToolLedger(client), RedisSaver(client)
+            store = RunStore(client, wall=clock.wall, retention_s=keep_s)
+            ledger, checkpointer = RedisToolLedger(client), RedisSaver(client)
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
             if runs_path is not None:
-                sqlite_store, sqlite_ledger = SqliteRunStore(runs_path), SqliteToolLedger(runs_path)
+                sqlite_store = SqliteRunStore(runs_path, wall=clock.wall)
+                sqlite_ledger = SqliteToolLedger(runs_path)
                 stack.callback(sqlite_store.close)
                 stack.callback(sqlite_ledger.close)
                 if sqlite_store.restored:
                     log.info("embedded agents: %d unfinished runs admitted again", sqlite_store.restored)
                 store, ledger = sqlite_store, sqlite_ledger
             else:
-                store, ledger = MemoryRunStore(), MemoryToolLedger()
+                store, ledger = MemoryRunStore(wall=clock.wall), MemoryToolLedger()
             checkpointer = await stack.enter_async_context(open_checkpointer(sqlite_path=checkpoint_path))
         await store.ensure_group()
         service = RunService(store, specs, clock)
@@ -141,9 +154,19 @@ async def open_agents(
             await stack.enter_async_context(w)
             started.append(w)
             tasks.append(asyncio.get_running_loop().create_task(w.run(), name=f"agents-worker-{i}"))
+        pruner = None
+        if keep_s is not None:
+            every = prune_every_s if prune_every_s else min(3600.0, max(1.0, keep_s / 10))
+            pruner = asyncio.get_running_loop().create_task(
+                prune_forever(store, clock, keep_s, every), name="agents-prune"
+            )
         try:
             yield AgentsRuntime(service, store, started, embedded=not redis_url)
         finally:
+            if pruner is not None:
+                pruner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruner
             if type(store) is MemoryRunStore and (lost := store.unfinished()):
                 log.warning(
                     "embedded agents: %d accepted runs were not finished and are lost (no Redis)", lost
@@ -153,3 +176,16 @@ async def open_agents(
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(t, timeout=5.0)
+
+
+async def prune_forever(store: RunStorage, clock: Clock, retention_s: float, every_s: float) -> None:
+    """Forget runs finished more than ``retention_s`` ago, now and every ``every_s``, until
+    cancelled. A store failure is logged and tried again next time."""
+    while True:
+        try:
+            n = await store.prune(clock.wall() - retention_s)
+            if n:
+                log.info("agents: forgot %d runs finished more than %.0f s ago", n, retention_s)
+        except Exception as exc:
+            log.warning("agents: pruning finished runs failed: %s", exc)
+        await clock.sleep(every_s)

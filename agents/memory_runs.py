@@ -10,7 +10,9 @@ Durability is the process's: records, events and queued runs live only as long a
 (a restart loses runs that were not finished) unless a subclass persists them through the
 ``_persist`` / ``_forget`` hooks (``agents.sqlite_runs.SqliteRunStore``). One process only; several gateway processes or
 ``switchboard worker`` processes need Redis. Finished runs beyond ``max_finished`` are forgotten,
-oldest first, so memory stays bounded; runs that are not finished are never dropped.
+oldest first, so memory stays bounded, and ``prune(before)`` forgets those that finished at or
+before a wall time (retention; finish times come from ``wall``); runs that are not finished are
+never dropped.
 """
 
 from __future__ import annotations
@@ -41,8 +43,15 @@ def _event_seq(event_id: str) -> int:
 class MemoryRunStore:
     """In-process ``RunStorage``. ``now`` (monotonic seconds) times leases."""
 
-    def __init__(self, *, now: Callable[[], float] = time.monotonic, max_finished: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        max_finished: int = 10_000,
+    ) -> None:
         self._now = now
+        self._wall = wall
         self._max_finished = max_finished
         self._records: dict[str, RunRecord] = {}  # insertion order = creation order
         self._events: dict[str, _Events] = {}
@@ -97,7 +106,7 @@ class MemoryRunStore:
         rec.prompt_tokens += prompt
         rec.completion_tokens += completion
         rec.cost_usd += cost_usd
-        rec.updated_at = time.time()
+        rec.updated_at = self._wall()
         self._persist(run_id)
         return rec.cost_usd
 
@@ -107,7 +116,7 @@ class MemoryRunStore:
         rec = self._records.get(rec_id)
         first = rec is not None and rec.status not in TERMINAL
         if rec is not None and first:
-            rec.status, rec.output, rec.error, rec.updated_at = status, output, error, time.time()
+            rec.status, rec.output, rec.error, rec.updated_at = status, output, error, self._wall()
             rec.completions += 1
             self._finished.append(rec_id)
             self._persist(rec_id)
@@ -154,10 +163,26 @@ class MemoryRunStore:
 
     def _forget_old(self) -> None:
         while len(self._finished) > self._max_finished:
-            old = self._finished.popleft()
-            self._records.pop(old, None)
-            self._events.pop(old, None)
-            self._forget(old)
+            self._drop(self._finished.popleft())
+
+    def _drop(self, run_id: str) -> None:
+        self._records.pop(run_id, None)
+        self._events.pop(run_id, None)
+        self._forget(run_id)
+
+    async def prune(self, before: float) -> int:
+        """Forget the finished runs whose completion (``updated_at``) is at or before ``before``."""
+        keep: deque[str] = deque()
+        dropped = 0
+        for run_id in self._finished:
+            rec = self._records.get(run_id)
+            if rec is not None and rec.status in TERMINAL and rec.updated_at > before:
+                keep.append(run_id)
+            elif rec is None or rec.status in TERMINAL:
+                self._drop(run_id)
+                dropped += rec is not None
+        self._finished = keep
+        return dropped
 
     # ---- persistence hooks (agents.sqlite_runs) ------------------------------------------------
     def _persist(self, run_id: str) -> None:

@@ -13,17 +13,27 @@ Keys (prefix ``p``, default ``agents``)::
     {p}:thread:{tid}:active STRING the run that owns the thread now
     {p}:thread:{tid}:waiting LIST  runs accepted while the thread was busy (policy enqueue/interrupt)
     {p}:queue               STREAM runs ready for a worker; consumer group ``workers``
+    {p}:finished            ZSET   finished run ids by the wall time they finished (retention)
+    {p}:finished:tenants    HASH   finished run id → tenant (to clean the tenant's index)
 
 A run is acknowledged on the queue only after its record reached a terminal state (or was
 suspended), so a worker that dies leaves its entries pending; another worker takes them over
 with XAUTOCLAIM once their lease (idle time without heartbeat) expired. Completion is a Lua
 script that refuses a second completion, so a run never finishes twice.
+
+Retention: only finished runs (succeeded, failed, cancelled) are ever forgotten. ``prune(before)``
+deletes the record, events and list-index entries of the runs that finished at or before that
+wall time (the agents runtime calls it periodically with ``now - retention_s``); with
+``retention_s`` set, a finished run's record and events also get that TTL in Redis, so they go
+even when no process prunes (the next prune then drops the index entries). Queued, waiting,
+running and suspended runs never expire.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +69,9 @@ local first = not (st == 'succeeded' or st == 'failed' or st == 'cancelled')
 if first then
   redis.call('HSET', KEYS[1], 'status', ARGV[2], 'output', ARGV[3], 'error', ARGV[4], 'updated_at', ARGV[5])
   redis.call('HINCRBY', KEYS[1], 'completions', 1)
+  redis.call('ZADD', ARGV[6] .. 'finished', ARGV[5], ARGV[1])
+  redis.call('HSET', ARGV[6] .. 'finished:tenants', ARGV[1], redis.call('HGET', KEYS[1], 'tenant') or '')
+  if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[7]) end
 end
 -- hand the thread on (also when the run had been completed elsewhere, e.g. cancelled while queued)
 if redis.call('GET', KEYS[2]) == ARGV[1] then
@@ -74,6 +87,24 @@ end
 if first then return 1 end
 return 0
 """
+
+_PRUNE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do
+  local rec = ARGV[2] .. 'run:' .. id
+  local st = redis.call('HGET', rec, 'status')
+  if not st or st == 'succeeded' or st == 'failed' or st == 'cancelled' then
+    local tenant = redis.call('HGET', KEYS[2], id)
+    redis.call('DEL', rec, rec .. ':events')
+    redis.call('ZREM', KEYS[3], id)
+    if tenant then redis.call('ZREM', ARGV[2] .. 'tenant:' .. tenant .. ':runs', id) end
+  end
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+return #ids
+"""
+PRUNE_BATCH = 500
 
 
 @dataclass
@@ -198,6 +229,11 @@ class RunStorage(Protocol):
 
     async def ack(self, entry_id: str) -> None: ...
 
+    async def prune(self, before: float) -> int:
+        """Forget the finished runs that finished at or before wall time ``before`` (record,
+        events, list entries); returns how many. Unfinished runs are never touched."""
+        ...
+
 
 def matches(rec: RunRecord, agent: str | None, status: str | None) -> bool:
     """The list endpoint's filters (None: any)."""
@@ -218,12 +254,22 @@ class RunStore:
 
     GROUP = "workers"
 
-    def __init__(self, client: Any, *, prefix: str = "agents") -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "agents",
+        wall: Callable[[], float] = time.time,
+        retention_s: float | None = None,
+    ) -> None:
         self.r = client
         self.p = prefix + ":"
         self.queue_key = f"{self.p}queue"
+        self._wall = wall
+        self.retention_s = retention_s  # TTL of a finished run's record and events (None: none)
         self._submit = client.register_script(_SUBMIT)
         self._complete = client.register_script(_COMPLETE)
+        self._prune = client.register_script(_PRUNE)
 
     def key(self, run_id: str) -> str:
         return f"{self.p}run:{run_id}"
@@ -283,7 +329,7 @@ class RunStore:
                 pipe.hincrby(self.key(run_id), "prompt_tokens", prompt)
                 pipe.hincrby(self.key(run_id), "completion_tokens", completion)
                 pipe.hincrbyfloat(self.key(run_id), "cost_usd", cost_usd)
-                pipe.hset(self.key(run_id), "updated_at", str(time.time()))
+                pipe.hset(self.key(run_id), "updated_at", str(self._wall()))
                 res = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
@@ -339,16 +385,35 @@ class RunStore:
         """Move the run to a terminal ``status`` and hand its thread to the next waiting run;
         False when it had already completed (nothing changes)."""
         active, waiting = self._thread(thread_id)
+        ttl = int(self.retention_s) if self.retention_s else 0
         try:
             done = await self._complete(
                 keys=[self.key(rec_id), active, waiting, self.queue_key],
-                args=[rec_id, status, output, error, str(time.time()), self.p],
+                args=[rec_id, status, output, error, repr(self._wall()), self.p, max(ttl, 0)],
             )
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
         if done:
             await self.event(rec_id, "done", done_event(await self.get(rec_id), status, output, error))
+            if ttl > 0:
+                try:
+                    await self.r.expire(f"{self.key(rec_id)}:events", ttl)
+                except RedisError as exc:
+                    raise StoreUnavailableError("run store unavailable") from exc
         return bool(done)
+
+    async def prune(self, before: float) -> int:
+        """Forget the runs that finished at or before wall time ``before`` (see the module doc)."""
+        total = 0
+        keys = [f"{self.p}finished", f"{self.p}finished:tenants", self._index(None)]
+        try:
+            while True:
+                n = int(await self._prune(keys=keys, args=[repr(before), self.p, PRUNE_BATCH]))
+                total += n
+                if n < PRUNE_BATCH:
+                    return total
+        except RedisError as exc:
+            raise StoreUnavailableError("run store unavailable") from exc
 
     # ---- events ------------------------------------------------------------------------------
     async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@ creation order: a run that was queued or running owns its thread and goes back o
 running one resumes from its last checkpoint, which the SQLite checkpointer kept), a waiting one
 waits behind it, a suspended one stays suspended; a thread whose active run finished hands over to
 its first waiting run. Events (the SSE history) are not kept: after a restart a run's stream
-starts empty (a finished run's stream then gives one synthesized ``done`` event).
+starts empty (a finished run's stream then gives one synthesized ``done`` event). ``prune``
+(retention, inherited) deletes the forgotten runs' rows too.
 """
 
 from __future__ import annotations

@@ -144,6 +144,7 @@ class AgentsHolder:
                     if state_path
                     else None,
                     runs_path=Path(state_path).parent / "agents-runs.sqlite" if state_path else None,
+                    retention_s=getattr(rt.settings, "agents_retention_s", bootstrap.DEFAULT_RETENTION_S),
                 )
 
             async with contextlib.AsyncExitStack() as stack:

@@ -33,6 +33,12 @@ class GatewaySettings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     reload_poll_s: float = Field(default=2.0, ge=0, description="config mtime poll; 0 turns it off")
     latency_flush_s: float = Field(default=1.0, gt=0, description="latency stats → Store period")
+    agents_retention_s: float = Field(
+        default=7 * 86400.0,
+        ge=0,
+        description="finished agent runs (record, events, list entries) are forgotten this long after "
+        "they finished; 0 keeps them forever. Queued, running and suspended runs never expire",
+    )
     preload_local_models: bool = Field(
         default=False, description="start configured local models at startup instead of on first use"
     )

@@ -79,6 +79,7 @@ async def _main(args: argparse.Namespace) -> int:
                 heartbeat_s=args.heartbeat_s,
                 cost=lambda d, p, c: rt.snapshot.cost_usd(d, p, c),
                 on_spend=key_spend_recorder(rt),
+                retention_s=settings.agents_retention_s,
             ) as agents_rt:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()

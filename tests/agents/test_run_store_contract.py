@@ -1,35 +1,47 @@
 """One contract for the run stores (agents.runs.RunStorage): the Redis one on a real
 redis-server, the embedded in-process one and its SQLite-backed variant (plus what that one
 keeps across a restart). Leases are exercised without waiting: a lease of
-0 ms has always expired, a lease of ~11 days never has."""
+0 ms has always expired, a lease of ~11 days never has. Finish times (retention) come from an
+injected ManualClock."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from agents.bootstrap import prune_forever
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunRecord, RunStorage, RunStore
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
+from core.clock import ManualClock
 
 NEVER_MS = 10**9
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
 @pytest.fixture(params=["redis", "memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunStorage]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[RunStorage]:
     if request.param == "memory":
-        yield MemoryRunStore()
+        yield MemoryRunStore(wall=clock.wall)
         return
     if request.param == "sqlite":
-        durable = SqliteRunStore(tmp_path / "runs.sqlite")
+        durable = SqliteRunStore(tmp_path / "runs.sqlite", wall=clock.wall)
         yield durable
         durable.close()
         return
     client = aioredis.Redis.from_url(request.getfixturevalue("clean_redis_url"))
-    s = RunStore(client)
+    s = RunStore(client, wall=clock.wall)
     await s.ensure_group()
     try:
         yield s
@@ -167,3 +179,110 @@ async def test_sqlite_tool_ledger_keeps_results_across_a_restart(tmp_path: Path)
     again = SqliteToolLedger(tmp_path / "runs.sqlite")
     assert await again.claim("t:1") is False and await again.get("t:1") == "42"
     again.close()
+
+
+async def test_prune_forgets_only_runs_finished_by_the_cutoff(store: RunStorage, clock: ManualClock) -> None:
+    """Retention: finished runs go (record, events, both list indexes) once they finished at or
+    before the cutoff; queued, waiting, running and suspended runs stay however old they are."""
+    for i, (run_id, thread, tenant) in enumerate(
+        [
+            ("old", "th-old", "t1"),
+            ("new", "th-new", "t2"),
+            ("live", "th-live", "t1"),
+            ("behind", "th-live", "t1"),
+            ("paused", "th-p", "t2"),
+            ("busy", "th-busy", "t1"),
+        ]
+    ):
+        await store.create(rec(run_id, thread, tenant=tenant, at=100.0 + i), "enqueue")
+    await store.update("paused", status="suspended")
+    await store.update("busy", status="running")
+    await store.event("old", "status", {"status": "running"})
+    await store.complete("old", "th-old", "succeeded", output="done")
+    finished_old = clock.wall()
+    clock.advance(60)
+    await store.complete("new", "th-new", "cancelled")
+    clock.advance(365 * 86400)  # a year later: the unfinished runs are still kept
+
+    assert await store.prune(finished_old - 1) == 0
+    assert await store.get("old") is not None
+    assert await store.prune(finished_old) == 1
+    assert await store.get("old") is None
+    assert await store.read_events("old", "0", block_ms=1) == []
+    assert [r.run_id for r in (await store.list_runs(limit=10))[0]] == [
+        "busy",
+        "paused",
+        "behind",
+        "live",
+        "new",
+    ]
+    assert [r.run_id for r in (await store.list_runs(tenant="t1", limit=10))[0]] == ["busy", "behind", "live"]
+    assert await store.prune(clock.wall()) == 1  # "new"
+    assert [r.run_id for r in (await store.list_runs(tenant="t2", limit=10))[0]] == ["paused"]
+    assert await store.prune(clock.wall()) == 0
+    kept = {r: (await store.get(r)) for r in ("live", "behind", "paused", "busy")}
+    assert {r: v.status if v else None for r, v in kept.items()} == {
+        "live": "queued",
+        "behind": "waiting",
+        "paused": "suspended",
+        "busy": "running",
+    }
+    # a kept run finishes later and is pruned by its own finish time, handing its thread on
+    await store.complete("live", "th-live", "succeeded")
+    assert await store.prune(clock.wall() - 1) == 0
+    assert await store.prune(clock.wall()) == 1
+    behind = await store.get("behind")
+    assert behind is not None and behind.status == "queued"
+
+
+async def test_redis_finished_runs_carry_the_retention_ttl(clean_redis_url: str, clock: ManualClock) -> None:
+    client = aioredis.Redis.from_url(clean_redis_url)
+    s = RunStore(client, wall=clock.wall, retention_s=3600)
+    try:
+        await s.ensure_group()
+        await s.create(rec("done", "th1"), "enqueue")
+        await s.create(rec("open", "th2"), "enqueue")
+        await s.complete("done", "th1", "succeeded")
+        assert 0 < await client.ttl(s.key("done")) <= 3600
+        assert 0 < await client.ttl(f"{s.key('done')}:events") <= 3600
+        assert await client.ttl(s.key("open")) == -1  # unfinished: no expiry
+        await client.delete(s.key("done"), f"{s.key('done')}:events")  # as if the TTL had passed
+        assert await s.prune(clock.wall()) == 1  # the index entries go too
+        assert await client.zrange("agents:tenant:t1:runs", 0, -1) == [b"open"]
+        assert await client.zrange("agents:runs", 0, -1) == [b"open"]
+    finally:
+        await client.aclose()
+
+
+async def test_sqlite_prune_is_durable(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "runs.sqlite"
+    s = SqliteRunStore(path, wall=clock.wall)
+    await s.create(rec("done", "th1"), "enqueue")
+    await s.create(rec("open", "th2"), "enqueue")
+    await s.complete("done", "th1", "succeeded")
+    assert await s.prune(clock.wall()) == 1
+    s.close()
+    again = SqliteRunStore(path, wall=clock.wall)
+    assert await again.get("done") is None and await again.get("open") is not None
+    again.close()
+
+
+async def test_the_pruner_forgets_runs_only_after_the_retention(clock: ManualClock) -> None:
+    s = MemoryRunStore(wall=clock.wall)
+    await s.create(rec("done", "th1"), "enqueue")
+    await s.create(rec("open", "th2"), "enqueue")
+    await s.complete("done", "th1", "succeeded")
+    finished = clock.wall()
+    task = asyncio.get_running_loop().create_task(prune_forever(s, clock, 100.0, 30.0))
+    try:
+        for _ in range(100):  # the ManualClock moves 30 s per pruner sleep
+            await asyncio.sleep(0)
+            if await s.get("done") is None:
+                break
+            assert clock.wall() - finished < 100 + 30  # still there only while within the retention
+        assert await s.get("done") is None and clock.wall() - finished >= 100
+        assert await s.get("open") is not None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

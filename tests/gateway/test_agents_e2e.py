@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.agents_api import AgentsHolder, agents_api
@@ -309,3 +310,33 @@ def test_agent_steps_count_like_requests_in_metrics_and_the_decision_log(server:
     fast = next(d for d in traffic["deployments"] if d["deployment"] == "fast")
     assert fast["requests"] == 1 and fast["cost_usd"] == pytest.approx(25e-6)
     assert traffic["totals"]["requests"] == 2
+
+
+def test_finished_runs_get_the_configured_retention_on_redis(
+    fake_upstream: FakeUpstream, tmp_path: Path, clean_redis_url: str
+) -> None:
+    """SWITCHBOARD_AGENTS_RETENTION_S reaches the Redis run store: a finished run's record and
+    events carry it as their TTL (the pruner drops the list entries; see the store contract)."""
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "helper.yaml").write_text(AGENT)
+    holder = AgentsHolder()
+    hooks = Hooks(env={}, extensions=[holder.extension(agents_dir=tmp_path / "agents", workers=1)])
+    with (
+        GatewayServer(
+            fake_config(fake_upstream.base_url),
+            hooks=hooks,
+            extra_routers=[agents_api(holder)],
+            redis_url=clean_redis_url,
+            agents_retention_s=3600,
+        ) as gw,
+        client(gw, None) as c,
+    ):
+        run = wait_done(c, c.post("/v1/agents/helper/runs", json={"input": "keep me an hour"}).json()["id"])
+    r = redis.Redis.from_url(clean_redis_url)
+    try:
+        assert run["status"] == "succeeded"
+        assert 0 < r.ttl(f"agents:run:{run['id']}") <= 3600
+        assert 0 < r.ttl(f"agents:run:{run['id']}:events") <= 3600
+        assert r.zscore("agents:finished", run["id"]) is not None
+    finally:
+        r.close()
