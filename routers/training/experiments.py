@@ -247,9 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=TrainConfig.gain_min_gap)
     p.add_argument("--variants", default="gain,difficulty,random,length")
     p.add_argument("--hidden", type=int, default=0)
+    p.add_argument("--cheap-scale", type=float, default=TrainConfig.difficulty_cheap_scale)
+    p.add_argument("--no-family-balance", action="store_true", help="the difficulty head before 2026-11-26")
     p.add_argument("--families", default=",".join(PAIRS))
     args = p.parse_args(argv)
-    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap, difficulty_hidden=args.hidden)
+    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap, difficulty_hidden=args.hidden,
+                      difficulty_cheap_scale=args.cheap_scale,
+                      difficulty_family_balance=not args.no_family_balance)
     if args.what == "loso":
         loso(cfg, args.variants.split(","), args.families.split(","))
     elif args.what == "llmrouter":

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routers.components import BilinearScorer, DesignMap, KnnScorer, Mlp
-from routers.features import Features
+from routers.features import CHEAP_FEATURES, Features
 from routers.router import CategoryHead, DifficultyHead, Family, TrainedRouter
 from routers.training.data import RecordSet
 from routers.training.fit import (
@@ -45,6 +45,12 @@ class TrainConfig:
     heads_steps: int = 500
     knn_blend: bool = True  # heads/mf: average with a kNN scorer over the training prompts
     difficulty_alpha: float = 10.0
+    # Transfer to unseen benchmarks (leave-one-source-out, docs/benchmarks.md): every data family
+    # weighs the same in the difficulty ridge, and the cheap features (length, options, markers: they
+    # mostly tell one benchmark's format from another's) are shrunk harder than the embedding, their
+    # ridge penalty divided by difficulty_cheap_scale².
+    difficulty_family_balance: bool = True
+    difficulty_cheap_scale: float = 0.1
     gain_min_gap: float = 0.5
     difficulty_hidden: int = 0  # 0: ridge; >0: one hidden ReLU layer of this width
     difficulty_mlp_l2: float = 1e-4
@@ -91,9 +97,29 @@ def gain_targets(scores: F64, groups: npt.NDArray[np.int64], theta: F64, min_gap
     return out
 
 
+def family_weights(groups: npt.NDArray[np.int64]) -> F64:
+    """Per-record weights that give every group the same total weight (mean weight 1)."""
+    counts = np.bincount(groups).astype(np.float64)
+    w = 1.0 / counts[groups]
+    out: F64 = w / w.mean()
+    return out
+
+
+def fit_transfer_ridge(x: F64, y: F64, alpha: float, weights: F64 | None, cheap_scale: float) -> F64:
+    """Ridge on a design matrix ``[embedding, cheap features, 1]`` with the cheap features' penalty
+    ``alpha / cheap_scale²`` (fit on scaled columns, coefficients scaled back)."""
+    cheap = slice(x.shape[1] - 1 - len(CHEAP_FEATURES), x.shape[1] - 1)
+    xs = x.copy()
+    xs[:, cheap] *= cheap_scale
+    beta = ridge(xs, y, alpha, weights)
+    beta[cheap] *= cheap_scale
+    return beta
+
+
 def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
     """IRT difficulty per record (abilities per model and data family) and the pairwise gain target,
-    each regressed on the features by ridge (one linear layer with two outputs)."""
+    each regressed on the features by ridge (one linear layer with two outputs); families weigh the
+    same when ``cfg.difficulty_family_balance``."""
     fams = rs.family()
     fam_names = sorted(set(fams))
     groups = np.asarray([fam_names.index(f) for f in fams], dtype=np.int64)
@@ -104,7 +130,9 @@ def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
                          l2=cfg.difficulty_mlp_l2, seed=cfg.seed)
         net = Mlp(ws, bs)
     else:
-        w = np.stack([ridge(x, delta, cfg.difficulty_alpha), ridge(x, gain, cfg.difficulty_alpha)], axis=1)
+        rw = family_weights(groups) if cfg.difficulty_family_balance else None
+        w = np.stack([fit_transfer_ridge(x, t, cfg.difficulty_alpha, rw, cfg.difficulty_cheap_scale)
+                      for t in (delta, gain)], axis=1)
         bias = w[-1].copy()
         w[-1] = 0.0
         net = Mlp((w,), (bias,))

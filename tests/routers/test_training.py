@@ -8,10 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from routers.features import CHEAP_FEATURES
 from routers.router import BaselineRouter, TrainedRouter
 from routers.serialize import load_router, save_router
 from routers.training.data import build_record_set
-from routers.training.train import CategoryData, TrainConfig, add_model, train_router
+from routers.training.train import (
+    CategoryData,
+    TrainConfig,
+    add_model,
+    family_weights,
+    fit_transfer_ridge,
+    train_router,
+)
 from tests.routers.conftest import fake_features, synthetic_records
 
 FAST = TrainConfig(mf_steps=150, knn_k=10, irt_steps=150)
@@ -127,3 +135,27 @@ def test_random_baseline_is_deterministic_per_prompt() -> None:
 def test_length_baseline_prefers_longer_prompts() -> None:
     s = BaselineRouter("length").strong_needed(fake_features(["short", "a much longer prompt " * 20]), "a", "b")
     assert s[1] > s[0]
+
+
+def test_family_weights_give_every_family_the_same_total() -> None:
+    w = family_weights(np.asarray([0, 0, 0, 1], dtype=np.int64))
+    # 3 records share one family's weight, the lone record carries the other's
+    np.testing.assert_allclose(w, [2 / 3, 2 / 3, 2 / 3, 2.0])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_transfer_ridge_shrinks_cheap_features_harder() -> None:
+    n_emb = 3
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, n_emb))
+    cheap = rng.normal(size=(200, len(CHEAP_FEATURES)))
+    x = np.hstack([emb, cheap, np.ones((200, 1))])
+    y = emb[:, 0] + cheap[:, 0]  # equal true weight on one embedding and one cheap column
+    plain = fit_transfer_ridge(x, y, 50.0, None, 1.0)
+    shrunk = fit_transfer_ridge(x, y, 50.0, None, 0.1)
+    cheap0 = n_emb
+    # scale 1 is the ordinary ridge: both columns shrink alike
+    assert plain[0] == pytest.approx(plain[cheap0], rel=0.15)
+    # scale 0.1: the cheap column's penalty is 100× larger, the embedding column takes up the slack
+    assert abs(shrunk[cheap0]) < 0.5 * abs(plain[cheap0])
+    assert shrunk[0] >= plain[0] - 1e-9
