@@ -41,7 +41,7 @@ from agents.spec import AgentSpec
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
 from agents.tools import AgentTool, MemoryToolLedger, RedisToolLedger, Toolbox, ToolCatalog, ToolLedger
 from agents.tools.http import HttpTool
-from agents.worker import CostFn, SpendFn, Worker, WorkerConfig, free
+from agents.worker import CostFn, KeyCheckFn, SpendFn, Worker, WorkerConfig, free
 from core.backend import ChatBackend
 from core.clock import Clock
 
@@ -92,6 +92,7 @@ async def open_agents(
     heartbeat_s: float = 2.0,
     cost: CostFn = free,
     on_spend: SpendFn | None = None,
+    key_check: KeyCheckFn | None = None,
     checkpoint_path: str | Path | None = None,
     runs_path: str | Path | None = None,
     retention_s: float | None = DEFAULT_RETENTION_S,
@@ -99,7 +100,8 @@ async def open_agents(
 ) -> AsyncIterator[AgentsRuntime]:
     """Open the run service and start ``workers`` worker loops in this process (0: API only;
     with Redis, runs are then executed by ``switchboard worker`` processes sharing it; embedded,
-    they stay queued). ``cost`` prices each LLM step (see agents.worker). Finished runs are
+    they stay queued). ``cost`` prices each LLM step, ``on_spend`` charges it to the run's key and
+    ``key_check`` stops a run whose key's budget ran out (see agents.worker). Finished runs are
     pruned ``retention_s`` after they finished (see the module doc)."""
     keep_s = retention_s if retention_s and retention_s > 0 else None
     async with contextlib.AsyncExitStack() as stack:
@@ -150,6 +152,7 @@ async def open_agents(
                 ),
                 cost=cost,
                 on_spend=on_spend,
+                key_check=key_check,
             )
             await stack.enter_async_context(w)
             started.append(w)

@@ -14,7 +14,10 @@ run record's ``cost_usd``; step events carry the step's deployment, usage and co
 Budget: after each step the run's tokens and cost so far are checked against its agent's
 ``budget`` (``max_tokens``, ``max_cost_usd``); a run over it stops at that step's boundary and
 fails with ``budget exceeded: …`` (the step that crossed the limit has already been paid; a final
-answer that crosses it is kept).
+answer that crosses it is kept). A run created with a key is also checked against the key's own
+budget: ``key_check`` (the gateway: the limiter's admission budget check) is asked when the run
+is taken from the queue and at every step boundary; a reason from it fails the run the same way
+(``budget exceeded: key budget exhausted …``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ log = logging.getLogger(__name__)
 CostFn = Callable[[str, int, int], float]  # (deployment, prompt tokens, completion tokens) → USD
 # (run, prompt tokens, completion tokens, USD) of one LLM step: charges the run's key (gateway)
 SpendFn = Callable[[RunRecord, int, int, float], Awaitable[None]]
+# why the run's key may not go on (its budget is spent), or None: asked for runs with a key_id
+KeyCheckFn = Callable[[RunRecord], Awaitable[str | None]]
 
 
 def free(deployment: str, prompt_tokens: int, completion_tokens: int) -> float:
@@ -83,10 +88,12 @@ class Worker:
         on_record: Callable[[RunRecord], Awaitable[None]] | None = None,
         cost: CostFn = free,
         on_spend: SpendFn | None = None,
+        key_check: KeyCheckFn | None = None,
     ) -> None:
         self.store = store
         self.cost = cost
         self.on_spend = on_spend
+        self.key_check = key_check
         self.agents = agents
         self.backend = backend
         self.toolbox = toolbox
@@ -168,6 +175,13 @@ class Worker:
             await self.store.ack(entry_id)
             return
         spec = self.agents[rec.agent]
+        over = await self.key_over(rec)
+        if over:  # the key's budget ran out while the run waited (or before a take-over)
+            with contextlib.suppress(KeyError, ValueError):
+                self.core.forget(run_id)
+            await self.store.complete(run_id, rec.thread_id, "failed", error=over)
+            await self.store.ack(entry_id)
+            return
         self.entries[run_id] = entry_id
         self.records[run_id] = rec
         await self.store.update(run_id, status="running", owner=self.cfg.consumer)
@@ -200,6 +214,17 @@ class Worker:
         tools = await self.toolbox.select(spec, rec.input, rec.tenant)
         deps = GraphDeps(spec, self.backend, tools, self.ledger, self.clock, tenant=rec.tenant)
         return RunWork(run_id, build_react_graph(deps, self.checkpointer), rec.input, spec.max_steps)
+
+    async def key_over(self, rec: RunRecord) -> str | None:
+        """Why the run's key may not go on, or None (also when the check itself fails: a key
+        ledger that is down must not fail runs)."""
+        if self.key_check is None or not rec.key_id:
+            return None
+        try:
+            return await self.key_check(rec)
+        except Exception:
+            log.exception("checking the key of run %s failed", rec.run_id)
+            return None
 
     async def _release(self, run_id: str) -> None:
         entry = self.entries.pop(run_id, None)
@@ -265,6 +290,8 @@ class _Hooks:
                 log.exception("charging run %s to key %s failed", run_id, rec.key_id)
         spec = self.w.agents.get(rec.agent) if rec is not None else None
         over = over_budget(spec, rec) if spec is not None and rec is not None else None
+        if not over and rec is not None and not _final(node, update):
+            over = await self.w.key_over(rec)  # after the step was charged to the key
         if over and not _final(node, update):
             self.w.over_budget[run_id] = over
             self.w.core.cancel(run_id)  # stops at this step's boundary; the run fails with ``over``

@@ -38,7 +38,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import InvalidRequestError, NotFoundError, SwitchboardError
+from core.errors import BudgetExceededError, InvalidRequestError, NotFoundError, SwitchboardError
 from core.wire import Usage
 from gateway.auth import ANONYMOUS_KEY_ID, MASTER_KEY_ID, Principal
 
@@ -108,7 +108,8 @@ class AgentsHolder:
         """A gateway lifespan extension: opens the agents runtime with the routed dispatcher as the
         agents' ChatBackend (``RoutedAgentBackend``: LLM steps stream their tokens), ``workers``
         in-process workers (at least one when embedded), the runtime's PriceBook pricing every
-        LLM step and the key services charging it. With the runtime's Redis URL it opens at
+        LLM step and the key services charging it (and stopping a run whose key's budget ran out
+        at its next step boundary). With the runtime's Redis URL it opens at
         start-up; without one, embedded, on the first agents request (runs, tool results and
         checkpoints in SQLite beside the state file). ``catalog`` (an
         ``agents.tools.ToolCatalog``) answers ``kb_top_k`` / ``tag`` tool references;
@@ -140,6 +141,7 @@ class AgentsHolder:
                     extra_tools=extra_tools(),
                     cost=cost,
                     on_spend=key_spend_recorder(rt),
+                    key_check=key_budget_check(rt),
                     checkpoint_path=Path(state_path).parent / "agents-checkpoints.sqlite"
                     if state_path
                     else None,
@@ -211,6 +213,27 @@ def key_spend_recorder(rt: Any) -> Callable[[RunRecord, int, int, float], Corout
         await keys.limiter.record(principal, Usage(prompt_tokens, completion_tokens), cost_usd)
 
     return record
+
+
+def key_budget_check(rt: Any) -> Callable[[RunRecord], Coroutine[Any, Any, str | None]]:
+    """``key_check`` for the agents runtime: the admission path's budget check
+    (``Limiter.check_budget``, the same test ``Limiter.admit`` makes) for the key that created the
+    run, asked before its first step and at every step boundary; a spent budget stops the run
+    with ``budget exceeded: key budget exhausted: …``. Runs of the master key or of an open
+    gateway have no key budget."""
+
+    async def check(rec: RunRecord) -> str | None:
+        keys = rt.keys
+        if keys is None or rec.key_id in ("", MASTER_KEY_ID, ANONYMOUS_KEY_ID):
+            return None
+        principal = Principal.from_record(await keys.keys.get(rec.key_id))
+        try:
+            await keys.limiter.check_budget(principal)
+        except BudgetExceededError as exc:
+            return f"budget exceeded: key {exc.message[:1].lower()}{exc.message[1:]}"
+        return None
+
+    return check
 
 
 _EVENT_ID = re.compile(r"\d{1,20}(-\d{1,20})?")

@@ -139,6 +139,14 @@ class Limiter:
                 )
         return Admission(principal.key_id, taken)
 
+    async def check_budget(self, principal: Principal) -> None:
+        """The budget part of :meth:`admit` alone (no rate-limit units taken): raise
+        BudgetExceededError when the key is at or over its budget for the current period. Used
+        between the steps of an agent run created with the key."""
+        if _unlimited(principal) or principal.budget_usd is None:
+            return
+        await self._check_budget(principal, principal.budget_usd)
+
     async def record(
         self, principal: Principal, usage: Usage, cost_usd: float, *, admission: Admission | None = None
     ) -> None:

@@ -44,7 +44,7 @@ async def _main(args: argparse.Namespace) -> int:
     from agents.bootstrap import open_agents
     from agents.spec import load_agents
     from core.errors import ConfigError, SwitchboardError
-    from gateway.agents_api import key_spend_recorder
+    from gateway.agents_api import key_budget_check, key_spend_recorder
     from gateway.agents_backend import RoutedAgentBackend
     from gateway.runtime import open_runtime
     from gateway.settings import GatewaySettings
@@ -79,6 +79,7 @@ async def _main(args: argparse.Namespace) -> int:
                 heartbeat_s=args.heartbeat_s,
                 cost=lambda d, p, c: rt.snapshot.cost_usd(d, p, c),
                 on_spend=key_spend_recorder(rt),
+                key_check=key_budget_check(rt),
                 retention_s=settings.agents_retention_s,
             ) as agents_rt:
                 stop = asyncio.Event()

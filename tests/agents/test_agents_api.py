@@ -288,3 +288,45 @@ async def test_suspended_running_run_resumes_and_finishes(api: httpx.AsyncClient
         await api.post(f"/v1/agents/runs/{run['id']}/resume")
         body = await wait_status(api, run["id"], "succeeded")
     assert body["output"].startswith("total=")
+
+
+async def test_a_keyed_run_stops_when_its_key_is_over_budget(store_url: str | None) -> None:
+    """``key_check`` (the gateway: the key's budget, after ``on_spend`` charged the step) is asked
+    at every step boundary and when a run is taken from the queue: a run whose key ran out fails
+    with its reason at the next boundary, and one taken with a spent key fails before any step."""
+    spent: dict[str, float] = {"k-step": 0.0, "k-spent": 1.0}
+
+    async def charge(rec: Any, prompt: int, completion: int, cost: float) -> None:
+        spent[rec.key_id] += cost
+
+    async def key_check(rec: Any) -> str | None:
+        return f"budget exceeded: key {rec.key_id} spent" if spent[rec.key_id] > 1e-6 else None
+
+    backend = StreamingScriptedBackend()
+    async with open_agents(
+        store_url,
+        SPECS,
+        backend,
+        SystemClock(),
+        workers=1,
+        slots={"fake": 2},
+        extra_tools=[add_tool([])],
+        cost=PRICES.cost_usd,
+        on_spend=charge,
+        key_check=key_check,
+    ) as rt:
+        mid, _ = await rt.service.submit("adder", "hello", key_id="k-step")  # 4 steps unchecked
+        spent_first, _ = await rt.service.submit("adder", "hello", key_id="k-spent")
+        free, _ = await rt.service.submit("echo", "hello")  # no key: never checked
+        for _ in range(400):
+            runs = [await rt.service.get(r.run_id) for r in (mid, spent_first, free)]
+            if all(r.status in ("succeeded", "failed", "cancelled") for r in runs):
+                break
+            await asyncio.sleep(0.025)
+    by_id = {r.run_id: r for r in runs}
+    assert (by_id[mid.run_id].status, by_id[mid.run_id].steps) == ("failed", 1)
+    assert by_id[mid.run_id].error == "budget exceeded: key k-step spent"
+    assert (by_id[spent_first.run_id].status, by_id[spent_first.run_id].steps) == ("failed", 0)
+    assert by_id[spent_first.run_id].error == "budget exceeded: key k-spent spent"
+    assert by_id[free.run_id].status == "succeeded"
+    assert backend.calls == 1 + by_id[free.run_id].steps  # k-step's first step and the keyless run's

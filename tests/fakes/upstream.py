@@ -54,10 +54,16 @@ class Reply:
     after_chunks: int = 2  # for cut / stream_error
     prompt_tokens: int = 11
     completion_tokens: int = 7
+    tool_calls: tuple[tuple[str, str], ...] = ()  # (function name, arguments JSON): answer with calls
 
     @classmethod
     def ok(cls, text: str = "Hello from the fake upstream.", **kw: Any) -> Reply:
         return cls("ok", text=text, **kw)
+
+    @classmethod
+    def tool_call(cls, name: str, arguments: str = "{}", **kw: Any) -> Reply:
+        """An assistant message that calls ``name`` (no content; finish_reason tool_calls)."""
+        return cls("ok", text="", tool_calls=((name, arguments),), **kw)
 
     @classmethod
     def error(cls, status: int, message: str = "upstream exploded", **kw: Any) -> Reply:
@@ -295,13 +301,14 @@ class FakeUpstream:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
 
     def _completion(self, reply: Reply, model: str) -> dict[str, Any]:
+        cid = f"chatcmpl-fake{next(self._ids)}"
         return {
-            "id": f"chatcmpl-fake{next(self._ids)}",
+            "id": cid,
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                         "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "message": _message(reply, cid),
+                         "finish_reason": "tool_calls" if reply.tool_calls else "stop", "logprobs": None}],
             "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                       "total_tokens": reply.prompt_tokens + reply.completion_tokens},
         }
@@ -320,8 +327,11 @@ class FakeUpstream:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         events: list[bytes] = [orjson.dumps(chunk({"role": "assistant", "content": ""}))]
-        events += [orjson.dumps(chunk({"content": p})) for p in pieces]
-        events.append(orjson.dumps(chunk({}, "stop")))
+        if reply.tool_calls:
+            events += [orjson.dumps(chunk({"tool_calls": [call]})) for call in _calls(reply, cid)]
+        else:
+            events += [orjson.dumps(chunk({"content": p})) for p in pieces]
+        events.append(orjson.dumps(chunk({}, "tool_calls" if reply.tool_calls else "stop")))
         opts = body.get("stream_options")
         if isinstance(opts, dict) and opts.get("include_usage"):
             usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
@@ -345,6 +355,18 @@ class FakeUpstream:
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
+
+
+def _calls(reply: Reply, prefix: str) -> list[dict[str, Any]]:
+    return [{"index": i, "id": f"call_{prefix}_{i}", "type": "function",
+             "function": {"name": name, "arguments": args}} for i, (name, args) in enumerate(reply.tool_calls)]
+
+
+def _message(reply: Reply, prefix: str) -> dict[str, Any]:
+    if reply.tool_calls:
+        calls = [{k: v for k, v in c.items() if k != "index"} for c in _calls(reply, prefix)]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
+    return {"role": "assistant", "content": reply.text}
 
 
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:

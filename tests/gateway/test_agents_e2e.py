@@ -340,3 +340,26 @@ def test_finished_runs_get_the_configured_retention_on_redis(
         assert r.zscore("agents:finished", run["id"]) is not None
     finally:
         r.close()
+
+
+def test_a_run_stops_at_the_step_boundary_where_its_keys_budget_ran_out(
+    server: GatewayServer, fake_upstream: FakeUpstream
+) -> None:
+    """The key's budget is checked (the admission path's check) at every step boundary: a run
+    whose key spent its budget mid-run fails there with 'budget exceeded', after the step that
+    crossed it was charged; it does not go on to its remaining steps."""
+    fake_upstream.script("m-fast", *[Reply.tool_call("lookup", '{"q": "x"}')] * 3, Reply.ok("never reached"))
+    with client(server, MASTER) as admin:
+        capped = admin.post("/admin/keys", json={"tenant": "team-f", "budget_usd": 0.00003}).json()
+    with client(server, capped["key"]) as c:
+        created = c.post("/v1/agents/looper/runs", json={"input": "loop"})
+        assert created.status_code == 202
+        run = wait_done(c, created.json()["id"])
+        refused = c.post("/v1/agents/looper/runs", json={"input": "again"})
+    # each LLM step costs $0.000025 (11 + 7 tokens at $1 / $2 per M): the second one crosses $0.00003
+    assert run["status"] == "failed" and run["error"].startswith("budget exceeded: key budget exhausted")
+    assert run["steps"] == 2 and run["cost_usd"] == pytest.approx(50e-6)
+    assert len(fake_upstream.requests_for("m-fast")) == 2
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota"
+    with client(server, MASTER) as admin:
+        assert admin.get(f"/admin/keys/{capped['id']}").json()["spend"]["period_usd"] == pytest.approx(50e-6)
