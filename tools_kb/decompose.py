@@ -2,10 +2,14 @@
 
 ``split_intents(query)`` returns the query's intents as a list of clauses: sentences first
 (``.``, ``?``, ``!``, ``;``, new lines; decimals and "e.g." are kept whole), then each sentence
-cut before discourse connectives ("additionally", "after that", "then", "also", "finally" …) and
-at " and " / ", and " when both sides carry enough content words to stand alone. Clauses with
-fewer than ``min_words`` content words (greetings, "Thank you.") are dropped. A query with one
-intent comes back as ``[query]``.
+cut before discourse connectives ("additionally", "after that", "then", "also", "finally" …) and,
+in sentences that make a request, at " and " / ", and " when both sides carry enough content
+words to stand alone. A sentence makes a request when it asks ("can you", "please", "I need",
+"help me", a wh-word) or tells (an imperative such as "find", "book", "show" …). In a
+statement ("My blood pressure was 140/90 and my heart rate was 85 bpm", a pasted input text)
+" and " joins facts, not intents, so it is not cut there. Clauses with fewer than ``min_words``
+content words (greetings, "Thank you.") are dropped. A query with one intent comes back as
+``[query]``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,18 @@ _CONNECTIVE = re.compile(
     r"first(?:ly)?|second)\b)",
     re.IGNORECASE,
 )
+# Cues that a sentence asks for something (checked anywhere in the sentence, case-insensitive).
+_REQUEST = re.compile(
+    r"\b(?:can|could|would|will) (?:you|i|we)\b|\bplease\b|\bi(?:'d| would)? (?:like|want|need|wish)\b"
+    r"|\bwe (?:need|want|would like)\b|\bhelp (?:me|us)\b|\blet me know\b|\bis there\b|\bare there\b"
+    r"|\bdo you\b|\bdoes\b|\b(?:what|which|how|where|when|who)\b"
+    r"|\b(?:show|tell|give|find|get|book|search|recommend|suggest|check|create|send|calculate|translate"
+    r"|convert|list|provide|generate|make|schedule|play|order|buy|look up|set|add|remove|delete|update"
+    r"|cancel|record|register|retrieve|fetch|compute|analy[sz]e|summari[sz]e|write|draft|plan|compare"
+    r"|track|estimate|predict|detect|classify|identify|extract|explain|describe|download|upload|query"
+    r"|modify|open)\b",
+    re.IGNORECASE,
+)
 _QUOTES = re.compile(r"[\"“”]")
 _AND = re.compile(r",?\s+and\s+|,\s+as well as\s+|,\s+plus\s+", re.IGNORECASE)
 
@@ -43,8 +59,10 @@ def decompose(query: str, *, min_words: int = 2, min_side_words: int = 3) -> Dec
     for sentence in _SENTENCE.split(_QUOTES.sub(" ", query)):
         parts = _CONNECTIVE.split(sentence)
         explicit = explicit or len(parts) > 1
+        asks = is_request(sentence)
         for part in parts:
-            pieces = _split_and(part.strip(" ,"), min_side_words)
+            text = part.strip(" ,")
+            pieces = _split_and(text, min_side_words) if asks else ([text] if text else [])
             explicit = explicit or len(pieces) > 1
             clauses.extend(pieces)
     if len(clauses) < 2:  # one clause: nothing to weigh (most queries; skips tokenizing)
@@ -53,6 +71,12 @@ def decompose(query: str, *, min_words: int = 2, min_side_words: int = 3) -> Dec
     if len(kept) < 2:
         return Decomposition([query], False)
     return Decomposition(kept, explicit)
+
+
+def is_request(sentence: str) -> bool:
+    """Whether ``sentence`` asks for something: a question word, a polite request or an
+    imperative verb anywhere in it (the sentence splitter has already removed its "?")."""
+    return _REQUEST.search(sentence) is not None
 
 
 def split_intents(query: str, *, min_words: int = 2, min_side_words: int = 3) -> list[str]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools_kb.decompose import decompose, split_intents
+from tools_kb.decompose import decompose, is_request, split_intents
 from tools_kb.documents import build_document
 from tools_kb.lexical import tokenize
 from tools_kb.text import split_identifier
@@ -62,13 +62,38 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
             False,
         ),
         ("Check my account balance. Thank you.", ["Check my account balance. Thank you."], False),
+        (
+            "My blood pressure was 140/90 today and my heart rate was 85 bpm",
+            ["My blood pressure was 140/90 today and my heart rate was 85 bpm"],
+            False,
+        ),
+        (
+            "Could you record my blood pressure readings and book a cardiology appointment tomorrow",
+            ["Could you record my blood pressure readings", "book a cardiology appointment tomorrow"],
+            True,
+        ),
     ],
-    ids=["single", "then", "and-clause", "and-in-phrase", "decimal-eg", "drops-courtesy"],
+    ids=[
+        "single",
+        "then",
+        "and-clause",
+        "and-in-phrase",
+        "decimal-eg",
+        "drops-courtesy",
+        "and-in-statement",
+        "and-in-request",
+    ],
 )
 def test_decompose(query: str, clauses: list[str], explicit: bool) -> None:
     result = decompose(query)
     assert result.clauses == clauses
     assert result.explicit is explicit
+
+
+def test_is_request() -> None:
+    assert is_request("Can you find me a hotel")
+    assert is_request("Book two tickets to Oslo")
+    assert not is_request("The policy covers long-approved vaccines and new ones")
 
 
 def test_split_intents_returns_only_clauses() -> None:
