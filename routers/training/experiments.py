@@ -2,6 +2,8 @@
 
     python -m routers.training.experiments loso        # leave-one-source-out transfer of the
                                                        # difficulty head (unknown pairs) vs baselines
+    python -m routers.training.experiments loso-compare  # the shipped difficulty head vs the one before
+                                                         # 2026-11-26, paired bootstrap per family
     python -m routers.training.experiments llmrouter   # multi-model: train llmrouter_train, test llmrouter_test
     python -m routers.training.experiments mmlu_pro    # category-stratified 50/50 split, APGR vs prior
 
@@ -97,6 +99,55 @@ def loso(cfg: TrainConfig, variants: Sequence[str], families: Sequence[str]) -> 
                     v = pair_apgr(scorers[name](sf), sub, strong, weak)
                     row[name] = None if v is None else round(v, 4)
                 print(json.dumps(row), flush=True)
+
+
+def _resample_apgr_gap(a: F64, b: F64, qs: F64, qw: F64, rng: np.random.Generator, n_boot: int) -> F64:
+    """APGR(a) − APGR(b) on ``n_boot`` bootstrap resamples of the prompts (resamples where the strong
+    model does not beat the weak one are drawn again)."""
+    out = np.empty(n_boot)
+    for r in range(n_boot):
+        i = rng.integers(0, len(qs), len(qs))
+        while (qs[i] - qw[i]).sum() <= 0:
+            i = rng.integers(0, len(qs), len(qs))
+        out[r] = apgr(a[i], qs[i], qw[i]) - apgr(b[i], qs[i], qw[i])
+    return out
+
+
+def loso_compare(new: TrainConfig, old: TrainConfig, families: Sequence[str], n_boot: int) -> None:
+    """Leave one source out, two difficulty-head configurations on the same splits: APGR per cell and
+    the paired bootstrap (over held-out prompts) of new − old per family and over the family means."""
+    rs, feats = load_all()
+    fams = np.asarray(rs.family())
+    rng = np.random.default_rng(0)
+    total = np.zeros(n_boot)
+    for fam in families:
+        train_idx = np.flatnonzero(fams != fam)
+        tr, tf = rs.subset(train_idx), feats.rows(train_idx)
+        design = DesignMap.fit(tf)
+        x_tr = design.design(tf)
+        heads = {"new": fit_difficulty(x_tr, tr, new), "old": fit_difficulty(x_tr, tr, old)}
+        gaps: list[F64] = []
+        for group, idx in eval_groups(rs, fam):
+            sub, x = rs.subset(idx), design.design(feats.rows(idx))
+            score = {k: h.difficulty(x) for k, h in heads.items()}
+            for strong, weak in PAIRS[fam]:
+                qs, qw = sub.scores[:, sub.models.index(strong)], sub.scores[:, sub.models.index(weak)]
+                keep = ~np.isnan(qs) & ~np.isnan(qw)
+                vals = {k: pair_apgr(v, sub, strong, weak) for k, v in score.items()}
+                if vals["new"] is None or vals["old"] is None:
+                    continue
+                gaps.append(_resample_apgr_gap(score["new"][keep], score["old"][keep], qs[keep], qw[keep],
+                                               rng, n_boot))
+                print(json.dumps({"held_out": fam, "group": group, "strong": strong, "weak": weak,
+                                  "old": _fmt(vals["old"]), "new": _fmt(vals["new"])}), flush=True)
+        fam_gap = np.mean(gaps, axis=0)
+        total += fam_gap / len(families)
+        lo, hi = np.percentile(fam_gap, [2.5, 97.5])
+        print(json.dumps({"held_out": fam, "cells": len(gaps), "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
+                          "p_new_better": round(float((fam_gap > 0).mean()), 3)}), flush=True)
+    lo, hi = np.percentile(total, [2.5, 97.5])
+    print(json.dumps({"held_out": "mean of families", "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
+                      "p_new_better": round(float((total > 0).mean()), 3)}), flush=True)
 
 
 def _fmt(x: float | None) -> float | None:
@@ -239,7 +290,7 @@ def categories_eval(seed: int = 0) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=("loso", "llmrouter", "mmlu_pro", "onnx", "categories"))
+    p.add_argument("what", choices=("loso", "loso-compare", "llmrouter", "mmlu_pro", "onnx", "categories"))
     p.add_argument("--models-dir", default="var/models")
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--seeds", default="0,1,2")
@@ -250,12 +301,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cheap-scale", type=float, default=TrainConfig.difficulty_cheap_scale)
     p.add_argument("--no-family-balance", action="store_true", help="the difficulty head before 2026-11-26")
     p.add_argument("--families", default=",".join(PAIRS))
+    p.add_argument("--bootstrap", type=int, default=200, help="loso-compare: resamples")
     args = p.parse_args(argv)
     cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap, difficulty_hidden=args.hidden,
                       difficulty_cheap_scale=args.cheap_scale,
                       difficulty_family_balance=not args.no_family_balance)
     if args.what == "loso":
         loso(cfg, args.variants.split(","), args.families.split(","))
+    elif args.what == "loso-compare":  # the configured head vs the head before 2026-11-26
+        old = TrainConfig(difficulty_alpha=args.alpha, difficulty_family_balance=False, difficulty_cheap_scale=1.0)
+        loso_compare(cfg, old, args.families.split(","), args.bootstrap)
     elif args.what == "llmrouter":
         llmrouter(cfg)
     elif args.what == "mmlu_pro":
