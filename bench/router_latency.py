@@ -34,15 +34,17 @@ from core.wire import ChatRequest
 from gateway.learned_routing import LearnedSelector
 from routers.serialize import load_router
 
-WORDS = ("the of and to in is that for it as was with be by on not he this are or his from at which but "
-         "have an they you were her she there been one all we their has would when if so what can out "
-         "about other into more some could time these two may then do first any my now such like our over "
-         "man me even most made after also did many before must through back years where much your way "
-         "well down should because each just those people how too little state good very make world still "
-         "own see men work long get here between both life being under never day same another know while "
-         "last might us great old year off come since against go came right used take three integral "
-         "python function derivative matrix theorem proof algorithm recursion database query poem story "
-         "translate summarize explain compare contrast essay physics chemistry biology history law").split()
+WORDS = (
+    "the of and to in is that for it as was with be by on not he this are or his from at which but "
+    "have an they you were her she there been one all we their has would when if so what can out "
+    "about other into more some could time these two may then do first any my now such like our over "
+    "man me even most made after also did many before must through back years where much your way "
+    "well down should because each just those people how too little state good very make world still "
+    "own see men work long get here between both life being under never day same another know while "
+    "last might us great old year off come since against go came right used take three integral "
+    "python function derivative matrix theorem proof algorithm recursion database query poem story "
+    "translate summarize explain compare contrast essay physics chemistry biology history law"
+).split()
 
 
 def make_prompts(n: int, tokens: int = 200, seed: int = 0) -> list[str]:
@@ -66,17 +68,29 @@ class FixedEmbedder:
 
 def views() -> dict[str, DeploymentView]:
     def v(name: str, model: str, tier: str, pin: float, pout: float) -> DeploymentView:
-        return DeploymentView(name=name, model=model, tier=tier, input_per_mtok=pin,  # type: ignore[arg-type]
-                              output_per_mtok=pout, context_window=128000,
-                              capabilities=frozenset({"tools", "streaming"}), available=True,
-                              ttft_ms=300.0, tpot_ms=20.0)
-    return {d.name: d for d in (
-        v("gpt-4o", "gpt-4o", "cloud", 2.5, 10.0),
-        v("gpt-4o-mini", "gpt-4o-mini", "cloud", 0.15, 0.6),
-        v("llama-70b", "llama-3.1-70b-instruct", "cloud", 0.88, 0.88),
-        v("llama-8b", "llama-3.1-8b-instruct", "cloud", 0.2, 0.2),
-        v("edge", "smollm2", "edge", 0.0, 0.0),
-    )}
+        return DeploymentView(
+            name=name,
+            model=model,
+            tier=tier,
+            input_per_mtok=pin,  # type: ignore[arg-type]
+            output_per_mtok=pout,
+            context_window=128000,
+            capabilities=frozenset({"tools", "streaming"}),
+            available=True,
+            ttft_ms=300.0,
+            tpot_ms=20.0,
+        )
+
+    return {
+        d.name: d
+        for d in (
+            v("gpt-4o", "gpt-4o", "cloud", 2.5, 10.0),
+            v("gpt-4o-mini", "gpt-4o-mini", "cloud", 0.15, 0.6),
+            v("llama-70b", "llama-3.1-70b-instruct", "cloud", 0.88, 0.88),
+            v("llama-8b", "llama-3.1-8b-instruct", "cloud", 0.2, 0.2),
+            v("edge", "smollm2", "edge", 0.0, 0.0),
+        )
+    }
 
 
 def make_embedder(models_dir: Path) -> tuple[Embedder, str]:
@@ -92,9 +106,15 @@ def make_embedder(models_dir: Path) -> tuple[Embedder, str]:
         return BatchingEmbedder(st, max_batch=64), st.name
 
 
-async def run_load(selector: LearnedSelector, prompts: list[str], concurrency: int) -> tuple[list[float], float]:
-    policy = Policy(name="auto", candidates=tuple(views()), cost_weight=20.0,
-                    router=RouterRef(kind="learned", path="default"))
+async def run_load(
+    selector: LearnedSelector, prompts: list[str], concurrency: int
+) -> tuple[list[float], float]:
+    policy = Policy(
+        name="auto",
+        candidates=tuple(views()),
+        cost_weight=20.0,
+        router=RouterRef(kind="learned", path="default"),
+    )
     vs = views()
     cons = RouteConstraints(prompt_tokens=200, ttft_slo_ms=1000)
     lat: list[float] = []

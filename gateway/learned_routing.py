@@ -104,7 +104,9 @@ class LearnedSelector:
         params = self.params or {}
         strong, weak = params.get("strong"), params.get("weak")
         if "threshold" in params and isinstance(strong, str) and isinstance(weak, str) and not override:
-            return self._threshold(policy, feats, views, cons, strong, weak, float(params["threshold"]), category)
+            return self._threshold(
+                policy, feats, views, cons, strong, weak, float(params["threshold"]), category
+            )
         names = [n for n in candidates if n in views]
         models = [views[n].model for n in names]
         abil = self._abilities(names, views)
@@ -112,16 +114,28 @@ class LearnedSelector:
         q = self.router.quality(feats, models, by_model)[0]
         toks = self.router.expected_output_tokens(feats, models)[0]
         decision = select_target(
-            policy.name, candidates, views, cons,
+            policy.name,
+            candidates,
+            views,
+            cons,
             {n: float(q[i]) for i, n in enumerate(names)},
             output_tokens={n: float(toks[i]) for i, n in enumerate(names)},
-            cost_weight=policy.cost_weight, router=self.kind, category=category,
+            cost_weight=policy.cost_weight,
+            router=self.kind,
+            category=category,
         )
         return self._with_fallbacks(decision, policy, views, cons)
 
     def _threshold(
-        self, policy: Policy, feats: Any, views: Mapping[str, DeploymentView], cons: RouteConstraints,
-        strong: str, weak: str, threshold: float, category: str | None,
+        self,
+        policy: Policy,
+        feats: Any,
+        views: Mapping[str, DeploymentView],
+        cons: RouteConstraints,
+        strong: str,
+        weak: str,
+        threshold: float,
+        category: str | None,
     ) -> RouteDecision:
         s_model = views[strong].model if strong in views else strong
         w_model = views[weak].model if weak in views else weak
@@ -129,8 +143,13 @@ class LearnedSelector:
         order = (strong, weak) if score >= threshold else (weak, strong)
         quality = {order[0]: 1.0, order[1]: 0.0}
         d = select_target(policy.name, order, views, cons, quality, router=self.kind, category=category)
-        parts = [f"router={self.kind}", *([f"category={category}"] if category else []),
-                 f"pick={d.ranked[0]}", f"strong_needed={score:.3f}", f"threshold={threshold:g}"]
+        parts = [
+            f"router={self.kind}",
+            *([f"category={category}"] if category else []),
+            f"pick={d.ranked[0]}",
+            f"strong_needed={score:.3f}",
+            f"threshold={threshold:g}",
+        ]
         if d.binding_constraint:
             parts.append(f"bound_by={d.binding_constraint}")
         return replace(d, reason=" ".join(parts), scores={"strong_needed": round(score, 4)})

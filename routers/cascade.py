@@ -53,7 +53,9 @@ def logprob_confidence(response_body: Mapping[str, Any]) -> float | None:
     content = lp.get("content") if isinstance(lp, Mapping) else None
     if not content:
         return None
-    vals: Sequence[float] = [float(t["logprob"]) for t in content if isinstance(t, Mapping) and "logprob" in t]
+    vals: Sequence[float] = [
+        float(t["logprob"]) for t in content if isinstance(t, Mapping) and "logprob" in t
+    ]
     if not vals:
         return None
     return math.exp(sum(vals) / len(vals))

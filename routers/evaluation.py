@@ -88,7 +88,10 @@ def multi_report(
     singles: dict[str, tuple[float, float]] = {}
     for j, name in enumerate(models):
         if avail[:, j].any():
-            singles[name] = (float(np.mean(true_cost[avail[:, j], j])), float(np.mean(true_q[avail[:, j], j])))
+            singles[name] = (
+                float(np.mean(true_cost[avail[:, j], j])),
+                float(np.mean(true_q[avail[:, j], j])),
+            )
     if not singles:
         raise ValueError("no model has both a score and a price on this data")
     best = max(singles, key=lambda m: (singles[m][1], -singles[m][0]))

@@ -160,7 +160,9 @@ def select_target(
 
     def key(item: tuple[str, DeploymentView, float]) -> float:
         name, view, out = item
-        return _utility(quality.get(name, 0.5), expected_cost_usd(view, constraints.prompt_tokens, out), cost_weight)
+        return _utility(
+            quality.get(name, 0.5), expected_cost_usd(view, constraints.prompt_tokens, out), cost_weight
+        )
 
     order = {n: i for i, n in enumerate(candidates)}
     ranked = sorted(alive, key=lambda it: (-key(it), order[it[0]]))

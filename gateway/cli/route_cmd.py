@@ -76,27 +76,44 @@ async def _decide(args: argparse.Namespace) -> dict[str, Any]:
     for dep in cfg.deployments:
         price = book.price_for(dep.name) or (0.0, 0.0)
         views[dep.name] = DeploymentView(
-            name=dep.name, model=dep.model, tier=dep.tier, input_per_mtok=price[0],
-            output_per_mtok=price[1], context_window=dep.context_window or book.context_window(dep.name),
-            capabilities=frozenset(dep.capabilities), available=True, max_concurrency=dep.max_concurrency,
+            name=dep.name,
+            model=dep.model,
+            tier=dep.tier,
+            input_per_mtok=price[0],
+            output_per_mtok=price[1],
+            context_window=dep.context_window or book.context_window(dep.name),
+            capabilities=frozenset(dep.capabilities),
+            available=True,
+            max_concurrency=dep.max_concurrency,
         )
     pc = policy.constraints
     cons = RouteConstraints(
-        max_cost_usd=pc.max_cost_usd, ttft_slo_ms=pc.ttft_slo_ms, tpot_slo_ms=pc.tpot_slo_ms,
-        tiers=frozenset(pc.tiers), require_capabilities=frozenset(pc.require_capabilities),
+        max_cost_usd=pc.max_cost_usd,
+        ttft_slo_ms=pc.ttft_slo_ms,
+        tpot_slo_ms=pc.tpot_slo_ms,
+        tiers=frozenset(pc.tiers),
+        require_capabilities=frozenset(pc.require_capabilities),
         prompt_tokens=max(1, len(args.prompt) // 4),
     )
     selector: RouteSelector
     if policy.router.kind in LEARNED_KINDS:
         router = load_router(policy.router.path or args.router or "default")
-        selector = LearnedSelector(router, _embedder(args.models_dir), policy.router.kind,
-                                   dict(policy.router.params))
+        selector = LearnedSelector(
+            router, _embedder(args.models_dir), policy.router.kind, dict(policy.router.params)
+        )
     else:
         selector = FallbackSelector()
     req = ChatRequest({"model": policy.name, "messages": [{"role": "user", "content": args.prompt}]})
     d = await selector.select(req, policy, views, cons)
-    return {"policy": d.policy, "ranked": list(d.ranked), "reason": d.reason, "scores": d.scores,
-            "category": d.category, "router": d.router, "binding_constraint": d.binding_constraint}
+    return {
+        "policy": d.policy,
+        "ranked": list(d.ranked),
+        "reason": d.reason,
+        "scores": d.scores,
+        "category": d.category,
+        "router": d.router,
+        "binding_constraint": d.binding_constraint,
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,9 +41,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI")
     ev.add_argument("--cache", default="var/router_cache/embeddings.npz")
-    ev.add_argument("--embedder", choices=("auto", "onnx", "reference"), default="auto",
-                    help="auto: the ONNX int8 export when var/models is prepared (faster), else the "
-                    "reference sentence-transformers model")
+    ev.add_argument(
+        "--embedder",
+        choices=("auto", "onnx", "reference"),
+        default="auto",
+        help="auto: the ONNX int8 export when var/models is prepared (faster), else the "
+        "reference sentence-transformers model",
+    )
     ev.add_argument("--models-dir", default="var/models")
 
 
@@ -69,10 +73,17 @@ def _train(args: argparse.Namespace) -> int:
     from routers.training.pipeline import train_files
 
     router, rs = train_files(
-        args.data, args.models, args.kind, args.out,
-        categories=args.categories, taxonomies=args.taxonomy, cache=args.cache,
+        args.data,
+        args.models,
+        args.kind,
+        args.out,
+        categories=args.categories,
+        taxonomies=args.taxonomy,
+        cache=args.cache,
     )
-    print(json.dumps({"out": args.out, "kind": router.kind, "records": len(rs), "models": len(router.models)}))
+    print(
+        json.dumps({"out": args.out, "kind": router.kind, "records": len(rs), "models": len(router.models)})
+    )
     return 0
 
 
@@ -93,7 +104,9 @@ def _eval(args: argparse.Namespace) -> int:
             return 2
         trained = load_router(args.router)
         prices = {m: (p.input_per_mtok, p.output_per_mtok) for m, p in load_prices(args.models).items()}
-        models = [m for m in rs.models if m in prices and not np.isnan(rs.scores[:, rs.models.index(m)]).all()]
+        models = [
+            m for m in rs.models if m in prices and not np.isnan(rs.scores[:, rs.models.index(m)]).all()
+        ]
         if not models:
             print("no model in the data has a price in --models", file=sys.stderr)
             return 2
@@ -107,15 +120,18 @@ def _eval(args: argparse.Namespace) -> int:
             rs.scores[:, cols],
             record_costs(rs, prices, models),
         )
-        _print({
-            "n": rep.n,
-            "aiq": rep.aiq,
-            "best_single_model": rep.best_single_model,
-            "best_single_quality": rep.best_single_quality,
-            "best_single_cost_usd": rep.best_single_cost_usd,
-            "cost_fraction_at_best_single_quality": rep.cost_fraction_at_best_single_quality,
-            "quality_at_half_best_single_cost": rep.quality_at_half_best_single_cost,
-        }, args.json)
+        _print(
+            {
+                "n": rep.n,
+                "aiq": rep.aiq,
+                "best_single_model": rep.best_single_model,
+                "best_single_quality": rep.best_single_quality,
+                "best_single_cost_usd": rep.best_single_cost_usd,
+                "cost_fraction_at_best_single_quality": rep.cost_fraction_at_best_single_quality,
+                "quality_at_half_best_single_cost": rep.quality_at_half_best_single_cost,
+            },
+            args.json,
+        )
         return 0
     if not (args.strong and args.weak):
         print("router eval needs --strong and --weak (or --multi --models)", file=sys.stderr)
@@ -129,15 +145,27 @@ def _eval(args: argparse.Namespace) -> int:
     )
     try:
         rep2 = two_model_eval(
-            router, feats,
-            rs.scores[:, rs.models.index(args.strong)], rs.scores[:, rs.models.index(args.weak)],
-            args.strong, args.weak, n_boot=args.bootstrap,
+            router,
+            feats,
+            rs.scores[:, rs.models.index(args.strong)],
+            rs.scores[:, rs.models.index(args.weak)],
+            args.strong,
+            args.weak,
+            n_boot=args.bootstrap,
         )
     except ValueError as exc:  # no prompts, or the strong model is not better: PGR is undefined
         print(f"router eval: {exc}", file=sys.stderr)
         return 1
-    _print({"n": rep2.n, "apgr": rep2.apgr, "cpt50": rep2.cpt50, "cpt80": rep2.cpt80,
-            "apgr_ci95": list(rep2.apgr_ci95)}, args.json)
+    _print(
+        {
+            "n": rep2.n,
+            "apgr": rep2.apgr,
+            "cpt50": rep2.cpt50,
+            "cpt80": rep2.cpt80,
+            "apgr_ci95": list(rep2.apgr_ci95),
+        },
+        args.json,
+    )
     return 0
 
 

@@ -108,8 +108,9 @@ def embed_texts(
             model = load_reference_model()
 
             def encode(part: list[str]) -> Any:
-                return model.encode(part, batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True)
+                return model.encode(
+                    part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+                )
 
         order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         chunk = 2048

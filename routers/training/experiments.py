@@ -33,22 +33,42 @@ from routers.training.train import TrainConfig, fit_difficulty, record_costs, tr
 
 F64 = npt.NDArray[np.float64]
 DATA = Path(os.environ.get("SWITCHBOARD_DATA", "/work/shared/data/routing"))
-FILES = ("llmrouter_train.jsonl", "llmrouter_test.jsonl", "mmlu_pro.jsonl.gz", "alpaca_eval.jsonl",
-         "routerarena.jsonl")
+FILES = (
+    "llmrouter_train.jsonl",
+    "llmrouter_test.jsonl",
+    "mmlu_pro.jsonl.gz",
+    "alpaca_eval.jsonl",
+    "routerarena.jsonl",
+)
 PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "mmlu_pro": (("gemini-1.5-pro-002", "phi-3-mini-4k-instruct"),
-                 ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct"),
-                 ("gemini-1.5-pro-002", "mixtral-8x7b-instruct-v0.1"),
-                 ("llama-3.1-70b-instruct", "mixtral-8x7b-instruct-v0.1")),
-    "alpaca_eval": (("gpt-4-1106-preview", "gpt-3.5-turbo-1106"), ("gpt-4-1106-preview", "claude-2"),
-                    ("gpt-4-1106-preview", "vicuna-13b-v1.5")),
-    "llmrouter": (("llama-3.3-nemotron-super-49b-v1", "llama-3.1-8b-instruct"),
-                  ("llama-3.1-nemotron-51b-instruct", "mistral-7b-instruct-v0.3")),
+    "mmlu_pro": (
+        ("gemini-1.5-pro-002", "phi-3-mini-4k-instruct"),
+        ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct"),
+        ("gemini-1.5-pro-002", "mixtral-8x7b-instruct-v0.1"),
+        ("llama-3.1-70b-instruct", "mixtral-8x7b-instruct-v0.1"),
+    ),
+    "alpaca_eval": (
+        ("gpt-4-1106-preview", "gpt-3.5-turbo-1106"),
+        ("gpt-4-1106-preview", "claude-2"),
+        ("gpt-4-1106-preview", "vicuna-13b-v1.5"),
+    ),
+    "llmrouter": (
+        ("llama-3.3-nemotron-super-49b-v1", "llama-3.1-8b-instruct"),
+        ("llama-3.1-nemotron-51b-instruct", "mistral-7b-instruct-v0.3"),
+    ),
     "routerarena": (("gemini-2.0-flash-001", "claude-3-haiku-20240307"),),
 }
 # llmrouter is scored per task (a held-out benchmark is one task); these have enough gap to measure
-LLMROUTER_TASKS = ("llmrouter/gsm8k", "llmrouter/mmlu", "llmrouter/math", "llmrouter/arc_challenge",
-                   "llmrouter/commonsense_qa", "llmrouter/mbpp", "llmrouter/gpqa", "llmrouter/openbook_qa")
+LLMROUTER_TASKS = (
+    "llmrouter/gsm8k",
+    "llmrouter/mmlu",
+    "llmrouter/math",
+    "llmrouter/arc_challenge",
+    "llmrouter/commonsense_qa",
+    "llmrouter/mbpp",
+    "llmrouter/gpqa",
+    "llmrouter/openbook_qa",
+)
 
 
 def load_all() -> tuple[RecordSet, Features]:
@@ -136,18 +156,49 @@ def loso_compare(new: TrainConfig, old: TrainConfig, families: Sequence[str], n_
                 vals = {k: pair_apgr(v, sub, strong, weak) for k, v in score.items()}
                 if vals["new"] is None or vals["old"] is None:
                     continue
-                gaps.append(_resample_apgr_gap(score["new"][keep], score["old"][keep], qs[keep], qw[keep],
-                                               rng, n_boot))
-                print(json.dumps({"held_out": fam, "group": group, "strong": strong, "weak": weak,
-                                  "old": _fmt(vals["old"]), "new": _fmt(vals["new"])}), flush=True)
+                gaps.append(
+                    _resample_apgr_gap(
+                        score["new"][keep], score["old"][keep], qs[keep], qw[keep], rng, n_boot
+                    )
+                )
+                print(
+                    json.dumps(
+                        {
+                            "held_out": fam,
+                            "group": group,
+                            "strong": strong,
+                            "weak": weak,
+                            "old": _fmt(vals["old"]),
+                            "new": _fmt(vals["new"]),
+                        }
+                    ),
+                    flush=True,
+                )
         fam_gap = np.mean(gaps, axis=0)
         total += fam_gap / len(families)
         lo, hi = np.percentile(fam_gap, [2.5, 97.5])
-        print(json.dumps({"held_out": fam, "cells": len(gaps), "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
-                          "p_new_better": round(float((fam_gap > 0).mean()), 3)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "held_out": fam,
+                    "cells": len(gaps),
+                    "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
+                    "p_new_better": round(float((fam_gap > 0).mean()), 3),
+                }
+            ),
+            flush=True,
+        )
     lo, hi = np.percentile(total, [2.5, 97.5])
-    print(json.dumps({"held_out": "mean of families", "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
-                      "p_new_better": round(float((total > 0).mean()), 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "held_out": "mean of families",
+                "new_minus_old_ci95": [_fmt(lo), _fmt(hi)],
+                "p_new_better": round(float((total > 0).mean()), 3),
+            }
+        ),
+        flush=True,
+    )
 
 
 def _fmt(x: float | None) -> float | None:
@@ -172,13 +223,22 @@ def llmrouter(cfg: TrainConfig) -> None:
         rows[fam] = multi_report(models, *preds[fam], true_q, true_c)
     rows["random"] = multi_report(models, rng.random(true_q.shape), np.zeros_like(true_c), true_q, true_c)
     for name, rep in rows.items():
-        print(json.dumps({
-            "router": name, "n": rep.n, "aiq": _fmt(rep.aiq), "zero_router_aiq": _fmt(rep.zero_router_aiq),
-            "best_single_model": rep.best_single_model, "best_single_quality": _fmt(rep.best_single_quality),
-            "best_single_cost_usd": rep.best_single_cost_usd,
-            "cost_fraction_at_best_single_quality": _fmt(rep.cost_fraction_at_best_single_quality),
-            "quality_at_half_best_single_cost": _fmt(rep.quality_at_half_best_single_cost),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "router": name,
+                    "n": rep.n,
+                    "aiq": _fmt(rep.aiq),
+                    "zero_router_aiq": _fmt(rep.zero_router_aiq),
+                    "best_single_model": rep.best_single_model,
+                    "best_single_quality": _fmt(rep.best_single_quality),
+                    "best_single_cost_usd": rep.best_single_cost_usd,
+                    "cost_fraction_at_best_single_quality": _fmt(rep.cost_fraction_at_best_single_quality),
+                    "quality_at_half_best_single_cost": _fmt(rep.quality_at_half_best_single_cost),
+                }
+            ),
+            flush=True,
+        )
     # paired bootstrap over test prompts: AIQ(heads) − AIQ(knn)
     diffs = []
     for _ in range(300):
@@ -188,11 +248,20 @@ def llmrouter(cfg: TrainConfig) -> None:
         diffs.append(a - b)
     d = np.asarray(diffs)
     lo, hi = np.percentile(d, [2.5, 97.5])
-    print(json.dumps({"aiq_heads_minus_knn_ci95": [round(float(lo), 4), round(float(hi), 4)],
-                      "p_heads_better": round(float((d > 0).mean()), 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "aiq_heads_minus_knn_ci95": [round(float(lo), 4), round(float(hi), 4)],
+                "p_heads_better": round(float((d > 0).mean()), 3),
+            }
+        ),
+        flush=True,
+    )
 
 
-def stratified_half(categories: Sequence[str], seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def stratified_half(
+    categories: Sequence[str], seed: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     rng = np.random.default_rng(seed)
     cats = np.asarray(categories)
     a: list[int] = []
@@ -205,8 +274,10 @@ def stratified_half(categories: Sequence[str], seed: int) -> tuple[npt.NDArray[n
     return np.asarray(sorted(a), np.int64), np.asarray(sorted(b), np.int64)
 
 
-MMLU_PRO_PAIRS = (("gemini-1.5-pro-002", "phi-3-mini-4k-instruct", 0.584),
-                  ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct", 0.514))
+MMLU_PRO_PAIRS = (
+    ("gemini-1.5-pro-002", "phi-3-mini-4k-instruct", 0.584),
+    ("llama-3.1-70b-instruct", "llama-3.1-8b-instruct", 0.514),
+)
 
 
 def mmlu_pro(cfg: TrainConfig, seeds: Sequence[int]) -> None:
@@ -222,14 +293,21 @@ def mmlu_pro(cfg: TrainConfig, seeds: Sequence[int]) -> None:
             js, jw = rs.models.index(strong), rs.models.index(weak)
             gain = tr.scores[:, js] - tr.scores[:, jw]
             prior = {c: float(np.nanmean(gain[np.asarray(tr.categories) == c])) for c in set(tr.categories)}
-            row: dict[str, object] = {"seed": seed, "strong": strong, "weak": weak,
-                                      "published_prior": published_prior}
-            row["category_prior"] = _fmt(pair_apgr(np.asarray([prior.get(c, 0.0) for c in te.categories]),
-                                                   te, strong, weak))
+            row: dict[str, object] = {
+                "seed": seed,
+                "strong": strong,
+                "weak": weak,
+                "published_prior": published_prior,
+            }
+            row["category_prior"] = _fmt(
+                pair_apgr(np.asarray([prior.get(c, 0.0) for c in te.categories]), te, strong, weak)
+            )
             for fam, r in routers.items():
                 row[fam] = _fmt(pair_apgr(r.strong_needed(ef, strong, weak), te, strong, weak))
             row["difficulty_head"] = _fmt(pair_apgr(routers["heads"].difficulty_of(ef), te, strong, weak))
-            row["random"] = _fmt(pair_apgr(BaselineRouter("random").strong_needed(ef, "", ""), te, strong, weak))
+            row["random"] = _fmt(
+                pair_apgr(BaselineRouter("random").strong_needed(ef, "", ""), te, strong, weak)
+            )
             print(json.dumps(row), flush=True)
 
 
@@ -250,13 +328,21 @@ def onnx_agreement(models_dir: str, n: int) -> None:
     a, b = router.strong_needed(ref, "x", "y"), router.strong_needed(onnx, "x", "y")
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     cats_a, cats_b = router.category(ref) or [], router.category(onnx) or []
-    print(json.dumps({
-        "n": len(texts), "embedder": emb.name, "cosine_min": round(float(cos.min()), 4),
-        "cosine_mean": round(float(cos.mean()), 4),
-        "strong_needed_spearman": round(float(np.corrcoef(ra, rb)[0, 1]), 4),
-        "strong_needed_max_abs_diff": round(float(np.abs(a - b).max()), 4),
-        "category_agreement": round(float(np.mean([x == y for x, y in zip(cats_a, cats_b, strict=True)])), 4),
-    }))
+    print(
+        json.dumps(
+            {
+                "n": len(texts),
+                "embedder": emb.name,
+                "cosine_min": round(float(cos.min()), 4),
+                "cosine_mean": round(float(cos.mean()), 4),
+                "strong_needed_spearman": round(float(np.corrcoef(ra, rb)[0, 1]), 4),
+                "strong_needed_max_abs_diff": round(float(np.abs(a - b).max()), 4),
+                "category_agreement": round(
+                    float(np.mean([x == y for x, y in zip(cats_a, cats_b, strict=True)])), 4
+                ),
+            }
+        )
+    )
 
 
 def categories_eval(seed: int = 0) -> None:
@@ -282,10 +368,17 @@ def categories_eval(seed: int = 0) -> None:
     pred = np.asarray(head.predict(design.design(cd.features.rows(te_i))))
     per = {lab: round(float((pred[labels[te_i] == lab] == lab).mean()), 3) for lab in sorted(set(cd.labels))}
     majority = max(per, key=lambda k: int((labels[te_i] == k).sum()))
-    print(json.dumps({"n_train": len(tr_i), "n_test": len(te_i),
-                      "accuracy": round(float((pred == labels[te_i]).mean()), 4),
-                      "majority_baseline": round(float((labels[te_i] == majority).mean()), 4),
-                      "recall_per_label": per}))
+    print(
+        json.dumps(
+            {
+                "n_train": len(tr_i),
+                "n_test": len(te_i),
+                "accuracy": round(float((pred == labels[te_i]).mean()), 4),
+                "majority_baseline": round(float((labels[te_i] == majority).mean()), 4),
+                "recall_per_label": per,
+            }
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -303,13 +396,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--families", default=",".join(PAIRS))
     p.add_argument("--bootstrap", type=int, default=200, help="loso-compare: resamples")
     args = p.parse_args(argv)
-    cfg = TrainConfig(difficulty_alpha=args.alpha, gain_min_gap=args.gap, difficulty_hidden=args.hidden,
-                      difficulty_cheap_scale=args.cheap_scale,
-                      difficulty_family_balance=not args.no_family_balance)
+    cfg = TrainConfig(
+        difficulty_alpha=args.alpha,
+        gain_min_gap=args.gap,
+        difficulty_hidden=args.hidden,
+        difficulty_cheap_scale=args.cheap_scale,
+        difficulty_family_balance=not args.no_family_balance,
+    )
     if args.what == "loso":
         loso(cfg, args.variants.split(","), args.families.split(","))
     elif args.what == "loso-compare":  # the configured head vs the head before 2026-11-26
-        old = TrainConfig(difficulty_alpha=args.alpha, difficulty_family_balance=False, difficulty_cheap_scale=1.0)
+        old = TrainConfig(
+            difficulty_alpha=args.alpha, difficulty_family_balance=False, difficulty_cheap_scale=1.0
+        )
         loso_compare(cfg, old, args.families.split(","), args.bootstrap)
     elif args.what == "llmrouter":
         llmrouter(cfg)

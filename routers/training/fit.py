@@ -104,7 +104,9 @@ def fit_logistic(z: F64, y: F64, *, l2: float = 1.0, iters: int = 25) -> tuple[F
     return beta[:-1], float(beta[-1])
 
 
-def fit_softmax(x: F64, labels: npt.NDArray[np.int64], n_classes: int, *, l2: float = 1e-3, steps: int = 300) -> F64:
+def fit_softmax(
+    x: F64, labels: npt.NDArray[np.int64], n_classes: int, *, l2: float = 1e-3, steps: int = 300
+) -> F64:
     """Multinomial logistic regression on a design matrix (bias column included); returns W (D, L)."""
     xt = torch.tensor(x, dtype=torch.float32)
     yt = torch.tensor(labels, dtype=torch.long)

@@ -59,8 +59,11 @@ def train_files(
     feats = features_for(rs.prompts, cache)
     cats = load_categories(categories, taxonomies, cache) if categories else None
     base = cfg or TrainConfig()
-    meta = {**base.extra_meta, "prices": {m: [p.input_per_mtok, p.output_per_mtok] for m, p in prices.items()},
-            "data": [Path(p).name for p in data]}
+    meta = {
+        **base.extra_meta,
+        "prices": {m: [p.input_per_mtok, p.output_per_mtok] for m, p in prices.items()},
+        "data": [Path(p).name for p in data],
+    }
     cfg2 = TrainConfig(**{**base.__dict__, "extra_meta": meta})
     router = train_router(family, rs, feats, cfg2, cats)
     save_router(router, out)

@@ -126,13 +126,23 @@ def fit_difficulty(x: F64, rs: RecordSet, cfg: TrainConfig) -> DifficultyHead:
     delta, theta = fit_irt(rs.scores, groups, l2=cfg.irt_l2, steps=cfg.irt_steps, seed=cfg.seed)
     gain = gain_targets(rs.scores, groups, theta, cfg.gain_min_gap)
     if cfg.difficulty_hidden > 0:
-        ws, bs = fit_mlp(x, np.stack([delta, gain], axis=1), hidden=cfg.difficulty_hidden,
-                         l2=cfg.difficulty_mlp_l2, seed=cfg.seed)
+        ws, bs = fit_mlp(
+            x,
+            np.stack([delta, gain], axis=1),
+            hidden=cfg.difficulty_hidden,
+            l2=cfg.difficulty_mlp_l2,
+            seed=cfg.seed,
+        )
         net = Mlp(ws, bs)
     else:
         rw = family_weights(groups) if cfg.difficulty_family_balance else None
-        w = np.stack([fit_transfer_ridge(x, t, cfg.difficulty_alpha, rw, cfg.difficulty_cheap_scale)
-                      for t in (delta, gain)], axis=1)
+        w = np.stack(
+            [
+                fit_transfer_ridge(x, t, cfg.difficulty_alpha, rw, cfg.difficulty_cheap_scale)
+                for t in (delta, gain)
+            ],
+            axis=1,
+        )
         bias = w[-1].copy()
         w[-1] = 0.0
         net = Mlp((w,), (bias,))
@@ -203,22 +213,37 @@ def train_router(
         raise ValueError("no model has enough scored records to train on")
     models = tuple(rs.models[j] for j in keep)
     scores = rs.scores[:, keep]
-    sub = RecordSet(rs.ids, rs.prompts, rs.sources, rs.categories, models, scores,
-                    rs.output_tokens[:, keep], rs.cost_usd[:, keep])
+    sub = RecordSet(
+        rs.ids,
+        rs.prompts,
+        rs.sources,
+        rs.categories,
+        models,
+        scores,
+        rs.output_tokens[:, keep],
+        rs.cost_usd[:, keep],
+    )
     design = DesignMap.fit(feats)
     x = design.design(feats)
     scorer: KnnScorer | BilinearScorer | Mlp
     prior = np.nan_to_num(np.nanmean(scores, axis=0), nan=0.5)
     if family == "knn":
-        scorer = KnnScorer(feats.embedding.astype(np.float32), scores.astype(np.float32), prior,
-                           cfg.knn_k, cfg.knn_temperature, cfg.knn_shrink)
+        scorer = KnnScorer(
+            feats.embedding.astype(np.float32),
+            scores.astype(np.float32),
+            prior,
+            cfg.knn_k,
+            cfg.knn_temperature,
+            cfg.knn_shrink,
+        )
     elif family == "mf":
         p, v, c = fit_bilinear(x, scores, rank=cfg.mf_rank, l2=cfg.mf_l2, steps=cfg.mf_steps, seed=cfg.seed)
         scorer = BilinearScorer(p, v, c)
     elif family == "heads":
         if cfg.heads_hidden > 0:
-            ws, bs = fit_masked_mlp(x, scores, hidden=cfg.heads_hidden, l2=cfg.heads_mlp_l2,
-                                    steps=cfg.heads_steps, seed=cfg.seed)
+            ws, bs = fit_masked_mlp(
+                x, scores, hidden=cfg.heads_hidden, l2=cfg.heads_mlp_l2, steps=cfg.heads_steps, seed=cfg.seed
+            )
             scorer = Mlp(ws, bs)
         else:
             scorer = fit_logistic_heads(x, scores, cfg.heads_l2)
@@ -226,10 +251,12 @@ def train_router(
         raise ValueError(f"unknown router family {family!r}")
     toks = sub.output_tokens
     known_tok = ~np.isnan(toks)
-    mean_tokens = np.asarray([
-        float(np.nanmean(toks[:, j])) if known_tok[:, j].any() else DEFAULT_OUTPUT_TOKENS
-        for j in range(len(models))
-    ])
+    mean_tokens = np.asarray(
+        [
+            float(np.nanmean(toks[:, j])) if known_tok[:, j].any() else DEFAULT_OUTPUT_TOKENS
+            for j in range(len(models))
+        ]
+    )
     tokens = fit_heads(x, np.log1p(toks), cfg.token_alpha) if known_tok.sum() >= 50 else None
     if tokens is not None:
         # models with no token data fall back to their (default) mean via the bias only
@@ -240,8 +267,14 @@ def train_router(
     mask = (~np.isnan(scores)).astype(np.int64)
     knn = None
     if cfg.knn_blend and family != "knn":
-        knn = KnnScorer(feats.embedding.astype(np.float32), scores.astype(np.float32), prior,
-                        cfg.knn_k, cfg.knn_temperature, cfg.knn_shrink)
+        knn = KnnScorer(
+            feats.embedding.astype(np.float32),
+            scores.astype(np.float32),
+            prior,
+            cfg.knn_k,
+            cfg.knn_temperature,
+            cfg.knn_shrink,
+        )
     return TrainedRouter(
         family=family,
         models=models,
@@ -253,8 +286,12 @@ def train_router(
         pair_counts=mask.T @ mask,
         categories=fit_categories(design, categories, cfg.category_l2) if categories else None,
         knn=knn,
-        meta={"n_records": len(rs), "sources": sorted(set(rs.family())),
-              "min_pair_records": min(100, max(10, len(rs) // 10)), **cfg.extra_meta},
+        meta={
+            "n_records": len(rs),
+            "sources": sorted(set(rs.family())),
+            "min_pair_records": min(100, max(10, len(rs) // 10)),
+            **cfg.extra_meta,
+        },
     )
 
 
@@ -281,7 +318,9 @@ def record_costs(rs: RecordSet, prices: dict[str, tuple[float, float]], models: 
     return out
 
 
-def add_model(router: TrainedRouter, name: str, feats: Features, scores: F64, l2: float = 1.0) -> TrainedRouter:
+def add_model(
+    router: TrainedRouter, name: str, feats: Features, scores: F64, l2: float = 1.0
+) -> TrainedRouter:
     """Add ``name`` to a matrix-factorisation router from a few hundred labelled prompts.
 
     The prompt projection stays frozen; only the new model's vector and bias are fitted (logistic

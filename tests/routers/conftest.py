@@ -58,17 +58,39 @@ def synthetic_records(n_per_kind: int = 30, seed: int = 0) -> list[dict[str, Any
     for i in range(n_per_kind):
         a, b, c = (int(x) for x in rng.integers(2, 99, 3))
         w = _WORDS[i % len(_WORDS)]
-        recs.append({"id": f"m{i}", "source": "toy/math", "prompt": _MATH.format(a=a, b=b, c=c),
-                     "category": "math", "score_kind": "correct",
-                     "scores": {"big": 1.0, "small": 0.0, "mid": float(i % 2)},
-                     "output_tokens": {"big": 300, "small": 200, "mid": 250}})
-        recs.append({"id": f"c{i}", "source": "toy/chat", "prompt": _CHAT.format(w=w), "category": "chat",
-                     "score_kind": "correct", "scores": {"big": 1.0, "small": 1.0, "mid": 1.0},
-                     "output_tokens": {"big": 80, "small": 60, "mid": 70}})
-        recs.append({"id": f"r{i}", "source": "toy/riddle", "prompt": _RIDDLE.format(w=w, a=a),
-                     "category": "riddle", "score_kind": "correct",
-                     "scores": {"big": 0.0, "small": 0.0} if i % 3 else {"big": 0.0},
-                     "output_tokens": {"big": 100, "small": 100}})
+        recs.append(
+            {
+                "id": f"m{i}",
+                "source": "toy/math",
+                "prompt": _MATH.format(a=a, b=b, c=c),
+                "category": "math",
+                "score_kind": "correct",
+                "scores": {"big": 1.0, "small": 0.0, "mid": float(i % 2)},
+                "output_tokens": {"big": 300, "small": 200, "mid": 250},
+            }
+        )
+        recs.append(
+            {
+                "id": f"c{i}",
+                "source": "toy/chat",
+                "prompt": _CHAT.format(w=w),
+                "category": "chat",
+                "score_kind": "correct",
+                "scores": {"big": 1.0, "small": 1.0, "mid": 1.0},
+                "output_tokens": {"big": 80, "small": 60, "mid": 70},
+            }
+        )
+        recs.append(
+            {
+                "id": f"r{i}",
+                "source": "toy/riddle",
+                "prompt": _RIDDLE.format(w=w, a=a),
+                "category": "riddle",
+                "score_kind": "correct",
+                "scores": {"big": 0.0, "small": 0.0} if i % 3 else {"big": 0.0},
+                "output_tokens": {"big": 100, "small": 100},
+            }
+        )
     return recs
 
 

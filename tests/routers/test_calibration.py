@@ -57,13 +57,24 @@ def test_unreachable_quality_floor_gives_zero_lambda() -> None:
 
 
 def _view(name: str, tier: str, price: float) -> DeploymentView:
-    return DeploymentView(name=name, model=name, tier=tier, input_per_mtok=price,  # type: ignore[arg-type]
-                          output_per_mtok=price, context_window=None, capabilities=frozenset(),
-                          available=True)
+    return DeploymentView(
+        name=name,
+        model=name,
+        tier=tier,
+        input_per_mtok=price,  # type: ignore[arg-type]
+        output_per_mtok=price,
+        context_window=None,
+        capabilities=frozenset(),
+        available=True,
+    )
 
 
 def test_cascade_starts_on_the_cheapest_and_escalates_in_rank_order() -> None:
-    views = {"big": _view("big", "cloud", 10), "mid": _view("mid", "cloud", 1), "edge": _view("edge", "edge", 0)}
+    views = {
+        "big": _view("big", "cloud", 10),
+        "mid": _view("mid", "cloud", 1),
+        "edge": _view("edge", "edge", 0),
+    }
     d = RouteDecision(policy="p", ranked=("big", "mid", "edge"), reason="")
     plan = plan_cascade(d, views, 0.6)
     assert plan is not None

@@ -30,8 +30,12 @@ def test_default_router_is_small_and_complete() -> None:
 
 def test_training_data_ships_with_its_licences() -> None:
     data = REPO / "config" / "routers" / "data"
-    assert {p.name for p in (data / "LICENSES").iterdir()} >= {"LLMRouter.txt", "MMLU-Pro.txt",
-                                                               "alpaca_eval.txt", "RouterArena.txt"}
+    assert {p.name for p in (data / "LICENSES").iterdir()} >= {
+        "LLMRouter.txt",
+        "MMLU-Pro.txt",
+        "alpaca_eval.txt",
+        "RouterArena.txt",
+    }
 
 
 @pytest.mark.slow
@@ -39,8 +43,20 @@ def test_route_cli_applies_the_math_override(capsys: pytest.CaptureFixture[str])
     if not (REPO / "var" / "models" / "manifest.json").exists():
         pytest.skip("needs `switchboard prepare-models --out var/models` (make test prepares it)")
     cfg = str(REPO / "config" / "routers" / "learned.yaml")
-    assert main(["route", "Solve for x: 3x^2 - 12x + 9 = 0", "--config", cfg, "--json",
-                 "--models-dir", str(REPO / "var" / "models")]) == 0
+    assert (
+        main(
+            [
+                "route",
+                "Solve for x: 3x^2 - 12x + 9 = 0",
+                "--config",
+                cfg,
+                "--json",
+                "--models-dir",
+                str(REPO / "var" / "models"),
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["category"] == "math" and out["ranked"] == ["gpt-4.1"]
     assert out["reason"].startswith("router=learned category=math pick=gpt-4.1")

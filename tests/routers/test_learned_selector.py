@@ -37,18 +37,29 @@ def router() -> TrainedRouter:
 
 
 def _view(name: str, model: str, price: float, tier: str = "cloud") -> DeploymentView:
-    return DeploymentView(name=name, model=model, tier=tier, input_per_mtok=price,  # type: ignore[arg-type]
-                          output_per_mtok=price, context_window=None, capabilities=frozenset(),
-                          available=True)
+    return DeploymentView(
+        name=name,
+        model=model,
+        tier=tier,
+        input_per_mtok=price,  # type: ignore[arg-type]
+        output_per_mtok=price,
+        context_window=None,
+        capabilities=frozenset(),
+        available=True,
+    )
 
 
-VIEWS = {"d-big": _view("d-big", "big", 10.0), "d-small": _view("d-small", "small", 0.1),
-         "d-edge": _view("d-edge", "unseen-edge-model", 0.0, "edge")}
+VIEWS = {
+    "d-big": _view("d-big", "big", 10.0),
+    "d-small": _view("d-small", "small", 0.1),
+    "d-edge": _view("d-edge", "unseen-edge-model", 0.0, "edge"),
+}
 
 
 def _policy(**kw: object) -> Policy:
-    base: dict[str, object] = dict(name="auto", candidates=("d-big", "d-small"), cost_weight=5.0,
-                                   router=RouterRef(kind="heads"))
+    base: dict[str, object] = dict(
+        name="auto", candidates=("d-big", "d-small"), cost_weight=5.0, router=RouterRef(kind="heads")
+    )
     base.update(kw)
     return Policy(**base)  # type: ignore[arg-type]
 
@@ -61,8 +72,11 @@ def _selector(**params: object) -> LearnedSelector:
     return LearnedSelector(router(), FakeEmbedder(), "heads", params)
 
 
-@pytest.mark.parametrize(("text", "first", "category"), [(MATH, "d-big", "math"), (CHAT, "d-small", "chat")],
-                         ids=["math-goes-strong", "chat-goes-cheap"])
+@pytest.mark.parametrize(
+    ("text", "first", "category"),
+    [(MATH, "d-big", "math"), (CHAT, "d-small", "chat")],
+    ids=["math-goes-strong", "chat-goes-cheap"],
+)
 async def test_quality_minus_cost_picks_per_prompt(text: str, first: str, category: str) -> None:
     d = await _selector().select(_req(text), _policy(), VIEWS, RouteConstraints(prompt_tokens=50))
     assert d.ranked[0] == first
@@ -71,8 +85,13 @@ async def test_quality_minus_cost_picks_per_prompt(text: str, first: str, catego
 
 
 async def test_category_override_replaces_candidates_and_tightens_constraints() -> None:
-    pol = _policy(overrides=(CategoryOverride(category="chat", candidates=("d-edge", "d-small"),
-                                              constraints=Constraints(tiers=("edge",))),))
+    pol = _policy(
+        overrides=(
+            CategoryOverride(
+                category="chat", candidates=("d-edge", "d-small"), constraints=Constraints(tiers=("edge",))
+            ),
+        )
+    )
     d = await _selector().select(_req(CHAT), pol, VIEWS, RouteConstraints())
     assert d.ranked == ("d-edge",)
     assert d.binding_constraint is None or d.binding_constraint == "tier"
@@ -107,6 +126,8 @@ def test_the_gateway_registry_builds_learned_selectors(tmp_path: Path) -> None:
     register_learned_selectors(reg)
     assert set(LEARNED_KINDS) <= reg.kinds()
     save_router(router(), tmp_path / "r")
-    sel = reg.build(RouterRef(kind="heads", path=str(tmp_path / "r")),
-                    SelectorContext(extras={"embedder": FakeEmbedder()}))
+    sel = reg.build(
+        RouterRef(kind="heads", path=str(tmp_path / "r")),
+        SelectorContext(extras={"embedder": FakeEmbedder()}),
+    )
     assert isinstance(sel, LearnedSelector) and sel.kind == "heads"

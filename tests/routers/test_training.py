@@ -64,8 +64,9 @@ def test_save_and_load_give_the_same_scores(family: str, tmp_path: Path) -> None
     router, _ = _train(family)
     loaded = load_router(save_router(router, tmp_path / family))
     np.testing.assert_allclose(loaded.score(TEST_F), router.score(TEST_F), atol=2e-3)
-    np.testing.assert_allclose(loaded.strong_needed(TEST_F, "x", "y"), router.strong_needed(TEST_F, "x", "y"),
-                               atol=2e-3)
+    np.testing.assert_allclose(
+        loaded.strong_needed(TEST_F, "x", "y"), router.strong_needed(TEST_F, "x", "y"), atol=2e-3
+    )
     assert loaded.models == router.models
 
 
@@ -133,7 +134,9 @@ def test_random_baseline_is_deterministic_per_prompt() -> None:
 
 
 def test_length_baseline_prefers_longer_prompts() -> None:
-    s = BaselineRouter("length").strong_needed(fake_features(["short", "a much longer prompt " * 20]), "a", "b")
+    s = BaselineRouter("length").strong_needed(
+        fake_features(["short", "a much longer prompt " * 20]), "a", "b"
+    )
     assert s[1] > s[0]
 
 
