@@ -394,12 +394,17 @@ class RunStore:
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
         if done:
-            await self.event(rec_id, "done", done_event(await self.get(rec_id), status, output, error))
-            if ttl > 0:
-                try:
-                    await self.r.expire(f"{self.key(rec_id)}:events", ttl)
-                except RedisError as exc:
-                    raise StoreUnavailableError("run store unavailable") from exc
+            data = done_event(await self.get(rec_id), status, output, error)
+            if ttl <= 0:
+                await self.event(rec_id, "done", data)
+                return True
+            try:  # the done event and the events' TTL in one round trip
+                async with self.r.pipeline(transaction=False) as pipe:
+                    self._xadd(pipe, rec_id, "done", data)
+                    pipe.expire(f"{self.key(rec_id)}:events", ttl)
+                    await pipe.execute()
+            except RedisError as exc:
+                raise StoreUnavailableError("run store unavailable") from exc
         return bool(done)
 
     async def prune(self, before: float) -> int:
@@ -416,14 +421,17 @@ class RunStore:
             raise StoreUnavailableError("run store unavailable") from exc
 
     # ---- events ------------------------------------------------------------------------------
+    def _xadd(self, client: Any, run_id: str, kind: str, data: dict[str, Any]) -> Any:
+        return client.xadd(
+            f"{self.key(run_id)}:events",
+            {"type": kind, "data": json.dumps(data)},
+            maxlen=1000,
+            approximate=True,
+        )
+
     async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         try:
-            await self.r.xadd(
-                f"{self.key(run_id)}:events",
-                {"type": kind, "data": json.dumps(data)},
-                maxlen=1000,
-                approximate=True,
-            )
+            await self._xadd(self.r, run_id, kind, data)
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc
 

@@ -64,6 +64,17 @@ class SqliteRunStore(MemoryRunStore):
     def _forget(self, run_id: str) -> None:
         self._db.execute("DELETE FROM agent_runs WHERE run_id = ?", (run_id,))
 
+    async def prune(self, before: float) -> int:
+        """As MemoryRunStore.prune, with every row deletion in one SQLite transaction."""
+        self._db.execute("BEGIN")
+        try:
+            n = await super().prune(before)  # no await inside: nothing else writes meanwhile
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return n
+
     def _restore(self) -> int:
         """Load the records and admit the unfinished runs again; returns how many were."""
         again: list[str] = []
