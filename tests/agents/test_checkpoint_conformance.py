@@ -68,8 +68,9 @@ async def test_redis_saver_round_trips_large_state(redis_url: str, size: int) ->
         ck = empty_checkpoint()
         ck["channel_values"] = {"messages": "x" * size}
         ck["channel_versions"] = {"messages": saver.get_next_version(None, None)}
-        cfg = await saver.aput({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, ck, {},
-                               ck["channel_versions"])
+        cfg = await saver.aput(
+            {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, ck, {}, ck["channel_versions"]
+        )
         got = await saver.aget_tuple(cfg)
         assert got is not None and got.checkpoint["channel_values"]["messages"] == "x" * size
     finally:

@@ -25,11 +25,20 @@ def test_shipped_agents_load() -> None:
         ("name: a\ntools:\n  - name: x\n    tag: y\n", ":3:5: tools[0]: Value error, give exactly one of"),
         ("name: a\npriority: urgent\n", ":2:11: priority: Input should be 'high', 'normal' or 'low'"),
         ("name: a\nname: b\n", ":2:1: name: duplicate key 'name'"),
-        ("name: a\nhttp_tools:\n  - {name: t, description: d, url: 'https://evil.example/x'}\n",
-         "host 'evil.example' is not in allowed_hosts"),
+        (
+            "name: a\nhttp_tools:\n  - {name: t, description: d, url: 'https://evil.example/x'}\n",
+            "host 'evil.example' is not in allowed_hosts",
+        ),
         ("name: a\nbogus: 1\n", ":2:8: bogus: Extra inputs are not permitted"),
     ],
-    ids=["max-steps", "tool-ref-two-kinds", "priority-class", "duplicate-key", "host-not-allowed", "unknown-key"],
+    ids=[
+        "max-steps",
+        "tool-ref-two-kinds",
+        "priority-class",
+        "duplicate-key",
+        "host-not-allowed",
+        "unknown-key",
+    ],
 )
 def test_invalid_agent_reports_position(tmp_path: Path, yaml_text: str, expected: str) -> None:
     path = tmp_path / "agent.yaml"

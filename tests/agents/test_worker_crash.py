@@ -22,8 +22,14 @@ N_RUNS = 50
 def spawn(redis_url: str, name: str, log_dir: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with (log_dir / f"{name}.log").open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.agents.worker_proc", redis_url, name], cwd=REPO,
-                                env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.agents.worker_proc", redis_url, name],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -46,7 +52,9 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
     try:
         ids = [f"run-{i}" for i in range(N_RUNS)]
         for rid in ids:
-            outcome, _ = await store.create(RunRecord(rid, "adder", f"th-{rid}", f"question {rid}"), "enqueue")
+            outcome, _ = await store.create(
+                RunRecord(rid, "adder", f"th-{rid}", f"question {rid}"), "enqueue"
+            )
             assert outcome == "queued"
 
         async def victim_mid_run() -> bool:
@@ -69,7 +77,9 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
         except AssertionError:
             recs = [await store.get(rid) for rid in ids]
             logs = (tmp_path / "w-b.log").read_text()[-3000:]
-            raise AssertionError(f"{sorted({(r.status, r.owner, r.steps) for r in recs if r})}\n{logs}") from None
+            raise AssertionError(
+                f"{sorted({(r.status, r.owner, r.steps) for r in recs if r})}\n{logs}"
+            ) from None
         recs = [await store.get(rid) for rid in ids]
         assert all(r is not None and r.status == "succeeded" for r in recs), [r.error for r in recs if r]
         assert all(r is not None and r.completions == 1 for r in recs)

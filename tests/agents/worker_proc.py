@@ -38,21 +38,35 @@ def effect_tool(client: Any) -> FunctionTool:
 
     async def fn(args: Mapping[str, Any], ctx: ToolContext) -> str:
         await asyncio.sleep(0.02)
-        await script(keys=[f"effect:{ctx.idempotency_key}", "effects", "effect_attempts"],
-                     args=[ctx.idempotency_key])
+        await script(
+            keys=[f"effect:{ctx.idempotency_key}", "effects", "effect_attempts"], args=[ctx.idempotency_key]
+        )
         return str(int(args["a"]) + int(args["b"]))
 
-    return FunctionTool("add", "Add two integers.", fn,
-                        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}})
+    return FunctionTool(
+        "add",
+        "Add two integers.",
+        fn,
+        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}},
+    )
 
 
 async def main(redis_url: str, consumer: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     store = RunStore(client)
-    worker = Worker(store, {"adder": SPEC}, ScriptedAgentBackend(delay_s=0.05), Toolbox([effect_tool(client)]),
-                    RedisToolLedger(client), RedisSaver(client), RoundRobinPolicy(slice_steps=2), SystemClock(),
-                    WorkerConfig(consumer=consumer, slots={"fake": 3}, max_inflight=6, lease_s=1.0,
-                                 heartbeat_s=0.2, block_ms=100))
+    worker = Worker(
+        store,
+        {"adder": SPEC},
+        ScriptedAgentBackend(delay_s=0.05),
+        Toolbox([effect_tool(client)]),
+        RedisToolLedger(client),
+        RedisSaver(client),
+        RoundRobinPolicy(slice_steps=2),
+        SystemClock(),
+        WorkerConfig(
+            consumer=consumer, slots={"fake": 3}, max_inflight=6, lease_s=1.0, heartbeat_s=0.2, block_ms=100
+        ),
+    )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.stop)
     async with worker:
