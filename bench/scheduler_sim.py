@@ -11,7 +11,8 @@ Two ways to reach the upstreams:
   prefix is prefilled again: ``wasted_tokens``). ``batch_interval_s`` > 0 admits only at ticks
   (AIOS-style FIFO with a batch interval).
 * ``direct``: no scheduler. Each client calls a deployment (its fixed one, the least busy one,
-  or the lowest-latency one as LiteLLM's routing strategies do); a deployment at capacity answers
+  or the lowest-latency one, or a random one weighted by capacity, as LiteLLM's routing strategies
+  least-busy, latency-based and simple-shuffle do); a deployment at capacity answers
   429 after ``rtt_s``. ``client="retry_forever"``: the client backs off with openai-python's
   formula (min(0.5·2^n, 8) s, minus up to 25 % jitter) and tries again, forever (an SDK configured
   with unlimited retries). ``client="sdk"``: openai-python's defaults inside LangGraph's default
@@ -346,6 +347,9 @@ class Simulation:
             return min(self.tiers, key=lambda d: self.in_flight[d] / self.tiers[d].capacity)
         if self._strategy == "latency_based":
             return min(self.tiers, key=lambda d: self._lat_ewma.get(d, 0.0))
+        if self._strategy == "shuffle":  # LiteLLM's default: random per request, weighted by capacity
+            names = list(self.tiers)
+            return self.rng.choices(names, weights=[self.tiers[d].capacity for d in names])[0]
         raise ValueError(self._strategy)
 
     def _step_ready(self, st: _S, t: float) -> None:
