@@ -11,7 +11,8 @@ ambiguous), under ``prefix`` (default ``cp``)::
     {p}:{T}|{N}:w:{id}          HASH  "{task_id}\\x00{idx}" → path \\x00 channel \\x00 type \\x00 data
 
 A put is one MULTI/EXEC transaction; a get of a named checkpoint is two round trips (checkpoint +
-writes, then the channel blobs with one HMGET), and three for the latest one (its id first). Redis errors surface as :class:`core.errors.StoreUnavailableError`.
+writes, then the channel blobs with one HMGET), and three for the latest one (its id first).
+Redis errors surface as :class:`core.errors.StoreUnavailableError`.
 """
 
 from __future__ import annotations
