@@ -183,10 +183,8 @@ class ToolIndex:
         options: SearchOptions = SearchOptions(),
     ) -> list[list[SearchHit]]:
         """Like :meth:`search` for several queries, embedding all their texts in one call.
-
-        (BM25 is scored after the embedding, not while it runs: Python code on this thread
-        would hold the GIL the compute thread needs to start and finish its run, which costs
-        more than the overlap saves.)"""
+        Each text's BM25 scores are computed once (after the embedding; scoring them while it
+        runs measured no faster: BM25 is ~0.07 ms of a ~2.5 ms search at 10k tools)."""
         if not queries:
             return []
         parts = [self._texts(q, options) for q in queries]
