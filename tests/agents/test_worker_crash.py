@@ -83,7 +83,9 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
         recs = [await store.get(rid) for rid in ids]
         assert all(r is not None and r.status == "succeeded" for r in recs), [r.error for r in recs if r]
         assert all(r is not None and r.completions == 1 for r in recs)
-        assert all(r is not None and r.output.startswith("total=") for r in recs)
+        assert all(r is not None and r.output.startswith("total=") for r in recs), [
+            (r.run_id, r.output, r.steps, r.owner) for r in recs if r and not r.output.startswith("total=")
+        ]
         assert any(r is not None and r.owner == "w-b" for r in recs)
         effects = [e.decode() for e in await client.lrange("effects", 0, -1)]
         assert len(effects) == len(set(effects)) == 3 * N_RUNS

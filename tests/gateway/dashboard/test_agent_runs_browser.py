@@ -1,7 +1,7 @@
 """The dashboard's agent runs view in headless Debian Chromium (Playwright, never ``playwright
 install``), over a served gateway running agents embedded (no Redis): the server-side run list
 with tenants and cost, state filters, cancelling a waiting run with its button, starting and
-inspecting a run. Leaves a screenshot in var/dashboard-agents.png."""
+inspecting a run; agent steps in the routing decisions table. Leaves a screenshot in var/dashboard-agents.png."""
 
 from __future__ import annotations
 
@@ -119,6 +119,10 @@ def test_agent_runs_view_lists_filters_and_controls_runs(
             expect(rows.nth(1)).to_contain_text("team-a")
             expect(page.locator("#agent-runs tbody tr", has_text=held)).to_contain_text("running")
             expect(page.locator("#runs-summary")).to_contain_text("4 runs shown")
+            # each finished run's LLM step is a routing decision of the agent, by run id
+            step = page.locator("#decisions tbody tr", has_text=f"agent helper: {done_b}")
+            expect(step).to_have_count(1)
+            expect(step).to_contain_text("fast")
 
             page.select_option("#runs-state", "succeeded")
             page.click("#runs-apply")
