@@ -38,10 +38,13 @@ if TYPE_CHECKING:  # tools_kb's index imports bm25s (~0.2 s): loaded on first us
 log = logging.getLogger("switchboard.tools")
 
 
-
 class ToolKBService:
-    def __init__(self, *, seed_dir: str | Path = "config/tools",
-                 sqlite_path: str | Path = "var/tools_kb/catalog.sqlite") -> None:
+    def __init__(
+        self,
+        *,
+        seed_dir: str | Path = "config/tools",
+        sqlite_path: str | Path = "var/tools_kb/catalog.sqlite",
+    ) -> None:
         self._seed_dir = Path(seed_dir)
         self._sqlite_path = str(sqlite_path)
         self._rt: Runtime | None = None
@@ -101,8 +104,9 @@ class ToolKBService:
             return True
         return asks_for_kb(body, headers)
 
-    async def __call__(self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str],
-                       tenant: str) -> tuple[dict[str, Any], str]:
+    async def __call__(
+        self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str], tenant: str
+    ) -> tuple[dict[str, Any], str]:
         selector = await self._selector_for(asks_for_kb(body, headers))
         try:
             sel = await selector.select(body, policy, headers=headers, tenant=tenant)
@@ -149,7 +153,9 @@ class ToolKBService:
         return tools_api(self.kb, tenant_of=tenant_of, admin_guard=admin_guard)
 
     # -- agents (agents.tools.ToolCatalog + the search_tools meta-tool) ----------------------------
-    async def find(self, query: str, k: int, *, tag: str | None = None, tenant: str | None = None) -> list[str]:
+    async def find(
+        self, query: str, k: int, *, tag: str | None = None, tenant: str | None = None
+    ) -> list[str]:
         kb = await self.kb()
         if tag is None:
             return [h.name for h in await kb.search(query, k=k, tenant=tenant)]
@@ -171,7 +177,6 @@ class ToolKBService:
 
         fn = SEARCH_TOOLS["function"]
         return FunctionTool(fn["name"], fn["description"], call, parameters=fn["parameters"])
-
 
 
 def _name(tool: Mapping[str, Any]) -> str:

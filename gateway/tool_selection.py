@@ -115,8 +115,6 @@ class ToolSelector:
         return [by_name[h.name] for h in hits]
 
 
-
-
 def _names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
     return [tool_name(t) for t in tools]
 
