@@ -121,10 +121,17 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(handler(args))
 
 
+def _optional_path(value: Path | str | None) -> Path | None:
+    """A path option where '' means "none" (argparse's ``type=Path`` turns '' into '.')."""
+    if value is None or str(value) in ("", "."):
+        return None
+    return Path(value)
+
+
 def _embedder(args: argparse.Namespace) -> Any:
     from tools_kb.embedders import local_embedder
 
-    cache = args.vector_cache if str(args.vector_cache) else None
+    cache = _optional_path(args.vector_cache)
     return local_embedder(args.models_dir, prefer=args.embedder, cache=cache)
 
 
@@ -134,7 +141,7 @@ def _build_embedder(args: argparse.Namespace, query_embedder: Any) -> Any:
 
     if args.embedder == "st":
         return query_embedder
-    cache = args.vector_cache if str(args.vector_cache) else None
+    cache = _optional_path(args.vector_cache)
     return build_embedder(args.models_dir, query_embedder, threads=args.build_threads, cache=cache)
 
 
@@ -190,7 +197,7 @@ async def _enhancement_texts(args: argparse.Namespace, tools: list[Any]) -> dict
     from tools_kb.enhance import Enhancer, extra_texts
     from tools_kb.enhance_cache import EnhancementCache
 
-    cache = EnhancementCache(args.llm_cache if str(args.llm_cache) else None)
+    cache = EnhancementCache(_optional_path(args.llm_cache))
     started = time.perf_counter()
     async with HttpPool() as pool:
         if args.llm_base_url:

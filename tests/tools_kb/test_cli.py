@@ -76,3 +76,12 @@ def test_add_rejects_an_invalid_file_and_stores_nothing(
 
 def test_remove_unknown_tool_fails(tmp_path: Path) -> None:
     assert main(["tools", "remove", "nope", "--db", str(tmp_path / "c.sqlite")]) == 1
+
+
+def test_empty_cache_option_means_no_cache() -> None:
+    from gateway.cli.tools_cmd import _optional_path
+
+    assert _optional_path(Path("")) is None  # argparse type=Path makes '' into '.'
+    assert _optional_path("") is None
+    assert _optional_path(None) is None
+    assert _optional_path("var/x.sqlite") == Path("var/x.sqlite")
