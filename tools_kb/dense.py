@@ -15,6 +15,21 @@ import numpy.typing as npt
 Rows = npt.NDArray[np.int64]
 
 
+def centrality(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Each row's mean cosine to all rows (= its dot product with the mean vector), z-scored
+    over the catalog: > 0 for broad tools near the catalog's centre, < 0 for niche ones.
+    Zeros when there are fewer than two rows or they are all equally central."""
+    n = vectors.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.float32)
+    c = vectors @ vectors.mean(axis=0)
+    std = float(c.std())
+    if std <= 1e-9:
+        return np.zeros(n, dtype=np.float32)
+    out: npt.NDArray[np.float32] = ((c - float(c.mean())) / std).astype(np.float32)
+    return out
+
+
 class DenseIndex:
     """Immutable after construction; safe to share between concurrent searches."""
 

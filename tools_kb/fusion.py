@@ -22,6 +22,9 @@ class Fusion:
     kind: Literal["weighted", "rrf"]
     weight: float = 0.5  # dense share for "weighted"; ignored by "rrf"
     reason: str = ""
+    # "weighted" only: this times each tool's z-scored centrality (tools_kb.dense.centrality) is
+    # added to the fused scores. The fixed baselines below keep 0.
+    prior: float = 0.0
 
     def __call__(self, dense: Scores, lexical: Scores) -> Scores:
         if self.kind == "rrf":
@@ -29,7 +32,14 @@ class Fusion:
         return weighted(dense, lexical, self.weight)
 
     def describe(self) -> str:
-        return "rrf" if self.kind == "rrf" else f"weighted(dense={self.weight:.2f})"
+        if self.kind == "rrf":
+            return "rrf"
+        prior = f", prior={self.prior:.2f}" if self.uses_prior else ""
+        return f"weighted(dense={self.weight:.2f}{prior})"
+
+    @property
+    def uses_prior(self) -> bool:
+        return self.kind == "weighted" and self.prior > 0.0
 
 
 DENSE_ONLY = Fusion("weighted", 1.0, "dense only")

@@ -9,6 +9,9 @@ Pipeline for one query (``search``):
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
    that answers one intent well ranks even when the whole query is about something else,
    while the whole query still decides the top.
+   A tuned weighted fusion then adds ``prior × centrality`` (z-scored mean cosine of the tool's
+   vector to the catalog's, :func:`tools_kb.dense.centrality`): between near-equal candidates,
+   the broad tool wins over the niche one.
 5. Enhancement (``extras``, see :mod:`tools_kb.enhance`): each extra text of a tool is one more
    dense row owned by that tool (a tool's dense score is the max over its rows) and is appended
    to its BM25 document.
@@ -26,7 +29,7 @@ import numpy.typing as npt
 
 from core.embedding import Embedder
 from tools_kb.decompose import decompose
-from tools_kb.dense import DenseIndex, Rows
+from tools_kb.dense import DenseIndex, Rows, centrality
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex
@@ -104,6 +107,7 @@ class ToolIndex:
         self.tuning = tuning
         self._embedder = embedder
         self._dense = DenseIndex(vectors)
+        self._centrality = centrality(self._dense.matrix)
         self._lexical = LexicalIndex([d.lexical_text() for d in docs])
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
@@ -197,6 +201,9 @@ class ToolIndex:
         for texts, weight in parts:
             end = pos + len(texts)
             scores = self._combined(vectors[pos:end], lexical[pos:end], rows, tenant, weight)
+            if self.fusion.uses_prior:
+                prior = self._centrality if rows is None else self._centrality[rows]
+                scores = scores + np.float32(self.fusion.prior) * prior
             pos = end
             out.append(self._top(scores, rows, k, options))
         return out

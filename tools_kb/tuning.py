@@ -25,6 +25,12 @@ from tools_kb.fusion import RRF, Fusion
 from tools_kb.lexical import LexicalIndex
 
 WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))
+# Weight of the centrality prior that a tuned weighted fusion adds (see tools_kb.index). One
+# global constant: pseudo-queries (one per tool) cannot measure a prior over which tools users
+# ask for, so it is not tuned per catalog. Chosen as the largest value that did not lower
+# Recall@5 on any of the four public catalogs by more than 0.1 pt (0.01, 0.02, 0.03 tried;
+# docs/benchmarks.md).
+CENTRALITY_PRIOR = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ async def choose_fusion(
             "weighted",
             weight,
             reason=f"pseudo-query MRR {best:.3f} on {len(described)} tools (plateau {plateau})",
+            prior=CENTRALITY_PRIOR,
         )
     return TuningReport(fusion, len(described), curve)
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.documents import build_document
 from tools_kb.fusion import RRF, Fusion
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.tool import Tool
@@ -91,3 +93,36 @@ async def test_empty_catalog_returns_nothing(embedder: HashingEmbedder) -> None:
 async def test_duplicate_names_are_rejected(embedder: HashingEmbedder) -> None:
     with pytest.raises(ValueError, match="duplicate"):
         await ToolIndex.build([Tool("a", "x"), Tool("a", "y")], embedder)
+
+
+def test_centrality_is_z_scored_closeness_to_the_catalog() -> None:
+    from tools_kb.dense import centrality
+
+    a = np.asarray([1.0, 0.0, 0.0], dtype=np.float32)
+    b = np.asarray([0.0, 1.0, 0.0], dtype=np.float32)
+    mid = (a + b) / np.linalg.norm(a + b)
+    c = centrality(np.stack([a, a, b, mid]).astype(np.float32))
+    assert c[3] > c[0] > c[2]  # the broad tool between both topics is the most central
+    assert abs(float(c.mean())) < 1e-5 and abs(float(c.std()) - 1.0) < 1e-4
+    assert not centrality(np.stack([a, a])).any()  # all equally central
+    assert centrality(a[None, :]).shape == (1,)
+
+
+async def test_prior_breaks_a_tie_towards_the_central_tool(embedder: HashingEmbedder) -> None:
+    # weather_now and weatherNow have the same words, so BM25 ties them; weatherNow's vector sits
+    # in the middle of the catalog, weather_now's off to one side.
+    tools = [
+        Tool("weather_now", "current conditions"),
+        Tool("weatherNow", "current conditions"),
+        Tool("stockQuote", "share price"),
+        Tool("flightStatus", "departure board"),
+    ]
+    docs = [build_document(t) for t in tools]
+    raw = np.zeros((4, embedder.dim), dtype=np.float32)
+    raw[:, :4] = [[0, 0, 0, 1], [1, 1, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+    vectors = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    lexical_only = Fusion("weighted", 0.0)
+    plain = ToolIndex(tools, docs, vectors, embedder, lexical_only)
+    with_prior = ToolIndex(tools, docs, vectors, embedder, Fusion("weighted", 0.0, prior=0.1))
+    assert [h.name for h in await plain.search("weather now", k=2)] == ["weather_now", "weatherNow"]
+    assert [h.name for h in await with_prior.search("weather now", k=2)] == ["weatherNow", "weather_now"]

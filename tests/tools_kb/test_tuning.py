@@ -3,7 +3,7 @@ from __future__ import annotations
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.documents import build_document
 from tools_kb.tool import Tool
-from tools_kb.tuning import choose_fusion
+from tools_kb.tuning import CENTRALITY_PRIOR, choose_fusion
 
 
 def _catalog(n: int) -> list[Tool]:
@@ -24,6 +24,7 @@ async def test_tuning_returns_a_weight_on_the_grid_and_a_curve() -> None:
     assert set(report.curve) == {f"{0.1 * i:.1f}" for i in range(11)} | {"rrf"}
     if report.fusion.kind == "weighted":
         assert 0.0 <= report.fusion.weight <= 1.0
+        assert report.fusion.prior == CENTRALITY_PRIOR  # tuned fusions carry the prior
 
 
 async def test_small_catalogs_fall_back_to_rrf() -> None:
