@@ -5,6 +5,10 @@ of the queue's group. It keeps at most ``max_inflight`` runs, renews their lease
 ``heartbeat_s`` and, every ``heartbeat_s`` too, takes over entries whose lease (``lease_s``
 without heartbeat) expired: the runs of a worker that died. A taken-over run resumes from its
 last checkpoint (see agents.executor) and its tool calls are deduplicated by idempotency key.
+Fencing: a worker counts a run's lease as held until ``LEASE_SAFETY × lease_s`` after the last
+heartbeat that renewed it was sent; past that its checkpoint writes raise LeaseLost (see
+agents.checkpoint.fenced) and it drops the run unacknowledged, so a worker that stalled past its
+lease can never write a fork of a thread that another worker has taken over.
 
 Cost: each LLM step is priced by ``cost(deployment, prompt_tokens, completion_tokens)`` (the
 gateway passes its PriceBook; the deployment is the one that answered the step) and added to the
@@ -30,6 +34,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agents.checkpoint.fenced import FencedSaver, LeaseLost
 from agents.executor import GraphExecutor, RunWork
 from agents.graph import GraphDeps, build_react_graph
 from agents.runs import TERMINAL, RunRecord, RunStorage
@@ -59,6 +66,10 @@ KeyCheckFn = Callable[[RunRecord], Awaitable[str | None]]
 def free(deployment: str, prompt_tokens: int, completion_tokens: int) -> float:
     """The cost function when none is given: every step costs 0."""
     return 0.0
+
+
+# A lease counts as held for this share of ``lease_s`` after the heartbeat that renewed it was sent.
+LEASE_SAFETY = 0.8
 
 
 @dataclass
@@ -106,6 +117,9 @@ class Worker:
         self.entries: dict[str, str] = {}  # run id → queue entry id
         self.records: dict[str, RunRecord] = {}
         self.over_budget: dict[str, str] = {}  # run id → why it is being stopped
+        # run id → monotonic time until which no other worker can have taken the run over
+        self.lease_until: dict[str, float] = {}
+        self.leases_lost = 0  # runs dropped because a checkpoint write found the lease lapsed
         self._stop = asyncio.Event()
         self._on_record = on_record
 
@@ -145,13 +159,17 @@ class Worker:
 
     async def _beat(self) -> None:
         held = dict(self.entries)  # a run admitted while we ask Redis is not judged by this answer
+        asked = self.clock.now()  # the renewed leases run from before the request, to be safe
         owned = await self.store.heartbeat(self.cfg.consumer, list(held.values()))
         for run_id, entry in held.items():
-            if entry not in owned and self.entries.get(run_id) == entry:
+            if entry in owned and self.entries.get(run_id) == entry:
+                self.lease_until[run_id] = asked + self.cfg.lease_s * LEASE_SAFETY
+            elif entry not in owned and self.entries.get(run_id) == entry:
                 # our lease expired and another worker took the run over: stop it here
                 log.warning("run %s was taken over; stopping it here", run_id)
                 self.entries.pop(run_id, None)
                 self.records.pop(run_id, None)
+                self.lease_until.pop(run_id, None)
                 with contextlib.suppress(KeyError):
                     self.sched.cancel(run_id)
         room = self.cfg.max_inflight - len(self.entries)
@@ -184,6 +202,7 @@ class Worker:
             return
         self.entries[run_id] = entry_id
         self.records[run_id] = rec
+        self.lease_until[run_id] = self.clock.now() + self.cfg.lease_s * LEASE_SAFETY
         await self.store.update(run_id, status="running", owner=self.cfg.consumer)
         await self.store.event(run_id, "status", {"status": "running", "worker": self.cfg.consumer})
         deadline = math.inf
@@ -213,7 +232,27 @@ class Worker:
         spec = self.agents[rec.agent]
         tools = await self.toolbox.select(spec, rec.input, rec.tenant)
         deps = GraphDeps(spec, self.backend, tools, self.ledger, self.clock, tenant=rec.tenant)
-        return RunWork(run_id, build_react_graph(deps, self.checkpointer), rec.input, spec.max_steps)
+        checkpointer = self.checkpointer
+        if isinstance(checkpointer, BaseCheckpointSaver):  # no write after the lease may be gone
+            checkpointer = FencedSaver(checkpointer, lambda: self.lease_held(run_id), what=f"run {run_id}")
+        return RunWork(run_id, build_react_graph(deps, checkpointer), rec.input, spec.max_steps)
+
+    def lease_held(self, run_id: str) -> bool:
+        """True while no other worker can have taken ``run_id`` over: less than ``lease_s``
+        (with a safety margin) has passed since the last heartbeat that renewed it was sent."""
+        return self.clock.now() < self.lease_until.get(run_id, -math.inf)
+
+    def _drop(self, run_id: str) -> None:
+        """Forget a run that another worker may own now: no completion, no acknowledgement (its
+        queue entry belongs to the new owner)."""
+        log.warning("run %s: lease lost mid-step; leaving it to its new owner", run_id)
+        self.leases_lost += 1
+        self.entries.pop(run_id, None)
+        self.records.pop(run_id, None)
+        self.over_budget.pop(run_id, None)
+        self.lease_until.pop(run_id, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.core.forget(run_id)
 
     async def key_over(self, rec: RunRecord) -> str | None:
         """Why the run's key may not go on, or None (also when the check itself fails: a key
@@ -229,6 +268,7 @@ class Worker:
     async def _release(self, run_id: str) -> None:
         entry = self.entries.pop(run_id, None)
         self.records.pop(run_id, None)
+        self.lease_until.pop(run_id, None)
         self.over_budget.pop(run_id, None)
         if entry is not None:
             await self.store.ack(entry)
@@ -335,6 +375,9 @@ class _Hooks:
     async def on_error(self, run_id: str, error: BaseException) -> None:
         rec = self.w.records.get(run_id)
         if rec is None:
+            return
+        if isinstance(error, LeaseLost):
+            self.w._drop(run_id)
             return
         message = getattr(error, "message", None) or type(error).__name__
         await self.w.store.complete(run_id, rec.thread_id, "failed", error=str(message))

@@ -122,8 +122,10 @@ class AsyncScheduler:
         finally:
             if self._current.get(dispatch.run_id) is dispatch:
                 del self._current[dispatch.run_id]
-                if self.core.state(dispatch.run_id) is RunState.RUNNING:
-                    self.core.abort(dispatch.run_id)
+                # a hook may already have forgotten the run (a failed or dropped run)
+                with contextlib.suppress(KeyError):
+                    if self.core.state(dispatch.run_id) is RunState.RUNNING:
+                        self.core.abort(dispatch.run_id)
             if self._tasks.get(dispatch.run_id) is asyncio.current_task():
                 del self._tasks[dispatch.run_id]
             self.pump()

@@ -81,6 +81,28 @@ async def test_executor_error_releases_the_slot() -> None:
     assert core.slots.free("d") == 1
 
 
+class ForgettingExecutor:
+    """Ends its run and forgets it from inside the executor, as the worker's hooks do for a run
+    that failed or whose lease was lost."""
+
+    def __init__(self, core: SchedulerCore) -> None:
+        self.core = core
+
+    async def execute(self, dispatch: Dispatch, lease: StepLease) -> None:
+        lease.finish(failed=True)
+        self.core.forget(dispatch.run_id)
+
+
+async def test_a_run_forgotten_by_its_executor_can_be_submitted_again() -> None:
+    core = SchedulerCore(policy=FifoPolicy(), slots=SlotPool({"d": 1}))
+    async with AsyncScheduler(core, ManualClock(), ForgettingExecutor(core)) as sched:
+        sched.submit(RunSpec("a", "ta"))
+        await sched.wait_idle()  # returns: the finished executor left no task behind
+        sched.submit(RunSpec("a", "ta"))  # e.g. a run taken back after its lease lapsed
+        await sched.wait_idle()
+    assert core.slots.free("d") == 1
+
+
 async def test_cancel_running_run_stops_its_executor() -> None:
     clock = ManualClock()
     started = asyncio.Event()
