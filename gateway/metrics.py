@@ -65,6 +65,9 @@ class GatewayMetrics:
         self.tool_selection = Counter("switchboard_tool_selection_tools_total",
                                       "Request tools kept or dropped and KB tools added by tool selection",
                                       ["policy", "outcome"], registry=r)
+        self.tool_examples_learned = Counter("switchboard_tool_examples_learned_total",
+                                             "Queries added to tools' examples from successful tool calls",
+                                             registry=r)
 
         # labelled children by label tuple: prometheus' labels() costs microseconds per call
         self._children: dict[tuple[object, ...], Any] = {}

@@ -62,6 +62,8 @@ class Hooks:
 
     registry: SelectorRegistry = field(default_factory=SelectorRegistry)
     tool_selector: ToolSelector | None = None
+    # (request body, tenant) → None, never raises: learns from the conversation's tool results
+    tool_learner: Callable[[Mapping[str, Any], str], None] | None = None
     extensions: Sequence[Extension] = ()
     selector_extras: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] | None = None  # environment for api_key_env look-ups (tests)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 
-from core.config.models import Policy
+from core.config.models import Policy, ToolRetrievalLLM
 from core.errors import AuthenticationError, SwitchboardError
 from gateway.runtime import Runtime
 from gateway.tool_request import asks_for_kb, tool_name
@@ -53,6 +53,8 @@ class ToolKBService:
         self._selector_kb: ToolSelector | None = None
         self._refresh: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._llm_config: ToolRetrievalLLM | None = None
+        self._learning: set[asyncio.Task[None]] = set()
 
     # -- lifespan -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -64,6 +66,7 @@ class ToolKBService:
             if self._refresh is not None:
                 self._refresh.cancel()
                 await asyncio.gather(self._refresh, return_exceptions=True)
+            await asyncio.gather(*self._learning, return_exceptions=True)
             if self._kb is not None:
                 await self._kb.__aexit__(None, None, None)
             self._rt, self._kb, self._refresh = None, None, None
@@ -75,16 +78,26 @@ class ToolKBService:
         return self._rt
 
     async def kb(self) -> ToolKB:
-        """The process's ToolKB, opened (and seeded) on first use."""
+        """The process's ToolKB, opened (and seeded) on first use; its language-model stages
+        follow the config's ``tools.llm`` (re-read on every call, so a reload applies)."""
         if self._kb is not None:
+            self._sync_llm(self._kb)
             return self._kb
         async with self._lock:
             if self._kb is None:
                 from tools_kb.kb import open_tool_kb, seed_if_empty
+                from tools_kb.learned_examples import LearnedExamples
 
                 rt = self._runtime()
                 embedder = await rt.local_embedder()
-                kb = open_tool_kb(embedder, redis_url=rt.settings.redis_url, sqlite_path=self._sqlite_path)
+                assert rt.store is not None
+                per_tool = rt.snapshot.config.tools.learned_examples_per_tool
+                kb = open_tool_kb(
+                    embedder,
+                    redis_url=rt.settings.redis_url,
+                    sqlite_path=self._sqlite_path,
+                    extras=LearnedExamples(rt.store, max_per_tool=per_tool),
+                )
                 await kb.__aenter__()
                 try:
                     seeded = await seed_if_empty(kb, self._seed_dir)
@@ -95,7 +108,62 @@ class ToolKBService:
                     log.info("tool catalog seeded with %d tools from %s", seeded, self._seed_dir)
                 self._refresh = asyncio.create_task(kb.refresh_loop(), name="tool-kb-refresh")
                 self._kb = kb
+            self._sync_llm(self._kb)
             return self._kb
+
+    def _sync_llm(self, kb: ToolKB) -> None:
+        """Point the KB's language-model stages at the routed backend per ``tools.llm``."""
+        rt = self._runtime()
+        cfg = rt.snapshot.config.tools.llm
+        if cfg == self._llm_config:
+            return
+        self._llm_config = cfg
+        if cfg is None:
+            kb.configure_llm(None)
+            return
+        from tools_kb.llm_stages import LLMStages, LLMStageSettings
+        from tools_kb.search_pipeline import PipelineSettings
+
+        stages = LLMStages(
+            rt.dispatcher, LLMStageSettings(model=cfg.model, timeout_s=cfg.timeout_s), clock=rt.clock
+        )
+        kb.configure_llm(
+            stages,
+            PipelineSettings(decompose=cfg.decompose, rerank=cfg.rerank, rerank_depth=cfg.rerank_depth),
+        )
+        log.info("tool retrieval LLM stages %s through %r", kb.llm_stages, cfg.model)
+
+    # -- learning from logs (gateway.runtime.Hooks.tool_learner) ---------------------------------
+    def learn(self, body: Mapping[str, Any], tenant: str) -> None:
+        """Add the user request of each successful tool call in ``body`` (the latest round) to
+        that tool's examples, in the background; a catalog tool the tenant cannot see, or a
+        tool not in the catalog, teaches nothing. Never raises."""
+        from gateway.tool_learning import successful_tool_calls
+
+        messages = body.get("messages")
+        pairs = successful_tool_calls(messages) if isinstance(messages, list) else []
+        if not pairs or self._rt is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._learn(pairs, tenant), name="tool-learn")
+        self._learning.add(task)
+        task.add_done_callback(self._learning.discard)
+
+    async def _learn(self, pairs: list[tuple[str, str]], tenant: str) -> None:
+        from tools_kb.learned_examples import LearnedExamples
+
+        try:
+            kb = await self.kb()
+            rt = self._runtime()
+            assert rt.store is not None
+            examples = LearnedExamples(
+                rt.store, max_per_tool=rt.snapshot.config.tools.learned_examples_per_tool
+            )
+            for query, name in pairs:
+                tool = kb.index.get(name)
+                if tool is not None and tool.visible_to(tenant) and await examples.add(name, query):
+                    rt.metrics.tool_examples_learned.inc()
+        except Exception:  # learning is best effort: it must never fail or slow a request
+            log.exception("learning from a tool call failed")
 
     # -- chat path (gateway.runtime.ToolSelector) --------------------------------------------------
     def wanted(self, body: Mapping[str, Any], policy: Policy, headers: Mapping[str, str]) -> bool:

@@ -47,7 +47,7 @@ def default_hooks(agents: AgentsHolder | None = None, tools: ToolKBService | Non
             agents_dir="config/agents", workers=1, policy="priority", catalog=tools,
             extra_tools=(lambda: [tools.search_tools_tool()]) if tools is not None else tuple))
     extensions.append(freeze_startup_heap)
-    hooks = Hooks(extensions=extensions, tool_selector=tools)
+    hooks = Hooks(extensions=extensions, tool_selector=tools, tool_learner=tools.learn if tools is not None else None)
     register_learned_selectors(hooks.registry)  # kinds learned | knn | mf | heads
     return hooks
 

@@ -7,16 +7,23 @@ atomically, so searches in flight finish on the snapshot they started with. Run
 ``refresh_loop()`` in the lifespan's task group to follow writes made by other replicas.
 
 ``search`` is the retrieval API other packages call (agents' ``search_tools``, the gateway's
-tool selection and /v1/tools/search).
+tool selection and /v1/tools/search). With :meth:`ToolKB.configure_llm` it runs through the
+language-model stages of :mod:`tools_kb.search_pipeline` (decomposition, rerank);
+``search_plain`` is always the index alone.
+
+``extras`` (optional, e.g. :class:`tools_kb.learned_examples.LearnedExamples`): more texts per
+tool, indexed as extra dense rows and BM25 text. When only they change (not the catalog), the
+index is rebuilt at most every ``extras_interval_s`` and keeps its tuned fusion.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +32,8 @@ from core.embedding import Embedder
 from tools_kb.catalog import CatalogStore
 from tools_kb.fusion import Fusion
 from tools_kb.index import SearchHit, SearchOptions, ToolIndex
+from tools_kb.llm_stages import LLMStages
+from tools_kb.search_pipeline import AugmentedSearch, PipelineSettings
 from tools_kb.tool import Tool
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,24 @@ class _MemoEmbedder:
             del self._memo[text]
 
 
+class ExtrasSource(Protocol):
+    """Extra texts per tool name, with a version that changes when they do."""
+
+    async def version(self) -> int: ...
+
+    async def load(self) -> Mapping[str, Sequence[str]]: ...
+
+
+class _PlainSearch:
+    def __init__(self, kb: ToolKB) -> None:
+        self._kb = kb
+
+    async def search(
+        self, query: str, k: int = 5, tenant: str | None = None, *, adaptive: bool = False
+    ) -> list[SearchHit]:
+        return await self._kb.search_plain(query, k, tenant, adaptive=adaptive)
+
+
 class ToolKB:
     def __init__(
         self,
@@ -68,6 +95,8 @@ class ToolKB:
         *,
         fusion: Fusion | None = None,
         refresh_interval_s: float = 2.0,
+        extras: ExtrasSource | None = None,
+        extras_interval_s: float = 30.0,
     ) -> None:
         self._store = store
         self._embedder = embedder  # queries: the shared (cached, batching) embedder
@@ -76,6 +105,11 @@ class ToolKB:
         self._interval = refresh_interval_s
         self._index: ToolIndex | None = None
         self._version = -1
+        self._extras = extras
+        self._extras_interval = extras_interval_s
+        self._extras_version = 0
+        self._extras_built_at = -float("inf")
+        self._augmented: AugmentedSearch | None = None
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> ToolKB:
@@ -97,21 +131,43 @@ class ToolKB:
             raise RuntimeError("ToolKB used before it was entered")
         return self._index
 
+    async def _stale(self) -> bool:
+        if self._index is None or await self._store.version() != self._version:
+            return True
+        if self._extras is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._extras_built_at < self._extras_interval:
+            return False
+        return await self._extras.version() != self._extras_version
+
     async def refresh(self, *, force: bool = False) -> bool:
-        """Rebuild when the stored version differs from the one indexed; True when rebuilt."""
-        if not force and self._index is not None and await self._store.version() == self._version:
+        """Rebuild when the stored version (or, at most every ``extras_interval_s``, the extras'
+        version) differs from the one indexed; True when rebuilt."""
+        if not force and not await self._stale():
             return False
         async with self._lock:
-            version, tools = await self._store.load()
-            if not force and self._index is not None and version == self._version:
+            if not force and not await self._stale():
                 return False
+            version, tools = await self._store.load()
+            extras_version = await self._extras.version() if self._extras is not None else 0
+            extras = dict(await self._extras.load()) if self._extras is not None else {}
+            fusion = self._fixed_fusion
+            if fusion is None and self._index is not None and version == self._version:
+                fusion = self._index.fusion  # only the extras changed: keep the tuned fusion
             index = await ToolIndex.build(
-                tools, self._docs_embedder, fusion=self._fixed_fusion, query_embedder=self._embedder
+                tools,
+                self._docs_embedder,
+                fusion=fusion,
+                query_embedder=self._embedder,
+                extras=extras or None,
             )
-            keep = {d.dense_text() for d in index.docs}
+            keep = {d.dense_text() for d in index.docs} | {x for d in index.docs for x in d.extra}
             keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}
             self._docs_embedder.forget_except(keep)
             self._index, self._version = index, version
+            self._extras_version = extras_version
+            self._extras_built_at = asyncio.get_running_loop().time()
             log.info("tool index v%d: %d tools, fusion %s", version, len(index), index.fusion.describe())
             return True
 
@@ -144,11 +200,27 @@ class ToolKB:
         await self.refresh()
         return version
 
+    def configure_llm(self, llm: LLMStages | None, settings: PipelineSettings | None = None) -> None:
+        """Run searches through ``llm``'s stages from now on (None: the index alone)."""
+        self._augmented = None if llm is None else AugmentedSearch(_PlainSearch(self), llm, settings)
+
+    @property
+    def llm_stages(self) -> tuple[str, ...]:
+        return self._augmented.stages if self._augmented is not None else ()
+
     async def search(
         self, query: str, k: int = 5, tenant: str | None = None, *, adaptive: bool = False
     ) -> list[SearchHit]:
         """Top ``k`` tools for ``query`` visible to ``tenant``. ``adaptive`` cuts the list where
         scores drop below 60% of the best (at least one hit)."""
+        if self._augmented is not None:
+            return await self._augmented.search(query, k, tenant, adaptive=adaptive)
+        return await self.search_plain(query, k, tenant, adaptive=adaptive)
+
+    async def search_plain(
+        self, query: str, k: int = 5, tenant: str | None = None, *, adaptive: bool = False
+    ) -> list[SearchHit]:
+        """:meth:`search` without the language-model stages."""
         options = SearchOptions(min_score_ratio=0.6 if adaptive else None)
         return await self.index.search(query, k, tenant, options)
 
@@ -159,13 +231,19 @@ def open_tool_kb(
     redis_url: str | None,
     sqlite_path: str = "var/tools_kb/catalog.sqlite",
     refresh_interval_s: float = 2.0,
+    extras: ExtrasSource | None = None,
 ) -> ToolKB:
     """The KB a gateway process uses: Redis-backed when a URL is set (replicas follow each
     other's writes through ``refresh_loop``), else the embedded SQLite file. Enter it in the
     lifespan, then ``await seed_if_empty(kb, Path("config/tools"))``."""
     from tools_kb.catalog import open_catalog_store
 
-    return ToolKB(open_catalog_store(redis_url, sqlite_path), embedder, refresh_interval_s=refresh_interval_s)
+    return ToolKB(
+        open_catalog_store(redis_url, sqlite_path),
+        embedder,
+        refresh_interval_s=refresh_interval_s,
+        extras=extras,
+    )
 
 
 async def seed_if_empty(kb: ToolKB, folder: str | Path) -> int:

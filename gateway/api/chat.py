@@ -48,6 +48,9 @@ async def plan_chat(rt: Runtime, headers: Mapping[str, str], body: dict[str, Any
     metadata = body.get("metadata")
     creq = ChatRequest(body, tenant=who.principal.tenant, metadata=metadata if isinstance(metadata, dict) else {})
     plan = await rt.dispatcher.plan(creq, snapshot=rt.snapshot, caller=who.caller, headers=headers)
+    learner = rt.hooks.tool_learner
+    if learner is not None and plan.snapshot.config.tools.learn_from_logs:
+        learner(body, who.principal.tenant)
     hook = rt.hooks.tool_selector
     if hook is not None and hook.wanted(plan.request.body, plan.policy, headers):
         new_body, kept = await hook(plan.request.body, plan.policy, headers, who.principal.tenant)

@@ -57,3 +57,24 @@ async def test_a_learned_example_lifts_its_tool(tmp_path: Path) -> None:
         after = await learned.search(query, 2)
         assert after[0].name == "getWeather"
         assert after[0].score > before.get("getWeather", 0.0)
+
+
+async def test_the_kb_indexes_learned_examples_on_refresh(tmp_path: Path) -> None:
+    from tools_kb.catalog import SqliteCatalogStore
+    from tools_kb.kb import ToolKB
+
+    tools = [Tool("getWeather", "Weather forecast for a city."), Tool("bookHotel", "Reserve a hotel room.")]
+    query = "do I need an umbrella tomorrow"
+    async with open_store(None) as store:
+        ex = LearnedExamples(store)
+        kb = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder(), extras=ex, extras_interval_s=0.0)
+        async with kb:
+            await kb.upsert(tools)
+            fusion = kb.index.fusion
+            assert not await kb.refresh()  # nothing changed
+            await ex.add("getWeather", query)
+            assert await kb.refresh()  # the examples' version moved: rebuilt
+            assert kb.index.fusion == fusion  # only extras changed: the tuned fusion is kept
+            hits = await kb.search(query, 1)
+            assert hits[0].name == "getWeather"
+            assert kb.index.extra_rows == 1
