@@ -33,6 +33,7 @@ from gateway.tool_request import asks_for_kb, tool_name
 if TYPE_CHECKING:  # tools_kb's index imports bm25s (~0.2 s): loaded on first use only
     from agents.tools.base import AgentTool
     from gateway.tool_selection import ToolSelector
+    from tools_kb.extras import EnhancementExtras
     from tools_kb.kb import ToolKB
 
 log = logging.getLogger("switchboard.tools")
@@ -44,9 +45,11 @@ class ToolKBService:
         *,
         seed_dir: str | Path = "config/tools",
         sqlite_path: str | Path = "var/tools_kb/catalog.sqlite",
+        extras_interval_s: float = 30.0,
     ) -> None:
         self._seed_dir = Path(seed_dir)
         self._sqlite_path = str(sqlite_path)
+        self._extras_interval_s = extras_interval_s  # learned/enhanced texts: rebuild at most this often
         self._rt: Runtime | None = None
         self._kb: ToolKB | None = None
         self._selector: ToolSelector | None = None
@@ -55,6 +58,8 @@ class ToolKBService:
         self._lock = asyncio.Lock()
         self._llm_config: ToolRetrievalLLM | None = None
         self._learning: set[asyncio.Task[None]] = set()
+        self._enhancement: EnhancementExtras | None = None
+        self._enhancing: asyncio.Task[None] | None = None
 
     # -- lifespan -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -67,6 +72,7 @@ class ToolKBService:
                 self._refresh.cancel()
                 await asyncio.gather(self._refresh, return_exceptions=True)
             await asyncio.gather(*self._learning, return_exceptions=True)
+            await self._stop_enhancing()
             if self._kb is not None:
                 await self._kb.__aexit__(None, None, None)
             self._rt, self._kb, self._refresh = None, None, None
@@ -85,10 +91,12 @@ class ToolKBService:
             return self._kb
         async with self._lock:
             if self._kb is None:
+                from tools_kb.extras import CombinedExtras, EnhancementExtras
                 from tools_kb.kb import open_tool_kb, seed_if_empty
                 from tools_kb.learned_examples import LearnedExamples
 
                 rt = self._runtime()
+                self._enhancement = EnhancementExtras()
                 embedder = await rt.local_embedder()
                 assert rt.store is not None
                 per_tool = rt.snapshot.config.tools.learned_examples_per_tool
@@ -96,7 +104,11 @@ class ToolKBService:
                     embedder,
                     redis_url=rt.settings.redis_url,
                     sqlite_path=self._sqlite_path,
-                    extras=LearnedExamples(rt.store, max_per_tool=per_tool),
+                    extras_interval_s=self._extras_interval_s,
+                    extras=CombinedExtras(
+                        LearnedExamples(rt.store, max_per_tool=per_tool),
+                        self._enhancement,
+                    ),
                 )
                 await kb.__aenter__()
                 try:
@@ -118,6 +130,9 @@ class ToolKBService:
         if cfg == self._llm_config:
             return
         self._llm_config = cfg
+        if self._enhancing is not None and (cfg is None or not cfg.enhance):
+            self._enhancing.cancel()
+            self._enhancing = None
         if cfg is None:
             kb.configure_llm(None)
             return
@@ -132,6 +147,48 @@ class ToolKBService:
             PipelineSettings(decompose=cfg.decompose, rerank=cfg.rerank, rerank_depth=cfg.rerank_depth),
         )
         log.info("tool retrieval LLM stages %s through %r", kb.llm_stages, cfg.model)
+        if cfg.enhance:
+            if self._enhancing is not None:
+                self._enhancing.cancel()
+            self._enhancing = asyncio.get_running_loop().create_task(
+                self._enhance(kb, cfg), name="tool-enhance"
+            )
+
+    async def _enhance(self, kb: ToolKB, cfg: ToolRetrievalLLM) -> None:
+        """Keep the catalog enhanced: enhance every tool (cached ones are free), then again each
+        time the catalog version changes. Runs until cancelled; errors are logged and retried."""
+        from tools_kb.enhance import Enhancer
+        from tools_kb.enhance_cache import EnhancementCache
+
+        rt = self._runtime()
+        enhancer = Enhancer(
+            rt.dispatcher,
+            EnhancementCache(Path(self._sqlite_path).parent / "enhance.json"),
+            model=cfg.model,
+            clock=rt.clock,
+        )
+        done_version = -1
+        while True:
+            try:
+                if kb.version != done_version and self._enhancement is not None:
+                    version = kb.version
+                    await self._enhancement.update(enhancer, await kb.tools())
+                    done_version = version
+                    log.info(
+                        "tool catalog v%d enhanced (%d asked, %d failed)",
+                        version,
+                        enhancer.asked,
+                        enhancer.failed,
+                    )
+            except Exception:  # keep serving; try again on the next round
+                log.exception("tool enhancement failed")
+            await asyncio.sleep(5.0)
+
+    async def _stop_enhancing(self) -> None:
+        task, self._enhancing = self._enhancing, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # -- learning from logs (gateway.runtime.Hooks.tool_learner) ---------------------------------
     def learn(self, body: Mapping[str, Any], tenant: str) -> None:

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from core.embedding import Embedder
 from tools_kb.catalog import CatalogStore
+from tools_kb.extras import ExtrasSource
 from tools_kb.fusion import Fusion
 from tools_kb.index import SearchHit, SearchOptions, ToolIndex
 from tools_kb.llm_stages import LLMStages
@@ -67,14 +67,6 @@ class _MemoEmbedder:
     def forget_except(self, keep: set[str]) -> None:
         for text in [t for t in self._memo if t not in keep]:
             del self._memo[text]
-
-
-class ExtrasSource(Protocol):
-    """Extra texts per tool name, with a version that changes when they do."""
-
-    async def version(self) -> int: ...
-
-    async def load(self) -> Mapping[str, Sequence[str]]: ...
 
 
 class _PlainSearch:
@@ -232,6 +224,7 @@ def open_tool_kb(
     sqlite_path: str = "var/tools_kb/catalog.sqlite",
     refresh_interval_s: float = 2.0,
     extras: ExtrasSource | None = None,
+    extras_interval_s: float = 30.0,
 ) -> ToolKB:
     """The KB a gateway process uses: Redis-backed when a URL is set (replicas follow each
     other's writes through ``refresh_loop``), else the embedded SQLite file. Enter it in the
@@ -243,6 +236,7 @@ def open_tool_kb(
         embedder,
         refresh_interval_s=refresh_interval_s,
         extras=extras,
+        extras_interval_s=extras_interval_s,
     )
 
 

@@ -179,6 +179,7 @@ class ToolRetrievalLLM(Frozen):
     rerank: bool = True  # reorder the top candidates
     rerank_depth: int = Field(default=20, ge=2, le=100)
     timeout_s: float = Field(default=10.0, gt=0)
+    enhance: bool = False  # generate topics + example requests per catalog tool (cached, background)
 
 
 class ToolsSettings(Frozen):
