@@ -36,7 +36,6 @@ from agents.checkpoint import RedisSaver, open_checkpointer
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunStorage, RunStore
 from agents.scheduler import build_policy
-from agents.scheduler.global_slots import GlobalSlots
 from agents.service import RunService
 from agents.spec import AgentSpec
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
@@ -111,14 +110,11 @@ async def open_agents(
         store: RunStorage
         ledger: ToolLedger
         checkpointer: Any
-        global_slots: GlobalSlots | None = None
         if redis_url:
             client = aioredis.Redis.from_url(redis_url)
             stack.push_async_callback(client.aclose)
             store = RunStore(client, wall=clock.wall, retention_s=keep_s)
             ledger, checkpointer = RedisToolLedger(client), RedisSaver(client)
-            # every worker on this Redis shares each deployment's slots
-            global_slots = GlobalSlots(client, slots or {"default": 8}, ttl_s=lease_s)
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +153,6 @@ async def open_agents(
                 cost=cost,
                 on_spend=on_spend,
                 key_check=key_check,
-                global_slots=global_slots,
             )
             await stack.enter_async_context(w)
             started.append(w)

@@ -49,7 +49,6 @@ from agents.scheduler import (
     Verdict,
     priority_of,
 )
-from agents.scheduler.global_slots import GlobalSlots
 from agents.spec import AgentSpec
 from agents.tools import Toolbox, ToolLedger
 from core.backend import ChatBackend
@@ -101,10 +100,8 @@ class Worker:
         cost: CostFn = free,
         on_spend: SpendFn | None = None,
         key_check: KeyCheckFn | None = None,
-        global_slots: GlobalSlots | None = None,
     ) -> None:
         self.store = store
-        self.global_slots = global_slots
         self.cost = cost
         self.on_spend = on_spend
         self.key_check = key_check
@@ -116,8 +113,7 @@ class Worker:
         self.clock = clock
         self.cfg = config
         self.core = SchedulerCore(policy=policy, slots=SlotPool(config.slots))
-        gate = (lambda d: global_slots.slot(d.deployment, d.run_id)) if global_slots is not None else None
-        self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self), gate))
+        self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self)))
         self.entries: dict[str, str] = {}  # run id → queue entry id
         self.records: dict[str, RunRecord] = {}
         self.over_budget: dict[str, str] = {}  # run id → why it is being stopped
@@ -164,8 +160,6 @@ class Worker:
     async def _beat(self) -> None:
         held = dict(self.entries)  # a run admitted while we ask Redis is not judged by this answer
         asked = self.clock.now()  # the renewed leases run from before the request, to be safe
-        if self.global_slots is not None:
-            await self.global_slots.renew()
         owned = await self.store.heartbeat(self.cfg.consumer, list(held.values()))
         for run_id, entry in held.items():
             if entry in owned and self.entries.get(run_id) == entry:
