@@ -6,6 +6,7 @@ the gateway validates the known fields at the edge (pydantic) before building a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,15 +76,21 @@ class ChatResponse:
         return content if isinstance(content, str) else ""
 
 
-def prompt_text(messages: list[dict[str, Any]]) -> str:
-    """The text a router or tool search should look at: the last user turn (string or parts)."""
+def content_text(content: Any) -> str:
+    """A message's content as text: the string itself, or its text parts joined by spaces."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def prompt_text(messages: Sequence[Any]) -> str:
+    """The text a router or tool search should look at: the last user turn (string or parts).
+    Entries that are not message objects are skipped."""
     for msg in reversed(messages):
-        if msg.get("role") == "user":
-            content = msg.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(
-                    str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-                )
+        if isinstance(msg, dict) and msg.get("role") == "user" and isinstance(msg.get("content"), str | list):
+            return content_text(msg["content"])
     return ""

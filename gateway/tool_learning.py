@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.wire import content_text, prompt_text
+
 _ERROR_WORDS = ("error", "exception", "traceback", "failed", "failure")
 
 
@@ -25,14 +27,14 @@ def successful_tool_calls(messages: Sequence[Any]) -> list[tuple[str, str]]:
     while tail > 0 and _role(messages[tail - 1]) == "tool":
         tail -= 1
     results = {
-        str(m.get("tool_call_id")): _text(m.get("content"))
+        str(m.get("tool_call_id")): content_text(m.get("content"))
         for m in messages[tail:]
         if isinstance(m, Mapping) and m.get("tool_call_id") is not None
     }
     if not results or tail == 0 or _role(messages[tail - 1]) != "assistant":
         return []
     calls = messages[tail - 1].get("tool_calls")
-    query = next((_text(m.get("content")) for m in reversed(messages[: tail - 1]) if _role(m) == "user"), "")
+    query = prompt_text(messages[: tail - 1])
     if not query.strip() or not isinstance(calls, list):
         return []
     out: list[tuple[str, str]] = []
@@ -63,14 +65,3 @@ def looks_like_error(result: str) -> bool:
 
 def _role(message: Any) -> str | None:
     return message.get("role") if isinstance(message, Mapping) else None
-
-
-def _text(content: Any) -> str:
-    """Message content as text (a string, or the text parts of a content list)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and p.get("type") == "text"
-        )
-    return ""
