@@ -51,14 +51,7 @@ class RoutedAgentBackend:
 
     async def complete(self, request: ChatRequest, deadline: Deadline) -> ChatResponse:
         t0 = time.perf_counter()
-        plan = await self._plan(request)
-        try:
-            done = await self._d.run(plan, deadline)
-        except BaseException as exc:
-            self._failed(plan.policy_label, "", exc)
-            raise
-        self._done(plan, done.entry.name, done.response.usage, t0, None)
-        return done.response
+        return await self._run_recorded(await self._plan(request), deadline, t0)
 
     def stream(self, request: ChatRequest, deadline: Deadline) -> AsyncIterator[dict[str, Any]]:
         return self._d.stream(request, deadline)
@@ -72,13 +65,7 @@ class RoutedAgentBackend:
         t0 = time.perf_counter()
         plan = await self._plan(request.with_body(stream=False))
         if plan.cascade is not None:
-            try:
-                done = await self._d.run(plan, deadline)
-            except BaseException as exc:
-                self._failed(plan.policy_label, "", exc)
-                raise
-            self._done(plan, done.entry.name, done.response.usage, t0, None)
-            yield done.response
+            yield await self._run_recorded(plan, deadline, t0)
             return
         streamed = plan.request.with_body(stream=True, stream_options={"include_usage": True})
         try:
@@ -112,6 +99,16 @@ class RoutedAgentBackend:
         yield response
 
     # -- planning and recording ------------------------------------------------------------------
+    async def _run_recorded(self, plan: RoutePlan, deadline: Deadline, t0: float) -> ChatResponse:
+        """Run ``plan`` non-streamed (retries, fallbacks, cascade) and record it as a request."""
+        try:
+            done = await self._d.run(plan, deadline)
+        except BaseException as exc:
+            self._failed(plan.policy_label, "", exc)
+            raise
+        self._done(plan, done.entry.name, done.response.usage, t0, None)
+        return done.response
+
     async def _plan(self, request: ChatRequest) -> RoutePlan:
         try:
             plan = await self._d.plan(request)
