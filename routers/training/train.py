@@ -195,6 +195,17 @@ def fit_categories(design: DesignMap, data: CategoryData, l2: float) -> Category
     return CategoryHead(labels, Mlp((w,), (bias,)))
 
 
+def _knn(embedding: npt.NDArray[np.floating], scores: F64, prior: F64, cfg: TrainConfig) -> KnnScorer:
+    return KnnScorer(
+        embedding.astype(np.float32),
+        scores.astype(np.float32),
+        prior,
+        cfg.knn_k,
+        cfg.knn_temperature,
+        cfg.knn_shrink,
+    )
+
+
 def train_router(
     family: Family,
     rs: RecordSet,
@@ -228,14 +239,7 @@ def train_router(
     scorer: KnnScorer | BilinearScorer | Mlp
     prior = np.nan_to_num(np.nanmean(scores, axis=0), nan=0.5)
     if family == "knn":
-        scorer = KnnScorer(
-            feats.embedding.astype(np.float32),
-            scores.astype(np.float32),
-            prior,
-            cfg.knn_k,
-            cfg.knn_temperature,
-            cfg.knn_shrink,
-        )
+        scorer = _knn(feats.embedding, scores, prior, cfg)
     elif family == "mf":
         p, v, c = fit_bilinear(x, scores, rank=cfg.mf_rank, l2=cfg.mf_l2, steps=cfg.mf_steps, seed=cfg.seed)
         scorer = BilinearScorer(p, v, c)
@@ -267,14 +271,7 @@ def train_router(
     mask = (~np.isnan(scores)).astype(np.int64)
     knn = None
     if cfg.knn_blend and family != "knn":
-        knn = KnnScorer(
-            feats.embedding.astype(np.float32),
-            scores.astype(np.float32),
-            prior,
-            cfg.knn_k,
-            cfg.knn_temperature,
-            cfg.knn_shrink,
-        )
+        knn = _knn(feats.embedding, scores, prior, cfg)
     return TrainedRouter(
         family=family,
         models=models,
