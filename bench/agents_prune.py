@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ import redis.asyncio as aioredis
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunRecord, RunStorage, RunStore
 from agents.sqlite_runs import SqliteRunStore
+from bench.redis_local import redis_for_bench
 
 UNFINISHED = 100
 
@@ -60,15 +60,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     sqlite = SqliteRunStore(Path(tempfile.mkdtemp(prefix="bench-")) / "runs.sqlite", max_finished=10**9)
     out["embedded_sqlite"] = await measure(sqlite, args.runs)
     sqlite.close()
-    redis_url, proc = args.redis_url, None
-    if redis_url is None and shutil.which("redis-server"):
-        from tests.fixtures.redis_server import start_redis_server
-
-        proc, port = start_redis_server(
-            str(shutil.which("redis-server")), Path(tempfile.mkdtemp(prefix="bench-"))
-        )
-        redis_url = f"redis://127.0.0.1:{port}/0"
-    try:
+    with redis_for_bench(args.redis_url) as redis_url:
         if redis_url:
             client = aioredis.Redis.from_url(redis_url)
             try:
@@ -79,10 +71,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await client.flushdb()
             finally:
                 await client.aclose()
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
     out["load_avg_after"] = os.getloadavg()
     return out
 

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from agents.bootstrap import open_agents
 from agents.runs import TERMINAL
 from agents.spec import AgentSpec, ToolRef
 from agents.tools import FunctionTool, ToolContext
+from bench.redis_local import redis_for_bench
 from core.clock import SystemClock
 from core.deadline import Deadline
 from core.wire import ChatRequest, ChatResponse
@@ -136,24 +136,12 @@ async def measure(redis_url: str | None, runs: int, runs_path: Path | None = Non
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"load_avg": os.getloadavg()}
-    redis_url, proc = args.redis_url, None
-    if redis_url is None and shutil.which("redis-server"):
-        from tests.fixtures.redis_server import start_redis_server
-
-        proc, port = start_redis_server(
-            str(shutil.which("redis-server")), Path(tempfile.mkdtemp(prefix="bench-"))
-        )
-        redis_url = f"redis://127.0.0.1:{port}/0"
-    try:
+    with redis_for_bench(args.redis_url) as redis_url:
         out["embedded"] = await measure(None, args.runs)
         out["embedded_sqlite"] = await measure(
             None, args.runs, Path(tempfile.mkdtemp(prefix="bench-")) / "runs.sqlite"
         )
         out["redis"] = await measure(redis_url, args.runs) if redis_url else {"skipped": "no redis-server"}
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
     out["load_avg_after"] = os.getloadavg()
     return out
 

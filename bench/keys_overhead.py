@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+from bench.redis_local import redis_for_bench
 from core.store.memory import MemoryStore
 from core.store.protocol import Store
 from core.store.redis import RedisStore
@@ -78,23 +76,14 @@ async def _main(n: int, redis_url: str | None) -> dict[str, Any]:
     mem = MemoryStore()
     result["memory"] = await _bench_store(mem, n)
     await mem.aclose()
-    proc = None
-    if redis_url is None:
-        from tests.fixtures.redis_server import start_redis_server
-
-        exe = shutil.which("redis-server")
-        if exe is None:
+    with redis_for_bench(redis_url) as url:
+        if url is None:
             raise SystemExit("redis-server not installed (apt-get install -y redis-server)")
-        proc, port = start_redis_server(exe, Path(tempfile.mkdtemp(prefix="bench-redis-")))
-        redis_url = f"redis://127.0.0.1:{port}/0"
-    red = RedisStore.from_url(redis_url)
-    try:
-        result["redis"] = await _bench_store(red, n)
-    finally:
-        await red.aclose()
-        if proc is not None:
-            proc.terminate()
-            proc.wait()
+        red = RedisStore.from_url(url)
+        try:
+            result["redis"] = await _bench_store(red, n)
+        finally:
+            await red.aclose()
     return result
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,6 +14,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 
 from agents.checkpoint import RedisSaver
 from agents.scheduler.accounting import percentile
+from bench.redis_local import redis_for_bench
 
 
 async def measure(redis_url: str, sizes: list[int], n: int) -> dict[str, Any]:
@@ -81,16 +79,8 @@ def run(redis_url: str | None, sizes: list[int], n: int) -> dict[str, Any]:
     async def both(url: str) -> dict[str, Any]:
         return {"timing": await measure(url, sizes, n), "resume_check": await check(url)}
 
-    if redis_url:
-        return asyncio.run(both(redis_url))
-    exe = shutil.which("redis-server")
-    if exe is None:
-        return {"skipped": "redis-server not installed"}
-    from tests.fixtures.redis_server import start_redis_server
-
-    proc, port = start_redis_server(exe, Path(tempfile.mkdtemp(prefix="bench-redis-")))
-    try:
-        return asyncio.run(both(f"redis://127.0.0.1:{port}/0")) | {"redis": "local, private, no persistence"}
-    finally:
-        proc.terminate()
-        proc.wait()
+    with redis_for_bench(redis_url) as url:
+        if url is None:
+            return {"skipped": "redis-server not installed"}
+        out = asyncio.run(both(url))
+        return out if redis_url else out | {"redis": "local, private, no persistence"}
