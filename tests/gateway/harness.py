@@ -120,3 +120,19 @@ class GatewayServer:
         self.config_path.write_text(text)
         st = self.config_path.stat()
         os.utime(self.config_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def tool_kb_gateway(config_text: str, workdir: Path, *, master_key: str, models_dir: Path,
+                    **service: Any) -> GatewayServer:
+    """A (not yet started) gateway wired like ``switchboard serve`` with a tool KB whose catalog
+    lives in ``workdir`` (empty seed folder; tests upsert their own tools). ``service``: extra
+    ToolKBService arguments."""
+    from gateway.tool_kb import ToolKBService
+    from gateway.wiring import default_hooks, extra_routers
+
+    (workdir / "seed").mkdir(exist_ok=True)
+    tools = ToolKBService(seed_dir=workdir / "seed", sqlite_path=workdir / "catalog.sqlite", **service)
+    hooks = default_hooks(None, tools)
+    hooks.env = {}
+    return GatewayServer(config_text, hooks=hooks, extra_routers=extra_routers(None, tools),
+                         master_key=master_key, models_dir=models_dir)

@@ -10,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.tool_kb import ToolKBService
-from gateway.wiring import default_hooks, extra_routers
 from tests.fakes.upstream import FakeUpstream
-from tests.gateway.harness import GatewayServer
+from tests.gateway.harness import GatewayServer, tool_kb_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -38,15 +36,10 @@ policies:
 
 @pytest.fixture(scope="module")
 def server(prepared_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
-    tmp = tmp_path_factory.mktemp("kbroute")
-    (tmp / "seed").mkdir()
     fake = FakeUpstream().start()
-    tools = ToolKBService(seed_dir=tmp / "seed", sqlite_path=tmp / "catalog.sqlite")
-    hooks = default_hooks(None, tools)
-    hooks.env = {}
     try:
-        with GatewayServer(_config(fake.base_url), hooks=hooks, extra_routers=extra_routers(None, tools),
-                           master_key=MASTER, models_dir=prepared_models_dir) as gw:
+        with tool_kb_gateway(_config(fake.base_url), tmp_path_factory.mktemp("kbroute"), master_key=MASTER,
+                             models_dir=prepared_models_dir) as gw:
             r = httpx.post(f"{gw.url}/admin/tools", json={"tools": [TOOL]}, headers=AUTH, timeout=60)
             assert r.status_code == 200, r.text
             gw.fake = fake  # type: ignore[attr-defined]

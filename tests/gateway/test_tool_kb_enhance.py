@@ -12,10 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.tool_kb import ToolKBService
-from gateway.wiring import default_hooks, extra_routers
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.gateway.harness import GatewayServer, fake_config
+from tests.gateway.harness import GatewayServer, fake_config, tool_kb_gateway
 from tests.gateway.test_tool_kb_wiring import CATALOG
 
 pytestmark = pytest.mark.slow
@@ -30,11 +28,8 @@ tools:
 
 
 def _serve(fake: FakeUpstream, tmp: Path, models_dir: Path) -> GatewayServer:
-    tools = ToolKBService(seed_dir=tmp / "seed", sqlite_path=tmp / "catalog.sqlite", extras_interval_s=0.2)
-    hooks = default_hooks(None, tools)
-    hooks.env = {}
-    return GatewayServer(fake_config(fake.base_url, extra=EXTRA), hooks=hooks,
-                         extra_routers=extra_routers(None, tools), master_key=MASTER, models_dir=models_dir)
+    return tool_kb_gateway(fake_config(fake.base_url, extra=EXTRA), tmp, master_key=MASTER,
+                           models_dir=models_dir, extras_interval_s=0.2)
 
 
 def _wait(what: str, predicate: object) -> None:
@@ -58,7 +53,6 @@ def fake() -> Iterator[FakeUpstream]:
 def test_catalog_is_enhanced_in_the_background_and_cached(
     prepared_models_dir: Path, tmp_path: Path, fake: FakeUpstream
 ) -> None:
-    (tmp_path / "seed").mkdir()
     cache = tmp_path / "enhance.json"
     with _serve(fake, tmp_path, prepared_models_dir) as gw:
         r = httpx.post(f"{gw.url}/admin/tools", json={"tools": CATALOG}, headers=AUTH, timeout=60)

@@ -13,10 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.tool_kb import ToolKBService
-from gateway.wiring import default_hooks, extra_routers
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.gateway.harness import GatewayServer, fake_config
+from tests.gateway.harness import GatewayServer, fake_config, tool_kb_gateway
 from tests.gateway.test_tool_kb_wiring import CATALOG
 
 pytestmark = pytest.mark.slow
@@ -33,16 +31,10 @@ tools:
 
 @pytest.fixture(scope="module")
 def server(prepared_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
-    tmp = tmp_path_factory.mktemp("kbllm")
-    (tmp / "seed").mkdir()
     fake = FakeUpstream().start()
-    tools = ToolKBService(seed_dir=tmp / "seed", sqlite_path=tmp / "catalog.sqlite")
-    hooks = default_hooks(None, tools)
-    hooks.env = {}
     try:
-        with GatewayServer(fake_config(fake.base_url, extra=EXTRA), hooks=hooks,
-                           extra_routers=extra_routers(None, tools), master_key=MASTER,
-                           models_dir=prepared_models_dir) as gw:
+        with tool_kb_gateway(fake_config(fake.base_url, extra=EXTRA), tmp_path_factory.mktemp("kbllm"),
+                             master_key=MASTER, models_dir=prepared_models_dir) as gw:
             r = httpx.post(f"{gw.url}/admin/tools", json={"tools": CATALOG}, headers=AUTH, timeout=60)
             assert r.status_code == 200, r.text
             gw.fake = fake  # type: ignore[attr-defined]

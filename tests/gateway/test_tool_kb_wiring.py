@@ -10,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.tool_kb import ToolKBService
-from gateway.wiring import default_hooks, extra_routers
 from tests.fakes.upstream import FakeUpstream
-from tests.gateway.harness import GatewayServer, fake_config
+from tests.gateway.harness import GatewayServer, fake_config, tool_kb_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -50,15 +48,10 @@ def _tool(i: int, topic: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server(prepared_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
-    tmp = tmp_path_factory.mktemp("tools")
-    (tmp / "seed").mkdir()  # empty seed folder: the tests upsert their own catalog
     fake = FakeUpstream().start()
-    tools = ToolKBService(seed_dir=tmp / "seed", sqlite_path=tmp / "catalog.sqlite")
-    hooks = default_hooks(None, tools)
-    hooks.env = {}
-    try:
-        with GatewayServer(fake_config(fake.base_url), hooks=hooks, extra_routers=extra_routers(None, tools),
-                           master_key=MASTER, models_dir=prepared_models_dir) as gw:
+    try:  # empty seed folder: the tests upsert their own catalog
+        with tool_kb_gateway(fake_config(fake.base_url), tmp_path_factory.mktemp("tools"), master_key=MASTER,
+                             models_dir=prepared_models_dir) as gw:
             gw.fake = fake  # type: ignore[attr-defined]
             yield gw
     finally:
