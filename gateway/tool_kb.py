@@ -248,8 +248,8 @@ class ToolKBService:
         from gateway.tool_selection import ToolSelector
 
         if with_kb:
+            kb = await self.kb()  # also applies a reloaded tools.llm to the KB the selector holds
             if self._selector_kb is None:
-                kb = await self.kb()
                 self._selector_kb = ToolSelector(await self._runtime().local_embedder(), kb)
             return self._selector_kb
         if self._selector is None:  # the request's own tools only: the catalog is not opened
