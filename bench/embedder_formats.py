@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from core.embedders.onnx_embedder import UNFUSED_OPTIMIZERS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -44,7 +46,12 @@ def _onnx_runner(path: Path, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(path),
+        opts,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(UNFUSED_OPTIMIZERS),
+    )
     names = {i.name for i in session.get_inputs()}
     mine = {k: v for k, v in feeds.items() if k in names}
     return lambda: session.run(None, mine)

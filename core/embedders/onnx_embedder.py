@@ -20,6 +20,8 @@ from core.embedders.manifest import read_manifest
 from core.errors import LocalModelError
 
 DEFAULT_MAX_LENGTH = 256
+# ORT graph optimizers turned off at load (must match how core.embedders.export fused the graph)
+UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion",)
 # Rows of one ONNX run. 1 (the default) makes every vector depend on its text alone: dynamic int8
 # picks one activation scale per run, so rows batched together (and their padding) shift each
 # other's vectors by as much as the int8 error itself (cosine 0.987 batched vs alone, measured),
@@ -60,7 +62,12 @@ class OnnxMiniLMEmbedder:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: Any = ort.InferenceSession(
-            str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
+            str(onnx_path),
+            sess_options=opts,
+            providers=["CPUExecutionProvider"],
+            # ORT's SkipLayerNormalization kernel costs ~1/4 of a short text's run on this CPU;
+            # the export leaves residual Add + LayerNormalization unfused (see export.py).
+            disabled_optimizers=list(UNFUSED_OPTIMIZERS),
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
