@@ -21,7 +21,7 @@ fails with ``budget exceeded: …`` (the step that crossed the limit has already
 answer that crosses it is kept). A run created with a key is also checked against the key's own
 budget: ``key_check`` (the gateway: the limiter's admission budget check) is asked when the run
 is taken from the queue and at every step boundary; a reason from it fails the run the same way
-(``budget exceeded: key budget exhausted …``).
+(``budget exceeded: key budget exhausted …``, or ``key revoked: …`` once the key is revoked).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 CostFn = Callable[[str, int, int], float]  # (deployment, prompt tokens, completion tokens) → USD
 # (run, prompt tokens, completion tokens, USD) of one LLM step: charges the run's key (gateway)
 SpendFn = Callable[[RunRecord, int, int, float], Awaitable[None]]
-# why the run's key may not go on (its budget is spent), or None: asked for runs with a key_id
+# why the run's key may not go on (budget spent, key revoked), or None: asked for runs with a key_id
 KeyCheckFn = Callable[[RunRecord], Awaitable[str | None]]
 
 

@@ -216,17 +216,24 @@ def key_spend_recorder(rt: Any) -> Callable[[RunRecord, int, int, float], Corout
 
 
 def key_budget_check(rt: Any) -> Callable[[RunRecord], Coroutine[Any, Any, str | None]]:
-    """``key_check`` for the agents runtime: the admission path's budget check
-    (``Limiter.check_budget``, the same test ``Limiter.admit`` makes) for the key that created the
-    run, asked before its first step and at every step boundary; a spent budget stops the run
-    with ``budget exceeded: key budget exhausted: …``. Runs of the master key or of an open
-    gateway have no key budget."""
+    """``key_check`` for the agents runtime, asked for the key that created the run before its
+    first step and at every step boundary: a revoked (or deleted) key stops the run with
+    ``key revoked: …``, as the key would be refused on its next request; otherwise the admission
+    path's budget check (``Limiter.check_budget``, the same test ``Limiter.admit`` makes), where
+    a spent budget stops the run with ``budget exceeded: key budget exhausted: …``. Runs of the
+    master key or of an open gateway have no key to check."""
 
     async def check(rec: RunRecord) -> str | None:
         keys = rt.keys
         if keys is None or rec.key_id in ("", MASTER_KEY_ID, ANONYMOUS_KEY_ID):
             return None
-        principal = Principal.from_record(await keys.keys.get(rec.key_id))
+        try:
+            key = await keys.keys.get(rec.key_id)
+        except NotFoundError:
+            return f"key revoked: the API key {rec.key_id!r} that started this run no longer exists"
+        if key.revoked:
+            return f"key revoked: the API key {rec.key_id!r} that started this run was revoked"
+        principal = Principal.from_record(key)
         try:
             await keys.limiter.check_budget(principal)
         except BudgetExceededError as exc:

@@ -363,3 +363,31 @@ def test_a_run_stops_at_the_step_boundary_where_its_keys_budget_ran_out(
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota"
     with client(server, MASTER) as admin:
         assert admin.get(f"/admin/keys/{capped['id']}").json()["spend"]["period_usd"] == pytest.approx(50e-6)
+
+
+def test_a_run_stops_at_the_next_step_boundary_once_its_key_is_revoked(
+    server: GatewayServer, fake_upstream: FakeUpstream
+) -> None:
+    """Revoking a key stops its running runs, as it refuses the key's next request: the step in
+    flight when the key is revoked finishes (and is charged), the run fails at that step's
+    boundary with 'key revoked', and it makes no further upstream call."""
+    fake_upstream.script(
+        "m-fast",
+        Reply.tool_call("lookup", '{"q": "x"}'),
+        Reply.tool_call("lookup", '{"q": "y"}', delay_s=1.0),
+        *[Reply.tool_call("lookup", '{"q": "z"}')] * 3,
+        Reply.ok("never reached"),
+    )
+    with client(server, MASTER) as admin:
+        key = admin.post("/admin/keys", json={"tenant": "team-r"}).json()
+    with client(server, key["key"]) as c:
+        created = c.post("/v1/agents/looper/runs", json={"input": "loop"})
+        assert created.status_code == 202
+        assert fake_upstream.wait_requests("m-fast", 2, timeout_s=10)  # the second step is in flight
+        with client(server, MASTER) as admin:
+            assert admin.post(f"/admin/keys/{key['id']}/revoke").status_code == 200
+        with client(server, MASTER) as admin:
+            run = wait_done(admin, created.json()["id"])
+    assert run["status"] == "failed" and run["error"].startswith("key revoked:"), run
+    assert key["id"] in run["error"] and run["steps"] == 2
+    assert len(fake_upstream.requests_for("m-fast")) == 2
