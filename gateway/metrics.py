@@ -1,6 +1,7 @@
 """Prometheus metrics of one gateway process, in its own registry (no module-global state).
 
-Labels: ``endpoint`` (chat | completions | embeddings), ``policy`` ("" when the request named a
+Labels: ``endpoint`` (chat | completions | embeddings | agent_step; on requests, latency, TTFT,
+tokens, cost and errors, so agents' steps can be told from clients' requests), ``policy`` ("" when the request named a
 deployment), ``deployment`` ("" when none was reached), ``status`` (HTTP status), ``type`` (the
 OpenAI error code). With several uvicorn workers each process exposes its own numbers.
 """
@@ -45,10 +46,11 @@ class GatewayMetrics:
         self.latency = Histogram("switchboard_request_latency_seconds", "End-to-end request latency",
                                  ["endpoint", "policy", "deployment"], buckets=_LATENCY_BUCKETS, registry=r)
         self.ttft = Histogram("switchboard_time_to_first_token_seconds", "Streaming time to first chunk",
-                              ["policy", "deployment"], buckets=_TTFT_BUCKETS, registry=r)
+                              ["endpoint", "policy", "deployment"], buckets=_TTFT_BUCKETS, registry=r)
         self.tokens = Counter("switchboard_tokens_total", "Tokens by kind (prompt | completion)",
-                              ["policy", "deployment", "kind"], registry=r)
-        self.cost = Counter("switchboard_cost_usd_total", "Spend in USD", ["policy", "deployment"], registry=r)
+                              ["endpoint", "policy", "deployment", "kind"], registry=r)
+        self.cost = Counter("switchboard_cost_usd_total", "Spend in USD", ["endpoint", "policy", "deployment"],
+                            registry=r)
         self.errors = Counter("switchboard_errors_total", "Errors returned, by OpenAI error code",
                               ["endpoint", "policy", "deployment", "type"], registry=r)
         self.attempts = Counter("switchboard_upstream_attempts_total", "Upstream attempts by outcome",
@@ -119,13 +121,13 @@ class GatewayMetrics:
         c(self.requests, endpoint, policy, deployment, str(status)).inc()
         c(self.latency, endpoint, policy, deployment).observe(seconds)
         if prompt_tokens:
-            c(self.tokens, policy, deployment, "prompt").inc(prompt_tokens)
+            c(self.tokens, endpoint, policy, deployment, "prompt").inc(prompt_tokens)
         if completion_tokens:
-            c(self.tokens, policy, deployment, "completion").inc(completion_tokens)
+            c(self.tokens, endpoint, policy, deployment, "completion").inc(completion_tokens)
         if cost_usd > 0:
-            c(self.cost, policy, deployment).inc(cost_usd)
+            c(self.cost, endpoint, policy, deployment).inc(cost_usd)
         if ttft_s is not None:
-            c(self.ttft, policy, deployment).observe(ttft_s)
+            c(self.ttft, endpoint, policy, deployment).observe(ttft_s)
         for listener in self.listeners:
             listener.request_done(endpoint, policy, deployment, status, seconds, prompt_tokens=prompt_tokens,
                                   completion_tokens=completion_tokens, cost_usd=cost_usd, ttft_s=ttft_s)

@@ -288,12 +288,12 @@ def test_agent_steps_count_like_requests_in_metrics_and_the_decision_log(server:
     assert requests[ok] == 1.0
     assert (
         _samples(metrics, "switchboard_tokens_total")[
-            (("deployment", "fast"), ("kind", "completion"), ("policy", "main"))
+            (("deployment", "fast"), ("endpoint", "agent_step"), ("kind", "completion"), ("policy", "main"))
         ]
         == 7.0
     )
     assert _samples(metrics, "switchboard_cost_usd_total")[
-        (("deployment", "fast"), ("policy", "main"))
+        (("deployment", "fast"), ("endpoint", "agent_step"), ("policy", "main"))
     ] == pytest.approx(25e-6)
     latency = _samples(metrics, "switchboard_request_latency_seconds_count")
     assert latency[(("deployment", "fast"), ("endpoint", "agent_step"), ("policy", "main"))] == 1.0

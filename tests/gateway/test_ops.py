@@ -39,9 +39,9 @@ def test_metrics_count_requests_tokens_cost_and_errors(gateway: GatewayServer, f
     httpx.post(gateway.url + "/v1/chat/completions", json={"model": "nope", "messages": MSGS})
     text = httpx.get(gateway.url + "/metrics").text
     assert 'switchboard_requests_total{deployment="fast",endpoint="chat",policy="main",status="200"}' in text
-    assert 'switchboard_tokens_total{deployment="fast",kind="completion",policy="main"}' in text
-    assert 'switchboard_cost_usd_total{deployment="fast",policy="main"}' in text
-    assert 'switchboard_time_to_first_token_seconds_bucket{deployment="fast"' in text
+    assert 'switchboard_tokens_total{deployment="fast",endpoint="chat",kind="completion",policy="main"}' in text
+    assert 'switchboard_cost_usd_total{deployment="fast",endpoint="chat",policy="main"}' in text
+    assert 'switchboard_time_to_first_token_seconds_bucket{deployment="fast",endpoint="chat"' in text
     assert 'switchboard_request_latency_seconds_bucket{deployment="fast",endpoint="chat"' in text
     assert 'switchboard_errors_total{deployment="",endpoint="chat",policy="",type="model_not_found"}' in text
     assert 'switchboard_upstream_attempts_total{deployment="fast",outcome="ok"}' in text
