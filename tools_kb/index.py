@@ -33,6 +33,7 @@ from tools_kb.dense import DenseIndex, Rows, centrality
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex
+from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
 
@@ -137,13 +138,20 @@ class ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
         the same vectors. ``extras``: enhancement texts by tool name (extra dense rows and BM25
-        text; the fusion is tuned on the plain documents). Raises ValueError on duplicate tool
-        names."""
+        text; the fusion is tuned on the plain documents). Typos in the tools' texts get their
+        correction appended (:mod:`tools_kb.spelling`, found from the catalog alone). Raises
+        ValueError on duplicate tool names."""
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
             raise ValueError("duplicate tool names in catalog")
         extras = extras or {}
-        docs = [build_document(t, extras.get(t.name, ())) for t in tools]
+        plain = [build_document(t) for t in tools]
+        typos = typo_corrections(plain)
+        plain = [apply_corrections(d, typos) for d in plain]
+        docs = [
+            apply_corrections(build_document(t, extras[t.name]), typos) if t.name in extras else d
+            for t, d in zip(tools, plain, strict=True)
+        ]
         vectors = (
             await embedder.embed([d.dense_text() for d in docs])
             if docs
@@ -153,7 +161,7 @@ class ToolIndex:
         extra_vectors = await embedder.embed([x for d in docs for x in d.extra]) if len(owner) else None
         tuning = None
         if fusion is None:
-            tuning = await choose_fusion([build_document(t) for t in tools] if extras else docs, embedder)
+            tuning = await choose_fusion(plain, embedder)
             fusion = tuning.fusion
         return cls(
             tools,

@@ -1,0 +1,133 @@
+"""Typo-tolerant tool documents: a misspelt word gets its correction written next to it.
+
+Tool descriptions are written by hand and carry typos ("Povides strology services",
+"enerate summaries"); neither the embedder (which sees "strology" as unrelated word pieces)
+nor BM25 (no user writes "strology") can match them. ``typo_corrections`` finds, from the
+catalog alone, the words that look like typos and their most likely correction, and
+``apply_corrections`` appends the correction after the word ("strology (astrology)"), so the
+original token still matches whoever types it.
+
+A word counts as a typo when all of these hold (fixed rules, not tuned on any query set):
+
+- it is alphabetic ASCII, at least ``MIN_LEN`` letters, and unknown to the English word list of
+  the ``pyspellchecker`` package;
+- it occurs in exactly one tool of the catalog (a word several tools share is the catalog's
+  own vocabulary: "resnet", "subnet", "tensors");
+- it is never written capitalised in the middle of a sentence in the catalog (a proper noun or
+  brand: "Giphy", "Zapier"); a capital after a sentence end still counts as a plain word;
+- it has a known word at edit distance 1 (insertion, deletion, substitution, transposition);
+  the most frequent such word is the correction (ties: alphabetical).
+
+Brand names written in lower case still get a (wrong) correction appended; appending instead
+of replacing keeps that harmless for lexical matching and only adds one word to the dense text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from tools_kb.documents import ToolDocument
+
+MIN_LEN = 5
+_WORD = re.compile(r"[A-Za-z]+")
+_CAPITALISED = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z]*")
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@lru_cache(maxsize=1)
+def _word_counts() -> Mapping[str, int]:
+    """The English word list with its counts (~0.3 s to load: only when a catalog is built)."""
+    from spellchecker import SpellChecker
+
+    counts: Mapping[str, int] = SpellChecker(distance=1).word_frequency.dictionary
+    return counts
+
+
+def _fields(doc: ToolDocument) -> list[str]:
+    """Every text of a document except the enhancement extras (name words first)."""
+    return [doc.name_words, doc.description, *(t for p in doc.params for t in p), *doc.tags]
+
+
+def _proper_nouns(text: str) -> Iterable[str]:
+    """Lower-cased words written with a capital in mid-sentence (not at the start of the text
+    and not right after ``.!?:;``)."""
+    for m in _CAPITALISED.finditer(text):
+        i = m.start() - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        if i >= 0 and text[i] not in ".!?:;":
+            yield m.group(0).lower()
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return {
+        *(a + b[1:] for a, b in splits if b),
+        *(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1),
+        *(a + c + b[1:] for a, b in splits if b for c in _LETTERS),
+        *(a + c + b for a, b in splits for c in _LETTERS),
+    }
+
+
+@lru_cache(maxsize=1 << 14)
+def correction(word: str) -> str | None:
+    """The most frequent known word at edit distance 1 from the lower-case ``word``, or None
+    when ``word`` is known, too short, or has no such neighbour."""
+    if len(word) < MIN_LEN or not word.isascii() or not word.isalpha():
+        return None
+    counts = _word_counts()
+    if word in counts:
+        return None
+    known = sorted(c for c in _edits1(word) if c in counts)
+    if not known:
+        return None
+    return max(known, key=lambda c: counts[c])
+
+
+def typo_corrections(docs: Sequence[ToolDocument]) -> dict[str, str]:
+    """Lower-case typo → correction for ``docs`` (rules in the module docstring). Pure and
+    deterministic for a given catalog and word list."""
+    tools_with: Counter[str] = Counter()
+    proper: set[str] = set()
+    for doc in docs:
+        fields = _fields(doc)
+        tools_with.update({w.lower() for f in fields for w in _WORD.findall(f)})
+        for text in fields[1:]:  # name words are lower-cased already
+            proper.update(_proper_nouns(text))
+    out: dict[str, str] = {}
+    for word, n in tools_with.items():
+        if n == 1 and word not in proper and len(word) >= MIN_LEN:
+            fixed = correction(word)
+            if fixed is not None:
+                out[word] = fixed
+    return out
+
+
+def apply_corrections(doc: ToolDocument, corrections: Mapping[str, str]) -> ToolDocument:
+    """``doc`` with "word (correction)" for each typo in its name words, description,
+    parameters and tags; the same object when there is nothing to correct."""
+    if not corrections:
+        return doc
+
+    def fix(text: str) -> str:
+        return _WORD.sub(lambda m: _annotate(m.group(0), corrections), text)
+
+    fixed = dataclasses.replace(
+        doc,
+        name_words=fix(doc.name_words),
+        description=fix(doc.description),
+        params=tuple((fix(a), fix(b)) for a, b in doc.params),
+        tags=tuple(fix(t) for t in doc.tags),
+    )
+    return doc if fixed == doc else fixed
+
+
+def _annotate(word: str, corrections: Mapping[str, str]) -> str:
+    fixed = corrections.get(word.lower())
+    return word if fixed is None else f"{word} ({fixed})"
