@@ -13,7 +13,10 @@ runs are admitted again after a restart) or only in memory when it is None (``Me
 Retention: finished runs (succeeded, failed, cancelled) are forgotten ``retention_s`` after they
 finished (default 7 days; None or 0 keeps them): a pruner task calls ``store.prune`` at start and
 every ``prune_every_s`` (default: a tenth of the retention, at most an hour), and on Redis their
-record and events also carry that TTL. Unfinished runs never expire.
+record and events also carry that TTL. Unfinished runs never expire. The same pass deletes the
+checkpoints and tool-ledger entries of threads whose newest run finished longer than the
+retention ago and that have no unfinished run (agents.thread_retention): a later run on such a
+thread starts a fresh conversation.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from agents.scheduler import build_policy
 from agents.service import RunService
 from agents.spec import AgentSpec
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
+from agents.thread_retention import LocalThreadPruner, RedisThreadPruner, ThreadPruner
 from agents.tools import AgentTool, MemoryToolLedger, RedisToolLedger, Toolbox, ToolCatalog, ToolLedger
 from agents.tools.http import HttpTool
 from agents.worker import CostFn, KeyCheckFn, SpendFn, Worker, WorkerConfig, free
@@ -73,6 +77,7 @@ class AgentsRuntime:
     store: RunStorage
     workers: list[Worker]
     embedded: bool = False
+    threads: ThreadPruner | None = None  # thread retention (checkpoints + ledger), see prune_forever
 
 
 @asynccontextmanager
@@ -110,11 +115,14 @@ async def open_agents(
         store: RunStorage
         ledger: ToolLedger
         checkpointer: Any
+        threads: ThreadPruner
         if redis_url:
             client = aioredis.Redis.from_url(redis_url)
             stack.push_async_callback(client.aclose)
-            store = RunStore(client, wall=clock.wall, retention_s=keep_s)
-            ledger, checkpointer = RedisToolLedger(client), RedisSaver(client)
+            redis_store = store = RunStore(client, wall=clock.wall, retention_s=keep_s)
+            redis_ledger, saver = RedisToolLedger(client), RedisSaver(client)
+            ledger, checkpointer = redis_ledger, saver
+            threads = RedisThreadPruner.of(redis_store, saver, redis_ledger)
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
@@ -125,10 +133,13 @@ async def open_agents(
                 stack.callback(sqlite_ledger.close)
                 if sqlite_store.restored:
                     log.info("embedded agents: %d unfinished runs admitted again", sqlite_store.restored)
-                store, ledger = sqlite_store, sqlite_ledger
+                local_store: MemoryRunStore = sqlite_store
+                local_ledger: SqliteToolLedger | MemoryToolLedger = sqlite_ledger
             else:
-                store, ledger = MemoryRunStore(wall=clock.wall), MemoryToolLedger()
+                local_store, local_ledger = MemoryRunStore(wall=clock.wall), MemoryToolLedger()
+            store, ledger = local_store, local_ledger
             checkpointer = await stack.enter_async_context(open_checkpointer(sqlite_path=checkpoint_path))
+            threads = LocalThreadPruner(local_store, checkpointer, local_ledger)
         await store.ensure_group()
         service = RunService(store, specs, clock)
         toolbox = build_toolbox(specs, http, extra_tools, catalog)
@@ -161,10 +172,10 @@ async def open_agents(
         if keep_s is not None:
             every = prune_every_s if prune_every_s else min(3600.0, max(1.0, keep_s / 10))
             pruner = asyncio.get_running_loop().create_task(
-                prune_forever(store, clock, keep_s, every), name="agents-prune"
+                prune_forever(store, clock, keep_s, every, threads), name="agents-prune"
             )
         try:
-            yield AgentsRuntime(service, store, started, embedded=not redis_url)
+            yield AgentsRuntime(service, store, started, embedded=not redis_url, threads=threads)
         finally:
             if pruner is not None:
                 pruner.cancel()
@@ -181,14 +192,36 @@ async def open_agents(
                     await asyncio.wait_for(t, timeout=5.0)
 
 
-async def prune_forever(store: RunStorage, clock: Clock, retention_s: float, every_s: float) -> None:
-    """Forget runs finished more than ``retention_s`` ago, now and every ``every_s``, until
+async def prune_forever(
+    store: RunStorage,
+    clock: Clock,
+    retention_s: float,
+    every_s: float,
+    threads: ThreadPruner | None = None,
+) -> None:
+    """Forget runs finished more than ``retention_s`` ago, and (with ``threads``) the
+    checkpoints and ledger entries of threads idle that long, now and every ``every_s``, until
     cancelled. A store failure is logged and tried again next time."""
     while True:
+        cutoff = clock.wall() - retention_s
         try:
-            n = await store.prune(clock.wall() - retention_s)
+            n = await store.prune(cutoff)
             if n:
                 log.info("agents: forgot %d runs finished more than %.0f s ago", n, retention_s)
         except Exception as exc:
             log.warning("agents: pruning finished runs failed: %s", exc)
+        if threads is not None:
+            try:
+                done = await threads.prune(cutoff)
+                if done.threads:
+                    log.info(
+                        "agents: deleted the checkpoints and tool ledger of %d threads idle more than %.0f s",
+                        done.threads,
+                        retention_s,
+                    )
+            except Exception as exc:
+                log.warning("agents: pruning idle threads failed: %s", exc)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():  # redis-py can swallow a cancel mid-command
+            raise asyncio.CancelledError
         await clock.sleep(every_s)

@@ -192,7 +192,7 @@ async def _call_once(
         return "error: arguments are not valid JSON"
     if not isinstance(args, dict):
         return "error: arguments must be a JSON object"
-    if not await ledger.claim(key):
+    if not await ledger.claim(key, ctx.thread_id):
         done = await ledger.get(key)
         if done is not None:
             return done

@@ -12,7 +12,9 @@ Durability is the process's: records, events and queued runs live only as long a
 ``switchboard worker`` processes need Redis. Finished runs beyond ``max_finished`` are forgotten,
 oldest first, so memory stays bounded, and ``prune(before)`` forgets those that finished at or
 before a wall time (retention; finish times come from ``wall``); runs that are not finished are
-never dropped.
+never dropped. For thread retention (agents.thread_retention) it also keeps, per thread, the wall
+time its newest run finished (set at completion) and answers whether a thread has an unfinished
+run.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class MemoryRunStore:
         self._queued = asyncio.Condition()
         self._evented = asyncio.Condition()
         self._finished: deque[str] = deque()
+        self._thread_done: dict[str, float] = {}  # thread → when its newest run finished
 
     # ---- records ---------------------------------------------------------------------------
     async def create(self, rec: RunRecord, policy: str) -> tuple[str, str]:
@@ -120,6 +123,8 @@ class MemoryRunStore:
             rec.completions += 1
             self._finished.append(rec_id)
             self._persist(rec_id)
+            self._thread_done[thread_id] = rec.updated_at
+            self._persist_thread(thread_id)
         if self._active.get(thread_id) == rec_id:
             waiting = self._waiting.get(thread_id)
             nxt = waiting.popleft() if waiting else None
@@ -184,12 +189,45 @@ class MemoryRunStore:
         self._finished = keep
         return dropped
 
+    # ---- thread retention (agents.thread_retention) -------------------------------------------
+    def threads_finished_by(self, before: float) -> list[tuple[str, float]]:
+        """(thread, finish time) of the threads whose newest run finished at or before
+        ``before`` (the thread may have an unfinished run since: see ``thread_busy``)."""
+        return [(t, at) for t, at in self._thread_done.items() if at <= before]
+
+    def thread_finished_at(self, thread_id: str) -> float | None:
+        return self._thread_done.get(thread_id)
+
+    def thread_busy(self, thread_id: str) -> bool:
+        """Whether the thread has an unfinished run (its active run, or one waiting for it)."""
+        active = self._active.get(thread_id)
+        if active is not None:
+            cur = self._records.get(active)
+            if cur is not None and cur.status not in TERMINAL:
+                return True
+        return bool(self._waiting.get(thread_id))
+
+    def forget_thread(self, thread_id: str, finished_at: float) -> bool:
+        """Drop the thread's finish time if it is still ``finished_at`` (a run that finished
+        since keeps it); the next completion on the thread records it again."""
+        if self._thread_done.get(thread_id) != finished_at:
+            return False
+        del self._thread_done[thread_id]
+        self._forget_thread(thread_id)
+        return True
+
     # ---- persistence hooks (agents.sqlite_runs) ------------------------------------------------
     def _persist(self, run_id: str) -> None:
         """Called after every change of a record."""
 
     def _forget(self, run_id: str) -> None:
         """Called when a finished record is dropped."""
+
+    def _persist_thread(self, thread_id: str) -> None:
+        """Called when a thread's newest finish time changed."""
+
+    def _forget_thread(self, thread_id: str) -> None:
+        """Called when a thread's finish time is dropped (thread retention)."""
 
     # ---- events ------------------------------------------------------------------------------
     async def event(self, run_id: str, kind: str, data: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ Keys (prefix ``p``, default ``agents``)::
     {p}:queue               STREAM runs ready for a worker; consumer group ``workers``
     {p}:finished            ZSET   finished run ids by the wall time they finished (retention)
     {p}:finished:tenants    HASH   finished run id → tenant (to clean the tenant's index)
+    {p}:threads:finished    ZSET   thread id → wall time its newest run finished (thread retention)
 
 A run is acknowledged on the queue only after its record reached a terminal state (or was
 suspended), so a worker that dies leaves its entries pending; another worker takes them over
@@ -26,7 +27,9 @@ deletes the record, events and list-index entries of the runs that finished at o
 wall time (the agents runtime calls it periodically with ``now - retention_s``); with
 ``retention_s`` set, a finished run's record and events also get that TTL in Redis, so they go
 even when no process prunes (the next prune then drops the index entries). Queued, waiting,
-running and suspended runs never expire.
+running and suspended runs never expire. Completion also records the thread's newest finish time
+in ``{p}:threads:finished``, which thread retention (agents.thread_retention: checkpoints and
+tool ledger) reads.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ if first then
   redis.call('HINCRBY', KEYS[1], 'completions', 1)
   redis.call('ZADD', ARGV[6] .. 'finished', ARGV[5], ARGV[1])
   redis.call('HSET', ARGV[6] .. 'finished:tenants', ARGV[1], redis.call('HGET', KEYS[1], 'tenant') or '')
+  redis.call('ZADD', ARGV[6] .. 'threads:finished', ARGV[5], ARGV[8])
   if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[7]) end
 end
 -- hand the thread on (also when the run had been completed elsewhere, e.g. cancelled while queued)
@@ -389,7 +393,7 @@ class RunStore:
         try:
             done = await self._complete(
                 keys=[self.key(rec_id), active, waiting, self.queue_key],
-                args=[rec_id, status, output, error, repr(self._wall()), self.p, max(ttl, 0)],
+                args=[rec_id, status, output, error, repr(self._wall()), self.p, max(ttl, 0), thread_id],
             )
         except RedisError as exc:
             raise StoreUnavailableError("run store unavailable") from exc

@@ -12,7 +12,8 @@ ambiguous), under ``prefix`` (default ``cp``)::
 
 A put is one MULTI/EXEC transaction; a get of a named checkpoint is two round trips (checkpoint +
 writes, then the channel blobs with one HMGET), and three for the latest one (its id first).
-Redis errors surface as :class:`core.errors.StoreUnavailableError`.
+Redis errors surface as :class:`core.errors.StoreUnavailableError`. Thread retention
+(agents.thread_retention) deletes a thread's keys from a Lua script that knows this layout.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
         # redis-py's stubs type replies as bytes | str unions; we always run with bytes replies
         self._r: Any = client
         self._p = prefix
+
+    @property
+    def prefix(self) -> str:
+        return self._p
 
     # ---- keys ------------------------------------------------------------------------------
     def _base(self, thread_id: str, ns: str) -> str:

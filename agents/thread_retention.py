@@ -1,0 +1,188 @@
+"""Thread retention: delete the checkpoints and tool-ledger entries of threads gone quiet.
+
+A thread is expired when its newest run finished at or before the cutoff (``now - retention_s``,
+the same setting as run retention) and it has no unfinished run (queued, waiting, running,
+suspended). Its checkpoints (every namespace, with their pending writes and channel blobs) and
+the tool-ledger entries claimed on it are deleted; a later run on the same thread id starts a
+fresh conversation. Threads with an unfinished run are never touched, however old.
+
+Where the newest finish time comes from: the run stores record it at completion (Redis: ZSET
+``{agents}:threads:finished``, see agents.runs; embedded: ``MemoryRunStore`` / SQLite table
+``agent_threads``, see agents.sqlite_runs). A thread found busy is dropped from that index: its
+unfinished run's completion records it again.
+
+Races with a run that starts on the thread while it is pruned:
+
+* Redis: one Lua script per batch re-checks each thread (its active run's status, its waiting
+  list) and deletes its keys in the same atomic step. Submission (agents.runs ``_SUBMIT``) is a
+  script too, and a run only writes checkpoints or claims ledger entries after it was submitted,
+  so a new run either comes before (the thread is busy: kept) or after (it starts fresh).
+* Embedded (one process, one event loop): the busy check and the ledger deletion run without
+  yielding; the checkpointer's delete is called right after. AsyncSqliteSaver serialises every
+  operation behind one FIFO lock, so a run submitted while the delete awaits reads the thread
+  only after it is gone (it starts fresh); InMemorySaver deletes without yielding. The thread's
+  finish time is dropped afterwards only if no run finished on it meanwhile.
+
+The one window left: a worker still executing a run that was completed elsewhere (cancelled while
+running stops at its next step boundary) could write a checkpoint after the prune deleted the
+thread, if that step outlasted the whole retention; the orphan checkpoint is then deleted with the
+thread's next expiry, or stays if the thread never runs again.
+
+Threads whose runs all finished before this index existed (Redis) have no finish time and are not
+pruned; nor are ledger entries claimed without a thread id.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from agents.checkpoint.redis_saver import RedisSaver
+from agents.memory_runs import MemoryRunStore
+from agents.runs import RunStore
+from agents.tools.ledger import RedisToolLedger
+from core.errors import StoreUnavailableError
+
+# KEYS[1] the finish-time ZSET. ARGV: cutoff, run-store prefix ("agents:"), checkpoint prefix
+# ("cp"), ledger thread-set prefix ("toolcall-threads:"), max threads, key budget.
+# q() is Python's urllib.parse.quote(s, safe="") byte for byte (agents.checkpoint.redis_saver).
+_PRUNE_THREADS = """
+local function q(s)
+  return (string.gsub(s, '[^%w%-%._~]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+local threads = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[5]))
+local budget = tonumber(ARGV[6])
+local examined, pruned, deleted = 0, 0, 0
+for _, t in ipairs(threads) do
+  examined = examined + 1
+  local busy = false
+  local active = redis.call('GET', ARGV[2] .. 'thread:' .. t .. ':active')
+  if active then
+    local st = redis.call('HGET', ARGV[2] .. 'run:' .. active, 'status')
+    busy = st and st ~= 'succeeded' and st ~= 'failed' and st ~= 'cancelled'
+  end
+  if not busy and redis.call('LLEN', ARGV[2] .. 'thread:' .. t .. ':waiting') > 0 then busy = true end
+  if not busy then
+    local qt = ARGV[3] .. ':' .. q(t)
+    local keys = {qt .. ':nss'}
+    for _, ns in ipairs(redis.call('SMEMBERS', qt .. ':nss')) do
+      local base = qt .. '|' .. q(ns)
+      keys[#keys + 1] = base .. ':ids'
+      keys[#keys + 1] = base .. ':blobs'
+      for _, cid in ipairs(redis.call('ZRANGE', base .. ':ids', 0, -1)) do
+        keys[#keys + 1] = base .. ':c:' .. cid
+        keys[#keys + 1] = base .. ':w:' .. cid
+      end
+    end
+    local ledger = ARGV[4] .. t
+    for _, k in ipairs(redis.call('SMEMBERS', ledger)) do keys[#keys + 1] = k end
+    keys[#keys + 1] = ledger
+    for i = 1, #keys, 500 do
+      deleted = deleted + redis.call('UNLINK', unpack(keys, i, math.min(i + 499, #keys)))
+    end
+    redis.call('SREM', ARGV[3] .. ':threads', t)
+    pruned = pruned + 1
+    budget = budget - #keys
+  end
+  redis.call('ZREM', KEYS[1], t)
+  if budget <= 0 then break end
+end
+local more = 0
+if examined == tonumber(ARGV[5]) or budget <= 0 then more = 1 end
+return {pruned, deleted, more}
+"""
+
+
+@dataclass
+class ThreadPruneResult:
+    threads: int = 0  # threads whose checkpoints and ledger entries were deleted
+    keys: int = 0  # Redis keys unlinked / embedded ledger rows deleted
+
+
+class ThreadPruner(Protocol):
+    async def prune(self, before: float) -> ThreadPruneResult:
+        """Delete the checkpoints and ledger entries of the threads whose newest run finished
+        at or before wall time ``before`` and that have no unfinished run."""
+        ...
+
+
+class RedisThreadPruner:
+    """Thread retention on Redis. ``client`` is a redis.asyncio.Redis (bytes replies); the
+    prefixes must be those of the ``RunStore``, ``RedisSaver`` and ``RedisToolLedger`` in use.
+    Each script call looks at up to ``batch`` threads and stops early once it unlinked about
+    ``key_budget`` keys, so Redis is never blocked for long."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        runs_prefix: str = "agents:",
+        checkpoint_prefix: str = "cp",
+        ledger_thread_prefix: str = "toolcall-threads:",
+        batch: int = 200,
+        key_budget: int = 20_000,
+    ) -> None:
+        self._r = client
+        self._script = client.register_script(_PRUNE_THREADS)
+        self._index = f"{runs_prefix}threads:finished"
+        self._args = [runs_prefix, checkpoint_prefix, ledger_thread_prefix, batch, key_budget]
+
+    @classmethod
+    def of(cls, store: RunStore, saver: RedisSaver, ledger: RedisToolLedger) -> RedisThreadPruner:
+        """The pruner for these parts (their client and key prefixes)."""
+        return cls(
+            store.r,
+            runs_prefix=store.p,
+            checkpoint_prefix=saver.prefix,
+            ledger_thread_prefix=ledger.thread_prefix,
+        )
+
+    async def prune(self, before: float) -> ThreadPruneResult:
+        out = ThreadPruneResult()
+        try:
+            while True:
+                pruned, deleted, more = await self._script(
+                    keys=[self._index], args=[repr(before), *self._args]
+                )
+                out.threads += int(pruned)
+                out.keys += int(deleted)
+                if not more:
+                    return out
+        except RedisError as exc:
+            raise StoreUnavailableError("thread retention: store unavailable") from exc
+
+
+class LocalLedger(Protocol):
+    def forget_thread(self, thread_id: str) -> int: ...
+
+
+class LocalThreadPruner:
+    """Thread retention for the embedded runtime: ``store`` (MemoryRunStore or SqliteRunStore),
+    the langgraph ``checkpointer`` it runs with (AsyncSqliteSaver or InMemorySaver) and its
+    ``ledger`` (MemoryToolLedger or SqliteToolLedger)."""
+
+    def __init__(self, store: MemoryRunStore, checkpointer: Any, ledger: LocalLedger) -> None:
+        self._store = store
+        self._cp = checkpointer
+        self._ledger = ledger
+
+    async def prune(self, before: float) -> ThreadPruneResult:
+        out = ThreadPruneResult()
+        setup = getattr(self._cp, "setup", None)  # AsyncSqliteSaver creates its tables lazily
+        if setup is not None and inspect.iscoroutinefunction(setup):
+            await setup()
+        for thread_id, finished_at in self._store.threads_finished_by(before):
+            # from here to the delete call nothing yields: a run submitted meanwhile is not possible
+            if self._store.thread_finished_at(thread_id) != finished_at:
+                continue  # a run finished on it while we pruned others: not expired any more
+            if self._store.thread_busy(thread_id):
+                self._store.forget_thread(thread_id, finished_at)  # its run's completion re-adds it
+                continue
+            out.keys += self._ledger.forget_thread(thread_id)
+            await self._cp.adelete_thread(thread_id)
+            self._store.forget_thread(thread_id, finished_at)
+            out.threads += 1
+        return out
