@@ -109,7 +109,7 @@ class ToolIndex:
         self._embedder = embedder
         self._dense = DenseIndex(vectors)
         self._centrality = centrality(self._dense.matrix)
-        self._lexical = LexicalIndex([d.lexical_text() for d in docs])
+        self._lexical = LexicalIndex([d.lexical_text() for d in docs], names=[d.name_words for d in docs])
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None

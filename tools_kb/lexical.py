@@ -3,6 +3,11 @@
 Tokens are lower-case words with identifiers split (``getWeather`` → ``get weather``), English
 stop words dropped and Snowball-stemmed (PyStemmer), so "nurses" meets ``nurse``. Scores are
 raw BM25 (unbounded, 0 when no query term occurs in a document).
+
+Given the tools' ``names`` (their name words), a second BM25 over each name's adjacent token
+pairs is added to the score: a query that says "weather forecast" in that order boosts
+``getWeatherForecast`` over tools that only mention both words somewhere. It is a plain sum (a
+name pair weighs like any other BM25 term; no weight tuned).
 """
 
 from __future__ import annotations
@@ -46,23 +51,53 @@ def _word_stems(raw: str) -> tuple[str, ...]:
     return tuple(_stemmer().stemWords(kept)) if kept else ()
 
 
-class LexicalIndex:
-    """Immutable BM25 index over documents given in row order."""
+def bigrams(tokens: Sequence[str]) -> list[str]:
+    """Adjacent token pairs ("weather_forecast")."""
+    return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
-    def __init__(self, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+
+class LexicalIndex:
+    """Immutable BM25 index over documents given in row order; ``names`` (same order) adds the
+    name-pair BM25 described in the module docstring."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        names: Sequence[str] | None = None,
+    ) -> None:
         self._n = len(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         corpus = [tokenize(t) or [""] for t in texts]
         if self._n:
             self._bm25.index(corpus, show_progress=False)
         self._vocab: dict[str, int] = dict(self._bm25.vocab_dict) if self._n else {}
+        self._pairs: Any = None
+        self._pair_vocab: dict[str, int] = {}
+        if names is not None:
+            if len(names) != self._n:
+                raise ValueError("names and texts differ in length")
+            grams = [bigrams(tokenize(n)) for n in names]
+            if any(grams):
+                self._pairs = bm25s.BM25(k1=k1, b=b)
+                self._pairs.index([g or [""] for g in grams], show_progress=False)
+                self._pair_vocab = {t: i for t, i in self._pairs.vocab_dict.items() if t}
 
     def __len__(self) -> int:
         return self._n
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
-        """BM25 score of every row for ``query``; zeros when no query term is known."""
-        return self.scores_for_tokens(tokenize(query))
+        """BM25 score of every row for ``query`` (plus the name-pair score when the index has
+        names); zeros when no query term is known."""
+        tokens = tokenize(query)
+        out = self.scores_for_tokens(tokens)
+        if self._pairs is not None:
+            ids = [self._pair_vocab[g] for g in bigrams(tokens) if g in self._pair_vocab]
+            if ids:
+                out += np.asarray(self._pairs.get_scores_from_ids(ids), dtype=np.float32)
+        return out
 
     def scores_for_tokens(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
         ids = [self._vocab[t] for t in tokens if t and t in self._vocab]

@@ -73,6 +73,9 @@ async def choose_fusion(
     queries = [docs[i].description for i in described]
     vectors = await embedder.embed([*held_out, *queries])
     doc_vecs, query_vecs = vectors[: len(pool)], vectors[len(pool) :]
+    # Plain BM25, without the name-pair score the search index adds: a description often
+    # restates its tool's name word for word, so name pairs would let pseudo-queries match by
+    # copied text (tilting the weight to BM25), which the held-out documents exist to prevent.
     lexical = LexicalIndex(held_out)
     dense_scores = query_vecs @ doc_vecs.T
     lexical_scores = np.stack([lexical.scores(q) for q in queries])

@@ -4,7 +4,7 @@ import pytest
 
 from tools_kb.decompose import decompose, is_request, split_intents
 from tools_kb.documents import build_document
-from tools_kb.lexical import tokenize
+from tools_kb.lexical import LexicalIndex, bigrams, tokenize
 from tools_kb.text import split_identifier
 from tools_kb.tool import Tool
 
@@ -101,3 +101,15 @@ def test_split_intents_returns_only_clauses() -> None:
         "Get the forecast",
         "Also convert 10 euros to dollars",
     ]
+
+
+def test_name_pairs_favour_the_tool_whose_name_says_the_phrase_in_order() -> None:
+    texts = ["forecast weather report", "weather forecast report"]
+    plain = LexicalIndex(texts).scores("weather forecast for Paris")
+    assert plain[0] == plain[1]
+    named = LexicalIndex(texts, names=["forecast of weather", "weather forecast"])
+    scores = named.scores("weather forecast for Paris")
+    assert scores[1] > scores[0] == plain[0]
+    assert bigrams(["a", "b", "c"]) == ["a_b", "b_c"]
+    with pytest.raises(ValueError):
+        LexicalIndex(texts, names=["only one"])
