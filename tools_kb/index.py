@@ -21,8 +21,9 @@ Pipeline for one query (``search``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,8 @@ from tools_kb.lexical import LexicalIndex
 from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
+
+T = TypeVar("T")
 
 CLAUSE_WEIGHT = 0.9
 SENTENCE_WEIGHT = 0.8  # sentences often elaborate one request: trust them less
@@ -73,6 +76,23 @@ class _Visibility:
         return self.public
 
 
+class ComputeRunner(Protocol):
+    """Where a search does its CPU work: the process's one compute thread
+    (``core.embedders.ComputeThread``)."""
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T: ...
+
+
+def _inline_parts(embedder: Embedder) -> tuple[ComputeRunner | None, Callable[..., Any] | None]:
+    """The compute thread an embedder runs on and its blocking ``embed_sync``, when it exposes
+    both (``OnnxMiniLMEmbedder``); wrappers (cache, batching) expose neither."""
+    compute = getattr(embedder, "compute", None)
+    embed_sync = getattr(embedder, "embed_sync", None)
+    if compute is None or not callable(getattr(compute, "run", None)) or not callable(embed_sync):
+        return None, None
+    return compute, embed_sync
+
+
 def _visibility(tools: Sequence[Tool]) -> _Visibility:
     public = np.asarray([i for i, t in enumerate(tools) if t.tenants is None], dtype=np.int64)
     if len(public) == len(tools):
@@ -99,14 +119,22 @@ class ToolIndex:
         *,
         extra_vectors: npt.NDArray[np.float32] | None = None,
         extra_owner: npt.NDArray[np.int64] | None = None,
+        compute: ComputeRunner | None = None,
     ) -> None:
         """``extra_vectors`` (m, dim) are enhancement rows; ``extra_owner`` (m,) the tool row
-        each belongs to."""
+        each belongs to. ``compute``: the thread searches score on (default: the query
+        embedder's own compute thread when it exposes one with ``embed_sync``; then a search is
+        one hop: embedding and scoring in one call on that thread). Without either, scoring runs
+        in the caller (the event loop)."""
         self.tools = tuple(tools)
         self.docs = tuple(docs)
         self.fusion = fusion
         self.tuning = tuning
         self._embedder = embedder
+        own_compute, self._embed_sync = _inline_parts(embedder)
+        self._compute = compute or own_compute
+        if self._compute is not own_compute:
+            self._embed_sync = None  # embedding on another thread than scoring: two hops
         self._dense = DenseIndex(vectors)
         self._centrality = centrality(self._dense.matrix)
         self._lexical = LexicalIndex([d.lexical_text() for d in docs], names=[d.name_words for d in docs])
@@ -196,13 +224,47 @@ class ToolIndex:
     ) -> list[list[SearchHit]]:
         """Like :meth:`search` for several queries, embedding all their texts in one call.
         Each text's BM25 scores are computed once (after the embedding; scoring them while it
-        runs measured no faster: BM25 is ~0.07 ms of a ~2.5 ms search at 10k tools)."""
+        runs measured no faster: BM25 is ~0.07 ms of a ~2.5 ms search at 10k tools).
+
+        Threads: with an inline-capable query embedder the whole search (embedding, dense,
+        BM25, fusion, top-k) is one call on its compute thread; otherwise the embedder is
+        awaited and the scoring runs on ``compute`` (or in the caller when there is none)."""
         if not queries:
             return []
         parts = [self._texts(q, options) for q in queries]
         flat = [t for p, _ in parts for t in p]
         rows = self._visibility.rows_for(tenant)
+        if self._compute is not None and self._embed_sync is not None:
+            return await self._compute.run(self._search_sync, parts, flat, rows, k, tenant, options)
         vectors = await self._embedder.embed(flat)
+        if self._compute is not None:
+            return await self._compute.run(self._score, parts, vectors, flat, rows, k, tenant, options)
+        return self._score(parts, vectors, flat, rows, k, tenant, options)
+
+    def _search_sync(
+        self,
+        parts: Sequence[tuple[list[str], float]],
+        flat: list[str],
+        rows: Rows | None,
+        k: int,
+        tenant: str | None,
+        options: SearchOptions,
+    ) -> list[list[SearchHit]]:
+        assert self._embed_sync is not None
+        vectors: npt.NDArray[np.float32] = self._embed_sync(flat)
+        return self._score(parts, vectors, flat, rows, k, tenant, options)
+
+    def _score(
+        self,
+        parts: Sequence[tuple[list[str], float]],
+        vectors: npt.NDArray[np.float32],
+        flat: list[str],
+        rows: Rows | None,
+        k: int,
+        tenant: str | None,
+        options: SearchOptions,
+    ) -> list[list[SearchHit]]:
+        """Blocking: the scoring and top-k of :meth:`search_many` for embedded texts."""
         lexical = [self._lexical_scores(t, rows) for t in flat]
         out: list[list[SearchHit]] = []
         pos = 0

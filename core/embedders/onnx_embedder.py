@@ -107,6 +107,12 @@ class OnnxMiniLMEmbedder:
     def name(self) -> str:
         return self._name
 
+    @property
+    def compute(self) -> ComputeThread:
+        """The thread ``embed`` runs on: callers that do more CPU work with the vectors (a tool
+        search scoring its index) run it there in the same hop, around ``embed_sync``."""
+        return self._compute
+
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """``(len(texts), dim)`` float32, rows L2-normalised; runs on the compute thread."""
         if not texts:

@@ -126,3 +126,52 @@ async def test_prior_breaks_a_tie_towards_the_central_tool(embedder: HashingEmbe
     with_prior = ToolIndex(tools, docs, vectors, embedder, Fusion("weighted", 0.0, prior=0.1))
     assert [h.name for h in await plain.search("weather now", k=2)] == ["weather_now", "weatherNow"]
     assert [h.name for h in await with_prior.search("weather now", k=2)] == ["weatherNow", "weather_now"]
+
+
+class _InlineHashing(HashingEmbedder):
+    """HashingEmbedder that also offers ``embed_sync`` and the compute thread it runs on (as
+    ``OnnxMiniLMEmbedder`` does); records the threads each path ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from core.embedders.compute import ComputeThread
+
+        self.compute = ComputeThread(name="test-compute")
+        self.sync_threads: list[int] = []
+
+    def embed_sync(self, texts: list[str]) -> np.ndarray:
+        import threading
+
+        self.sync_threads.append(threading.get_ident())
+        return self.vectors(texts)
+
+
+async def test_inline_embedder_searches_in_one_hop_with_the_same_hits(catalog: list[Tool]) -> None:
+    import threading
+
+    inline = _InlineHashing()
+    plain = HashingEmbedder()
+    try:
+        a = await ToolIndex.build(catalog, plain, fusion=Fusion("weighted", 0.5, prior=0.02))
+        b = ToolIndex(a.tools, a.docs, a._dense.matrix, inline, a.fusion)
+        for query, tenant in (("weather forecast in Paris", None), ("run the payroll. Also email", "acme")):
+            assert await a.search(query, 5, tenant) == await b.search(query, 5, tenant)
+        assert inline.calls == []  # never the async embed: embedding ran inside the one hop
+        assert len(set(inline.sync_threads)) == 1
+        assert inline.sync_threads[0] != threading.get_ident()
+    finally:
+        inline.compute.shutdown()
+
+
+async def test_scoring_on_a_given_compute_thread_gives_the_same_hits(catalog: list[Tool]) -> None:
+    from core.embedders.compute import ComputeThread
+
+    embedder = HashingEmbedder()
+    compute = ComputeThread(name="test-scoring")
+    try:
+        a = await ToolIndex.build(catalog, embedder)
+        b = ToolIndex(a.tools, a.docs, a._dense.matrix, embedder, a.fusion, compute=compute)
+        query = "Translate this letter into German. Also send an email to my boss"
+        assert await a.search(query, 4) == await b.search(query, 4)
+    finally:
+        compute.shutdown()
