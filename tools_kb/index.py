@@ -149,6 +149,11 @@ class ToolIndex:
             self._extra_owner = np.asarray(extra_owner, dtype=np.int64)
 
     @property
+    def vectors(self) -> npt.NDArray[np.float32]:
+        """The tools' dense vectors, row i for ``tools[i]`` (read-only use)."""
+        return self._dense.matrix
+
+    @property
     def extra_rows(self) -> int:
         """How many enhancement rows the dense index holds."""
         return int(self._extra_owner.shape[0])
@@ -162,6 +167,7 @@ class ToolIndex:
         fusion: Fusion | None = None,
         query_embedder: Embedder | None = None,
         extras: Mapping[str, Sequence[str]] | None = None,
+        compute: ComputeRunner | None = None,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
@@ -200,6 +206,7 @@ class ToolIndex:
             tuning,
             extra_vectors=extra_vectors,
             extra_owner=owner,
+            compute=compute,
         )
 
     def __len__(self) -> int:
