@@ -17,11 +17,12 @@ Races with a run that starts on the thread while it is pruned:
   list) and deletes its keys in the same atomic step. Submission (agents.runs ``_SUBMIT``) is a
   script too, and a run only writes checkpoints or claims ledger entries after it was submitted,
   so a new run either comes before (the thread is busy: kept) or after (it starts fresh).
-* Embedded (one process, one event loop): the busy check and the ledger deletion run without
-  yielding; the checkpointer's delete is called right after. AsyncSqliteSaver serialises every
-  operation behind one FIFO lock, so a run submitted while the delete awaits reads the thread
-  only after it is gone (it starts fresh); InMemorySaver deletes without yielding. The thread's
-  finish time is dropped afterwards only if no run finished on it meanwhile.
+* Embedded (one process, one event loop): for each batch, the busy checks and the ledger
+  deletions run without yielding, and the checkpoint delete starts right after: on SQLite it
+  takes AsyncSqliteSaver's lock (FIFO, held by every checkpoint read and write) before its first
+  await, so a run submitted meanwhile reads the thread only after it is gone (it starts fresh);
+  InMemorySaver is cleared without yielding. A thread's finish time is dropped afterwards only
+  if no run finished on it meanwhile.
 
 The one window left: a worker still executing a run that was completed elsewhere (cancelled while
 running stops at its next step boundary) could write a checkpoint after the prune deleted the
@@ -100,6 +101,7 @@ return {pruned, deleted, more}
 class ThreadPruneResult:
     threads: int = 0  # threads whose checkpoints and ledger entries were deleted
     keys: int = 0  # Redis keys unlinked / embedded ledger rows deleted
+    calls: int = 0  # Redis script calls (each one atomic)
 
 
 class ThreadPruner(Protocol):
@@ -149,6 +151,7 @@ class RedisThreadPruner:
                 )
                 out.threads += int(pruned)
                 out.keys += int(deleted)
+                out.calls += 1
                 if not more:
                     return out
         except RedisError as exc:
@@ -161,28 +164,74 @@ class LocalLedger(Protocol):
 
 class LocalThreadPruner:
     """Thread retention for the embedded runtime: ``store`` (MemoryRunStore or SqliteRunStore),
-    the langgraph ``checkpointer`` it runs with (AsyncSqliteSaver or InMemorySaver) and its
-    ``ledger`` (MemoryToolLedger or SqliteToolLedger)."""
+    the langgraph ``checkpointer`` it runs with and its ``ledger`` (MemoryToolLedger or
+    SqliteToolLedger). With AsyncSqliteSaver or InMemorySaver threads are deleted ``batch`` at a
+    time: one SQLite transaction, or one pass over the in-memory saver's maps (its own delete
+    scans them all for every thread); any other saver is checked and asked to
+    ``adelete_thread`` one thread at a time."""
 
-    def __init__(self, store: MemoryRunStore, checkpointer: Any, ledger: LocalLedger) -> None:
+    def __init__(
+        self, store: MemoryRunStore, checkpointer: Any, ledger: LocalLedger, *, batch: int = 500
+    ) -> None:
         self._store = store
         self._cp = checkpointer
         self._ledger = ledger
+        self._batch = batch
 
     async def prune(self, before: float) -> ThreadPruneResult:
         out = ThreadPruneResult()
         setup = getattr(self._cp, "setup", None)  # AsyncSqliteSaver creates its tables lazily
         if setup is not None and inspect.iscoroutinefunction(setup):
             await setup()
-        for thread_id, finished_at in self._store.threads_finished_by(before):
-            # from here to the delete call nothing yields: a run submitted meanwhile is not possible
-            if self._store.thread_finished_at(thread_id) != finished_at:
-                continue  # a run finished on it while we pruned others: not expired any more
-            if self._store.thread_busy(thread_id):
-                self._store.forget_thread(thread_id, finished_at)  # its run's completion re-adds it
-                continue
-            out.keys += self._ledger.forget_thread(thread_id)
-            await self._cp.adelete_thread(thread_id)
-            self._store.forget_thread(thread_id, finished_at)
-            out.threads += 1
+        candidates = self._store.threads_finished_by(before)
+        step = self._batch if _batches(self._cp) else 1  # another saver's delete may yield midway
+        for i in range(0, len(candidates), step):
+            # from the checks to the start of the delete nothing yields (see the module doc)
+            chosen: list[tuple[str, float]] = []
+            for thread_id, finished_at in candidates[i : i + step]:
+                if self._store.thread_finished_at(thread_id) != finished_at:
+                    continue  # a run finished on it since the list was made: not expired any more
+                if self._store.thread_busy(thread_id):
+                    self._store.forget_thread(thread_id, finished_at)  # its run's completion re-adds it
+                    continue
+                out.keys += self._ledger.forget_thread(thread_id)
+                chosen.append((thread_id, finished_at))
+            await _delete_threads(self._cp, [t for t, _ in chosen])
+            for thread_id, finished_at in chosen:
+                self._store.forget_thread(thread_id, finished_at)
+            out.threads += len(chosen)
         return out
+
+
+def _batches(saver: Any) -> bool:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    return type(saver) in (InMemorySaver, AsyncSqliteSaver)
+
+
+async def _delete_threads(saver: Any, thread_ids: list[str]) -> None:
+    """Delete the threads' checkpoints and writes. The SQLite path takes the saver's lock before
+    its first await, so it is ordered before any checkpoint access requested after the call."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if not thread_ids:
+        return
+    if type(saver) is InMemorySaver:
+        gone = set(thread_ids)
+        for t in thread_ids:
+            saver.storage.pop(t, None)
+        for key in [k for k in saver.writes if k[0] in gone]:
+            del saver.writes[key]
+        for bkey in [k for k in saver.blobs if k[0] in gone]:
+            del saver.blobs[bkey]
+    elif type(saver) is AsyncSqliteSaver:
+        rows = [(t,) for t in thread_ids]
+        async with saver.lock:
+            await saver.conn.executemany("DELETE FROM checkpoints WHERE thread_id = ?", rows)
+            await saver.conn.executemany("DELETE FROM writes WHERE thread_id = ?", rows)
+            await saver.conn.commit()
+    else:
+        for t in thread_ids:
+            await saver.adelete_thread(t)
