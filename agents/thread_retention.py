@@ -114,8 +114,9 @@ class ThreadPruner(Protocol):
 class RedisThreadPruner:
     """Thread retention on Redis. ``client`` is a redis.asyncio.Redis (bytes replies); the
     prefixes must be those of the ``RunStore``, ``RedisSaver`` and ``RedisToolLedger`` in use.
-    Each script call looks at up to ``batch`` threads and stops early once it unlinked about
-    ``key_budget`` keys, so Redis is never blocked for long."""
+    Each script call looks at up to ``batch`` threads and stops after the thread that took it
+    past ``key_budget`` unlinked keys, so one call blocks Redis for a few ms (a single thread is
+    always deleted in one call, however many checkpoints it has)."""
 
     def __init__(
         self,
@@ -124,8 +125,8 @@ class RedisThreadPruner:
         runs_prefix: str = "agents:",
         checkpoint_prefix: str = "cp",
         ledger_thread_prefix: str = "toolcall-threads:",
-        batch: int = 200,
-        key_budget: int = 20_000,
+        batch: int = 100,
+        key_budget: int = 2_000,
     ) -> None:
         self._r = client
         self._script = client.register_script(_PRUNE_THREADS)
