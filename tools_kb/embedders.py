@@ -10,11 +10,14 @@ thread (:mod:`tools_kb.parallel_embed`), for offline builds only.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from core.embedding import Embedder
 from core.errors import LocalModelError
 from tools_kb.vector_cache import DiskCachedEmbedder
+
+log = logging.getLogger(__name__)
 
 
 def local_embedder(
@@ -30,9 +33,16 @@ def local_embedder(
     else:
         try:
             inner = default_embedder(Path(models_dir))
-        except LocalModelError:
+        except LocalModelError as exc:
             if prefer == "onnx":
                 raise
+            # said out loud: the fallback is ~5x slower and its vectors differ slightly, so
+            # figures (e.g. `switchboard tools eval`) would silently change with the working folder
+            log.warning(
+                "ONNX embedder not usable (%s); using sentence-transformers instead "
+                "(run `switchboard prepare-models`, or pass --models-dir / SWITCHBOARD_MODELS_DIR)",
+                exc,
+            )
             inner = SentenceTransformerEmbedder()
     return DiskCachedEmbedder(inner, cache) if cache is not None else inner
 
