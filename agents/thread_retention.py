@@ -29,15 +29,22 @@ running stops at its next step boundary) could write a checkpoint after the prun
 thread, if that step outlasted the whole retention; the orphan checkpoint is then deleted with the
 thread's next expiry, or stays if the thread never runs again.
 
-Threads whose runs all finished before this index existed (Redis) have no finish time and are not
-pruned; nor are ledger entries claimed without a thread id.
+On Redis, threads whose runs all finished before this index existed are filled in once (the
+first prune of a ``RedisThreadPruner`` on a Redis without the flag ``{agents}:threads:backfilled``):
+each thread in the checkpointer's thread set without a finish time gets the time of its newest
+root checkpoint (langgraph's checkpoint ids are UUIDv6, time-ordered with the time inside), added
+with ZADD NX so a real finish time always wins; a thread with an unfinished run is then dropped
+by the busy check as usual. Ledger entries claimed without a thread id are never pruned (the
+Redis ledger's own TTL still applies to them).
 """
 
 from __future__ import annotations
 
 import inspect
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from redis.exceptions import RedisError
 
@@ -131,7 +138,10 @@ class RedisThreadPruner:
         self._r = client
         self._script = client.register_script(_PRUNE_THREADS)
         self._index = f"{runs_prefix}threads:finished"
+        self._flag = f"{runs_prefix}threads:backfilled"
+        self._cp = checkpoint_prefix
         self._args = [runs_prefix, checkpoint_prefix, ledger_thread_prefix, batch, key_budget]
+        self._backfilled = False
 
     @classmethod
     def of(cls, store: RunStore, saver: RedisSaver, ledger: RedisToolLedger) -> RedisThreadPruner:
@@ -143,9 +153,35 @@ class RedisThreadPruner:
             ledger_thread_prefix=ledger.thread_prefix,
         )
 
+    async def backfill(self) -> int:
+        """Give the threads that have checkpoints but no finish time the time of their newest
+        root checkpoint (see the module doc); once per Redis. Returns how many were added."""
+        if await self._r.exists(self._flag):
+            return 0
+        added, cursor = 0, 0
+        while True:
+            cursor, members = await self._r.sscan(f"{self._cp}:threads", cursor, count=500)
+            threads = [m.decode() for m in members]
+            if threads:
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for t in threads:
+                        pipe.zrange(f"{self._cp}:{quote(t, safe='')}|:ids", -1, -1)
+                    newest = await pipe.execute()
+                times = {t: _uuid6_time(ids[0]) for t, ids in zip(threads, newest, strict=True) if ids}
+                found = {t: at for t, at in times.items() if at is not None}
+                if found:
+                    added += int(await self._r.zadd(self._index, found, nx=True))
+            if int(cursor) == 0:
+                break
+        await self._r.set(self._flag, b"1")
+        return added
+
     async def prune(self, before: float) -> ThreadPruneResult:
         out = ThreadPruneResult()
         try:
+            if not self._backfilled:
+                await self.backfill()
+                self._backfilled = True
             while True:
                 pruned, deleted, more = await self._script(
                     keys=[self._index], args=[repr(before), *self._args]
@@ -157,6 +193,19 @@ class RedisThreadPruner:
                     return out
         except RedisError as exc:
             raise StoreUnavailableError("thread retention: store unavailable") from exc
+
+
+def _uuid6_time(checkpoint_id: bytes) -> float | None:
+    """Unix time inside a UUIDv6 checkpoint id (None if it is not one)."""
+    try:
+        u = uuid.UUID(checkpoint_id.decode())
+    except ValueError:
+        return None
+    if u.version != 6:
+        return None
+    n = u.int
+    ticks = ((n >> 96) << 28) | (((n >> 80) & 0xFFFF) << 12) | ((n >> 64) & 0x0FFF)  # 100 ns since 1582
+    return (ticks - 0x01B21DD213814000) / 1e7
 
 
 class LocalLedger(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,27 @@ async def test_a_run_submitted_on_an_expired_thread_before_the_prune_keeps_it(
     assert (await p.pruner.prune(cutoff)).threads == 0  # idle since r2, not since r1
     assert (await p.pruner.prune(clock.wall())).threads == 1
     assert not await has_history(p, OLD)
+
+
+async def test_redis_threads_from_before_the_finish_index_are_filled_in(clean_redis_url: str) -> None:
+    """Histories written before the index existed (no finish time): the first prune gives them the
+    time of their newest checkpoint (UUIDv6 id, real time), and they expire from there."""
+    client = aioredis.Redis.from_url(clean_redis_url)
+    store = RunStore(client)
+    await store.ensure_group()
+    saver, ledger = RedisSaver(client), RedisToolLedger(client)
+    p = Parts(store, saver, ledger, RedisThreadPruner.of(store, saver, ledger), redis=client)
+    try:
+        for thread in (OLD, "t1/busy"):
+            await write_history(p, thread)
+        await run_on(p, "r-busy", "t1/busy", finish=None)
+        assert (await p.pruner.prune(time.time() - 3600)).threads == 0  # written just now
+        assert await client.zscore("agents:threads:finished", OLD) is not None
+        assert (await p.pruner.prune(time.time() + 1)).threads == 1
+        assert not await has_history(p, OLD) and await has_history(p, "t1/busy")
+        assert await client.exists("agents:threads:backfilled")
+    finally:
+        await client.aclose()
 
 
 class DeleteHookSaver(InMemorySaver):
