@@ -120,6 +120,7 @@ class Worker:
         # run id → monotonic time until which no other worker can have taken the run over
         self.lease_until: dict[str, float] = {}
         self.leases_lost = 0  # runs dropped because a checkpoint write found the lease lapsed
+        self.runs_taken_over = 0  # runs stopped because a heartbeat found another worker owns them
         self._stop = asyncio.Event()
         self._on_record = on_record
 
@@ -167,6 +168,7 @@ class Worker:
             elif entry not in owned and self.entries.get(run_id) == entry:
                 # our lease expired and another worker took the run over: stop it here
                 log.warning("run %s was taken over; stopping it here", run_id)
+                self.runs_taken_over += 1
                 self.entries.pop(run_id, None)
                 self.records.pop(run_id, None)
                 self.lease_until.pop(run_id, None)
