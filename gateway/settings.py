@@ -37,7 +37,9 @@ class GatewaySettings(BaseSettings):
         default=7 * 86400.0,
         ge=0,
         description="finished agent runs (record, events, list entries) are forgotten this long after "
-        "they finished; 0 keeps them forever. Queued, running and suspended runs never expire",
+        "they finished, and threads idle that long with no unfinished run lose their checkpoints and "
+        "tool-ledger entries (a new run on them starts fresh); 0 keeps them forever. Queued, running "
+        "and suspended runs never expire",
     )
     preload_local_models: bool = Field(
         default=False, description="start configured local models at startup instead of on first use"
