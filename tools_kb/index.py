@@ -84,13 +84,14 @@ class ComputeRunner(Protocol):
 
 
 def _inline_parts(embedder: Embedder) -> tuple[ComputeRunner | None, Callable[..., Any] | None]:
-    """The compute thread an embedder runs on and its blocking ``embed_sync``, when it exposes
-    both (``OnnxMiniLMEmbedder``); wrappers (cache, batching) expose neither."""
+    """The compute thread an embedder runs on (``OnnxMiniLMEmbedder.compute``; the cache and
+    batching wrappers pass their inner one on) and its blocking ``embed_sync`` (only the bare
+    embedder has one), each None when absent."""
     compute = getattr(embedder, "compute", None)
-    embed_sync = getattr(embedder, "embed_sync", None)
-    if compute is None or not callable(getattr(compute, "run", None)) or not callable(embed_sync):
+    if compute is None or not callable(getattr(compute, "run", None)):
         return None, None
-    return compute, embed_sync
+    embed_sync = getattr(embedder, "embed_sync", None)
+    return compute, embed_sync if callable(embed_sync) else None
 
 
 def _visibility(tools: Sequence[Tool]) -> _Visibility:
@@ -123,9 +124,10 @@ class ToolIndex:
     ) -> None:
         """``extra_vectors`` (m, dim) are enhancement rows; ``extra_owner`` (m,) the tool row
         each belongs to. ``compute``: the thread searches score on (default: the query
-        embedder's own compute thread when it exposes one with ``embed_sync``; then a search is
-        one hop: embedding and scoring in one call on that thread). Without either, scoring runs
-        in the caller (the event loop)."""
+        embedder's compute thread when it exposes one; with its ``embed_sync`` too, a search is
+        one hop: embedding and scoring in one call on that thread; through the cache / batching
+        wrappers the vectors come first, then the scoring hop). Without either, scoring runs in
+        the caller (the event loop)."""
         self.tools = tuple(tools)
         self.docs = tuple(docs)
         self.fusion = fusion

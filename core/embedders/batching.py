@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,12 @@ class BatchingEmbedder:
     @property
     def name(self) -> str:
         return self._inner.name
+
+    @property
+    def compute(self) -> Any:
+        """The compute thread of the wrapped embedder (None when it has none): callers that do
+        more CPU work with the vectors (a tool search scoring its index) run it there."""
+        return getattr(self._inner, "compute", None)
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +81,12 @@ class CachedEmbedder:
     @property
     def name(self) -> str:
         return self._inner.name
+
+    @property
+    def compute(self) -> Any:
+        """The compute thread of the wrapped embedder (None when it has none): callers that do
+        more CPU work with the vectors (a tool search scoring its index) run it there."""
+        return getattr(self._inner, "compute", None)
 
     def key_for(self, text: str) -> str:
         digest = hashlib.sha256(f"{self._inner.name}\0{text}".encode("utf-8", "surrogatepass"))

@@ -6,7 +6,7 @@ import pytest
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF, Fusion
-from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.index import SearchHit, SearchOptions, ToolIndex
 from tools_kb.tool import Tool
 
 
@@ -175,3 +175,32 @@ async def test_scoring_on_a_given_compute_thread_gives_the_same_hits(catalog: li
         assert await a.search(query, 4) == await b.search(query, 4)
     finally:
         compute.shutdown()
+
+
+async def test_through_cache_and_batching_the_scoring_runs_on_the_inner_compute_thread(
+    catalog: list[Tool],
+) -> None:
+    import threading
+
+    from core.embedders.batching import BatchingEmbedder
+    from core.embedders.cache import CachedEmbedder
+
+    class _Recording(ToolIndex):
+        threads: list[int] = []
+
+        def _score(self, *args: object) -> list[list[SearchHit]]:
+            self.threads.append(threading.get_ident())
+            return super()._score(*args)  # type: ignore[arg-type]
+
+    inline = _InlineHashing()
+    wrapped = CachedEmbedder(BatchingEmbedder(inline))
+    try:
+        a = await ToolIndex.build(catalog, HashingEmbedder())
+        b = _Recording(a.tools, a.docs, a.vectors, wrapped, a.fusion)
+        query = "Translate this letter into German. Also send an email to my boss"
+        assert await a.search(query, 4) == await b.search(query, 4)  # embedded via the wrappers
+        assert await a.search(query, 4) == await b.search(query, 4)  # cache hit: no embedding
+        assert inline.sync_threads == [] and len(inline.calls) == 1
+        assert set(b.threads) == {await inline.compute.run(threading.get_ident)}
+    finally:
+        inline.compute.shutdown()
