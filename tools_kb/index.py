@@ -21,6 +21,7 @@ Pipeline for one query (``search``):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -170,24 +171,24 @@ class ToolIndex:
         query_embedder: Embedder | None = None,
         extras: Mapping[str, Sequence[str]] | None = None,
         compute: ComputeRunner | None = None,
+        correct_typos: bool = True,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
         the same vectors. ``extras``: enhancement texts by tool name (extra dense rows and BM25
-        text; the fusion is tuned on the plain documents). Typos in the tools' texts get their
-        correction appended (:mod:`tools_kb.spelling`, found from the catalog alone). Raises
-        ValueError on duplicate tool names."""
+        text; the fusion is tuned on the plain documents). With ``correct_typos`` (catalogs),
+        typos in the tools' texts get their correction appended (:mod:`tools_kb.spelling`, found
+        from the catalog alone; in a worker thread: the word list takes ~0.3 s and ~40 MB to
+        load once per process); ad-hoc tool sets of one request pass False (in a handful of
+        tools almost every word is "used by one tool only", the rule's catalog signal).
+        Raises ValueError on duplicate tool names."""
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
             raise ValueError("duplicate tool names in catalog")
-        extras = extras or {}
-        plain = [build_document(t) for t in tools]
-        typos = typo_corrections(plain)
-        plain = [apply_corrections(d, typos) for d in plain]
-        docs = [
-            apply_corrections(build_document(t, extras[t.name]), typos) if t.name in extras else d
-            for t, d in zip(tools, plain, strict=True)
-        ]
+        if correct_typos:
+            plain, docs = await asyncio.to_thread(_documents, tools, extras or {}, True)
+        else:
+            plain, docs = _documents(tools, extras or {}, False)
         vectors = (
             await embedder.embed([d.dense_text() for d in docs])
             if docs
@@ -364,3 +365,18 @@ class ToolIndex:
             row = int(j) if rows is None else int(rows[j])
             hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
         return hits
+
+
+def _documents(
+    tools: Sequence[Tool], extras: Mapping[str, Sequence[str]], correct_typos: bool
+) -> tuple[list[ToolDocument], list[ToolDocument]]:
+    """(plain documents for tuning, documents with enhancement extras), typo-corrected if asked."""
+    plain = [build_document(t) for t in tools]
+    typos = typo_corrections(plain) if correct_typos else {}
+    if typos:
+        plain = [apply_corrections(d, typos) for d in plain]
+    docs = [
+        apply_corrections(build_document(t, extras[t.name]), typos) if t.name in extras else d
+        for t, d in zip(tools, plain, strict=True)
+    ]
+    return plain, docs
