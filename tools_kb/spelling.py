@@ -28,7 +28,6 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 
 from tools_kb.documents import ToolDocument
 
@@ -40,13 +39,18 @@ _CAPITALISED = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z]*")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-@lru_cache(maxsize=1)
 def _word_counts() -> Mapping[str, int]:
-    """The English word list with its counts (~0.3 s to load: only when a catalog is built)."""
+    """The English word list with its counts: ~0.2 s to load and ~30 MB while held, so it is
+    loaded per catalog build that has unseen candidate words and dropped afterwards (a
+    long-running gateway builds rarely and should not keep it); answers are cached by word."""
     from spellchecker import SpellChecker
 
     counts: Mapping[str, int] = SpellChecker(distance=1).word_frequency.dictionary
     return counts
+
+
+_ANSWERS: dict[str, str | None] = {}  # word → correction(word), bounded by _MAX_ANSWERS
+_MAX_ANSWERS = 1 << 16
 
 
 def _fields(doc: ToolDocument) -> list[str]:
@@ -75,13 +79,22 @@ def _edits1(word: str) -> set[str]:
     }
 
 
-@lru_cache(maxsize=1 << 14)
-def correction(word: str) -> str | None:
+def correction(word: str, counts: Mapping[str, int] | None = None) -> str | None:
     """The most frequent known word at edit distance 1 from the lower-case ``word``, or None
-    when ``word`` is known, too short, or has no such neighbour."""
+    when ``word`` is known, too short, or has no such neighbour. ``counts``: the word list when
+    the caller holds it (else it is loaded for this call unless the answer is cached)."""
     if len(word) < MIN_LEN or not word.isascii() or not word.isalpha():
         return None
-    counts = _word_counts()
+    if word in _ANSWERS:
+        return _ANSWERS[word]
+    answer = _correct(word, counts if counts is not None else _word_counts())
+    if len(_ANSWERS) >= _MAX_ANSWERS:
+        _ANSWERS.clear()
+    _ANSWERS[word] = answer
+    return answer
+
+
+def _correct(word: str, counts: Mapping[str, int]) -> str | None:
     if word in counts:
         return None
     known = sorted(c for c in _edits1(word) if c in counts)
@@ -100,12 +113,14 @@ def typo_corrections(docs: Sequence[ToolDocument]) -> dict[str, str]:
         tools_with.update({w.lower() for f in fields for w in _WORD.findall(f)})
         for text in fields[1:]:  # name words are lower-cased already
             proper.update(_proper_nouns(text))
+    candidates = [w for w, n in tools_with.items() if n == 1 and w not in proper and len(w) >= MIN_LEN]
+    unseen = any(w not in _ANSWERS and w.isascii() and w.isalpha() for w in candidates)
+    counts = _word_counts() if unseen else None
     out: dict[str, str] = {}
-    for word, n in tools_with.items():
-        if n == 1 and word not in proper and len(word) >= MIN_LEN:
-            fixed = correction(word)
-            if fixed is not None:
-                out[word] = fixed
+    for word in candidates:
+        fixed = correction(word, counts)
+        if fixed is not None:
+            out[word] = fixed
     return out
 
 
