@@ -39,6 +39,7 @@ from agents.checkpoint import RedisSaver, open_checkpointer
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunStorage, RunStore
 from agents.scheduler import build_policy
+from agents.scheduler.global_slots import GlobalSlots
 from agents.service import RunService
 from agents.spec import AgentSpec
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
@@ -116,6 +117,7 @@ async def open_agents(
         ledger: ToolLedger
         checkpointer: Any
         threads: ThreadPruner
+        global_slots: GlobalSlots | None = None
         if redis_url:
             client = aioredis.Redis.from_url(redis_url)
             stack.push_async_callback(client.aclose)
@@ -123,6 +125,8 @@ async def open_agents(
             redis_ledger, saver = RedisToolLedger(client), RedisSaver(client)
             ledger, checkpointer = redis_ledger, saver
             threads = RedisThreadPruner.of(redis_store, saver, redis_ledger)
+            # every worker on this Redis (any process) shares each deployment's slots
+            global_slots = GlobalSlots(client, slots or {"default": 8}, ttl_s=lease_s)
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +168,7 @@ async def open_agents(
                 cost=cost,
                 on_spend=on_spend,
                 key_check=key_check,
+                global_slots=global_slots,
             )
             await stack.enter_async_context(w)
             started.append(w)

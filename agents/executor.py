@@ -13,6 +13,7 @@ boundary.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -74,15 +75,24 @@ class GraphExecutor:
     """A :class:`agents.scheduler.RunExecutor` for langgraph agent graphs."""
 
     def __init__(
-        self, resolve: Callable[[str], Awaitable[RunWork]], clock: Clock, hooks: RunHooks | None = None
+        self,
+        resolve: Callable[[str], Awaitable[RunWork]],
+        clock: Clock,
+        hooks: RunHooks | None = None,
+        gate: Callable[[Dispatch], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self._resolve = resolve
         self._clock = clock
         self._hooks: RunHooks = hooks or NullHooks()
+        self._gate = gate  # e.g. a global slot across workers, held while the dispatch runs
 
     async def execute(self, dispatch: Dispatch, lease: StepLease) -> None:
         try:
-            await self._execute(dispatch, lease)
+            if self._gate is None:
+                await self._execute(dispatch, lease)
+            else:
+                async with self._gate(dispatch):
+                    await self._execute(dispatch, lease)
         except Exception as exc:
             lease.finish(failed=True)
             await self._hooks.on_error(dispatch.run_id, exc)

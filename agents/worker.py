@@ -10,6 +10,10 @@ heartbeat that renewed it was sent; past that its checkpoint writes raise LeaseL
 agents.checkpoint.fenced) and it drops the run unacknowledged, so a worker that stalled past its
 lease can never write a fork of a thread that another worker has taken over.
 
+Global slots: with ``global_slots`` (bootstrap passes one whenever the queue is on Redis) a run
+admitted into a local slot also takes one of its deployment's slots shared by every worker
+(agents.scheduler.global_slots) before it executes; the heartbeat renews them.
+
 Cost: each LLM step is priced by ``cost(deployment, prompt_tokens, completion_tokens)`` (the
 gateway passes its PriceBook; the deployment is the one that answered the step) and added to the
 run record's ``cost_usd``; step events carry the step's deployment, usage and cost; ``on_spend``
@@ -49,6 +53,7 @@ from agents.scheduler import (
     Verdict,
     priority_of,
 )
+from agents.scheduler.global_slots import GlobalSlots
 from agents.spec import AgentSpec
 from agents.tools import Toolbox, ToolLedger
 from core.backend import ChatBackend
@@ -100,8 +105,10 @@ class Worker:
         cost: CostFn = free,
         on_spend: SpendFn | None = None,
         key_check: KeyCheckFn | None = None,
+        global_slots: GlobalSlots | None = None,
     ) -> None:
         self.store = store
+        self.global_slots = global_slots
         self.cost = cost
         self.on_spend = on_spend
         self.key_check = key_check
@@ -113,7 +120,8 @@ class Worker:
         self.clock = clock
         self.cfg = config
         self.core = SchedulerCore(policy=policy, slots=SlotPool(config.slots))
-        self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self)))
+        gate = (lambda d: global_slots.slot(d.deployment, d.run_id)) if global_slots is not None else None
+        self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self), gate))
         self.entries: dict[str, str] = {}  # run id → queue entry id
         self.records: dict[str, RunRecord] = {}
         self.over_budget: dict[str, str] = {}  # run id → why it is being stopped
@@ -157,6 +165,11 @@ class Worker:
                 await self._beat()
             except Exception:  # a Redis hiccup must not stop leases or take-overs for good
                 log.exception("heartbeat failed")
+            if self.global_slots is not None:
+                try:  # after the leases: a slot renewal that fails must not cost a lease
+                    await self.global_slots.renew()
+                except Exception:
+                    log.exception("renewing global slots failed")
 
     async def _beat(self) -> None:
         held = dict(self.entries)  # a run admitted while we ask Redis is not judged by this answer

@@ -2,7 +2,8 @@
 
 Reads the same environment as ``switchboard serve`` (SWITCHBOARD_CONFIG, SWITCHBOARD_REDIS_URL …):
 the agents' LLM steps go through the routed dispatcher built from that config, and each
-deployment's ``max_concurrency`` is its number of scheduler slots. Stops on SIGTERM / SIGINT
+deployment's ``max_concurrency`` is its number of scheduler slots, shared by every worker on the
+Redis (agents.scheduler.global_slots). Stops on SIGTERM / SIGINT
 (runs in flight stay on the queue and are resumed by another worker from their checkpoints).
 """
 
