@@ -11,50 +11,22 @@ Every wait is bounded: a hang fails with a message naming what was awaited.
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 import subprocess
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from agents.runs import TERMINAL, RunRecord, RunStore
+from agents.runs import TERMINAL, RunStore
 from agents.scheduler.global_slots import GlobalSlots
+from tests.agents.procs import enqueue_runs, spawn_worker, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 N_RUNS = 16
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not await predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def spawn(redis_url: str, name: str, global_limit: int, log_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with (log_dir / f"{name}.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.agents.slots_worker_proc", redis_url, name, str(global_limit), "2"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 60.0)
-    if not ready or proc.stdout.readline().strip() != "ready":
-        proc.kill()
-        proc.wait(timeout=10)
-        raise AssertionError(f"worker {name} did not start: {(log_dir / f'{name}.log').read_text()[-2000:]}")
-    return proc
+    args = [redis_url, name, str(global_limit), "2"]
+    return spawn_worker("tests.agents.slots_worker_proc", args, name, log_dir)
 
 
 async def test_slot_of_a_dead_holder_expires(clean_redis_url: str) -> None:
@@ -134,12 +106,7 @@ async def test_two_worker_processes_share_the_deployments_slots(clean_redis_url:
     await store.ensure_group()
     workers = [spawn(clean_redis_url, name, 2, tmp_path) for name in ("w-a", "w-b")]
     try:
-        ids = [f"run-{i}" for i in range(N_RUNS)]
-        for rid in ids:
-            outcome, _ = await store.create(
-                RunRecord(rid, "adder", f"th-{rid}", f"question {rid}"), "enqueue"
-            )
-            assert outcome == "queued"
+        ids = await enqueue_runs(store, N_RUNS)
 
         async def all_done() -> bool:
             recs = [await store.get(rid) for rid in ids]

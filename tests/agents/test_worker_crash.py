@@ -3,44 +3,21 @@ twice, and no tool side effect is applied twice."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from agents.runs import TERMINAL, RunRecord, RunStore
+from agents.runs import TERMINAL, RunStore
+from tests.agents.procs import enqueue_runs, spawn_worker, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 N_RUNS = 50
 
 
 def spawn(redis_url: str, name: str, log_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with (log_dir / f"{name}.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.agents.worker_proc", redis_url, name],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
-
-
-async def wait_for(predicate, what: str, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not await predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    return spawn_worker("tests.agents.worker_proc", [redis_url, name], name, log_dir)
 
 
 @pytest.mark.slow
@@ -50,12 +27,7 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
     await store.ensure_group()
     workers = [spawn(clean_redis_url, "w-a", tmp_path), spawn(clean_redis_url, "w-b", tmp_path)]
     try:
-        ids = [f"run-{i}" for i in range(N_RUNS)]
-        for rid in ids:
-            outcome, _ = await store.create(
-                RunRecord(rid, "adder", f"th-{rid}", f"question {rid}"), "enqueue"
-            )
-            assert outcome == "queued"
+        ids = await enqueue_runs(store, N_RUNS)
 
         async def victim_mid_run() -> bool:
             for rid in ids:
@@ -64,7 +36,7 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
                     return True
             return False
 
-        await wait_for(victim_mid_run, "worker A to be mid-run")
+        await wait_for(victim_mid_run, "worker A to be mid-run", 120.0)
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait()
 
@@ -73,7 +45,7 @@ async def test_sigkill_one_worker_all_runs_finish_once(clean_redis_url: str, tmp
             return all(r is not None and r.status in TERMINAL for r in recs)
 
         try:
-            await wait_for(all_done, "all runs to finish")
+            await wait_for(all_done, "all runs to finish", 120.0)
         except AssertionError:
             recs = [await store.get(rid) for rid in ids]
             logs = (tmp_path / "w-b.log").read_text()[-3000:]
