@@ -25,6 +25,9 @@ class Fusion:
     # "weighted" only: this times each tool's z-scored centrality (tools_kb.dense.centrality) is
     # added to the fused scores. The fixed baselines below keep 0.
     prior: float = 0.0
+    # "weighted" only: added to the fused score of each tool a text names
+    # (tools_kb.name_mentions). The fixed baselines keep 0.
+    name_bonus: float = 0.0
 
     def __call__(self, dense: Scores, lexical: Scores) -> Scores:
         if self.kind == "rrf":
@@ -35,11 +38,16 @@ class Fusion:
         if self.kind == "rrf":
             return "rrf"
         prior = f", prior={self.prior:.2f}" if self.uses_prior else ""
-        return f"weighted(dense={self.weight:.2f}{prior})"
+        named = f", name_bonus={self.name_bonus:.2f}" if self.uses_name_bonus else ""
+        return f"weighted(dense={self.weight:.2f}{prior}{named})"
 
     @property
     def uses_prior(self) -> bool:
         return self.kind == "weighted" and self.prior > 0.0
+
+    @property
+    def uses_name_bonus(self) -> bool:
+        return self.kind == "weighted" and self.name_bonus > 0.0
 
 
 DENSE_ONLY = Fusion("weighted", 1.0, "dense only")

@@ -9,9 +9,11 @@ Pipeline for one query (``search``):
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
    that answers one intent well ranks even when the whole query is about something else,
    while the whole query still decides the top.
-   A tuned weighted fusion then adds ``prior × centrality`` (z-scored mean cosine of the tool's
-   vector to the catalog's, :func:`tools_kb.dense.centrality`): between near-equal candidates,
-   the broad tool wins over the niche one.
+   A tuned weighted fusion also adds ``name_bonus`` to the tools each text names (all
+   distinctive words of the tool's name occur in it, :mod:`tools_kb.name_mentions`), before
+   the max, and then ``prior × centrality`` (z-scored mean cosine of the tool's vector to the
+   catalog's, :func:`tools_kb.dense.centrality`): between near-equal candidates, the named tool
+   and the broad tool win over the others.
 5. Enhancement (``extras``, see :mod:`tools_kb.enhance`): each extra text of a tool is one more
    dense row owned by that tool (a tool's dense score is the max over its rows) and is appended
    to its BM25 document.
@@ -35,6 +37,7 @@ from tools_kb.dense import DenseIndex, Rows, centrality
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex
+from tools_kb.name_mentions import NameMentions
 from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
@@ -141,6 +144,7 @@ class ToolIndex:
         self._dense = DenseIndex(vectors)
         self._centrality = centrality(self._dense.matrix)
         self._lexical = LexicalIndex([d.lexical_text() for d in docs], names=[d.name_words for d in docs])
+        self._mentions = NameMentions([d.name_words for d in docs])
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None
@@ -276,11 +280,12 @@ class ToolIndex:
     ) -> list[list[SearchHit]]:
         """Blocking: the scoring and top-k of :meth:`search_many` for embedded texts."""
         lexical = [self._lexical_scores(t, rows) for t in flat]
+        named = [self._named(t, rows) for t in flat]
         out: list[list[SearchHit]] = []
         pos = 0
         for texts, weight in parts:
             end = pos + len(texts)
-            scores = self._combined(vectors[pos:end], lexical[pos:end], rows, tenant, weight)
+            scores = self._combined(vectors[pos:end], lexical[pos:end], named[pos:end], rows, tenant, weight)
             if self.fusion.uses_prior:
                 prior = self._centrality if rows is None else self._centrality[rows]
                 scores = scores + np.float32(self.fusion.prior) * prior
@@ -299,6 +304,16 @@ class ToolIndex:
         lexical = self._lexical.scores(text)
         return lexical if rows is None else lexical[rows]
 
+    def _named(self, text: str, rows: Rows | None) -> npt.NDArray[np.float32] | None:
+        """``name_bonus`` for each visible tool ``text`` names, or None (no bonus, no name)."""
+        if not self.fusion.uses_name_bonus:
+            return None
+        named = self._mentions.mentioned_in(text)
+        if named is None:
+            return None
+        named *= np.float32(self.fusion.name_bonus)
+        return named if rows is None else named[rows]
+
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
         if not options.decompose:
@@ -313,6 +328,7 @@ class ToolIndex:
         self,
         vector: npt.NDArray[np.float32],
         lexical: npt.NDArray[np.float32] | None,
+        named: npt.NDArray[np.float32] | None,
         rows: Rows | None,
         tenant: str | None,
     ) -> npt.NDArray[np.float32]:
@@ -321,21 +337,21 @@ class ToolIndex:
             pooled = np.full(len(self.tools), -np.inf, dtype=np.float32)
             np.maximum.at(pooled, self._extra_owner, self._extra.scores(vector))
             dense = np.maximum(dense, pooled if rows is None else pooled[rows])
-        if lexical is None:
-            return dense
-        return self.fusion(dense, lexical)
+        fused = dense if lexical is None else self.fusion(dense, lexical)
+        return fused if named is None else fused + named
 
     def _combined(
         self,
         vectors: npt.NDArray[np.float32],
         lexical: Sequence[npt.NDArray[np.float32] | None],
+        named: Sequence[npt.NDArray[np.float32] | None],
         rows: Rows | None,
         tenant: str | None,
         clause_weight: float,
     ) -> npt.NDArray[np.float32]:
-        scores = self._fused(vectors[0], lexical[0], rows, tenant)
-        for vec, lex in zip(vectors[1:], lexical[1:], strict=True):
-            scores = np.maximum(scores, clause_weight * self._fused(vec, lex, rows, tenant))
+        scores = self._fused(vectors[0], lexical[0], named[0], rows, tenant)
+        for vec, lex, nm in zip(vectors[1:], lexical[1:], named[1:], strict=True):
+            scores = np.maximum(scores, clause_weight * self._fused(vec, lex, nm, rows, tenant))
         return scores
 
     def _top(
