@@ -120,7 +120,11 @@ class Worker:
         self.clock = clock
         self.cfg = config
         self.core = SchedulerCore(policy=policy, slots=SlotPool(config.slots))
-        gate = (lambda d: global_slots.slot(d.deployment, d.run_id)) if global_slots is not None else None
+        gate = (
+            (lambda d: global_slots.slot(d.deployment, d.run_id, d.priority))
+            if global_slots is not None
+            else None
+        )
         self.sched = AsyncScheduler(self.core, clock, GraphExecutor(self._resolve, clock, _Hooks(self), gate))
         self.entries: dict[str, str] = {}  # run id → queue entry id
         self.records: dict[str, RunRecord] = {}

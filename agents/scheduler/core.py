@@ -64,12 +64,14 @@ class RunSpec:
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """Run ``run_id`` on a slot of ``deployment``; ``resume``: restore it from its checkpoint."""
+    """Run ``run_id`` on a slot of ``deployment``; ``resume``: restore it from its checkpoint.
+    ``priority``: the run's class (lower is more urgent), for gates that order waiters."""
 
     run_id: str
     thread_id: str
     deployment: str
     resume: bool
+    priority: int = 1
 
 
 @dataclass(slots=True)
@@ -161,7 +163,9 @@ class SchedulerCore:
             self.slots.acquire(dep)
             run.state, run.deployment, run.slice_steps = RunState.RUNNING, dep, 0
             run.step_started = now
-            out.append(Dispatch(run.spec.run_id, run.spec.thread_id, dep, run.switched_out))
+            out.append(
+                Dispatch(run.spec.run_id, run.spec.thread_id, dep, run.switched_out, run.spec.priority)
+            )
             run.switched_out = False
         return out
 

@@ -8,10 +8,29 @@ of a worker that died frees itself after ``ttl_s``), waits while they are all ta
 slots it holds from the worker's heartbeat, and gives its slot back when the run leaves the slot
 (step boundary preemption, suspension, the end). Deployments without a limit are not gated.
 
+Waiting is a queue ordered across workers, so the scheduler's priority order holds globally: a
+refused run becomes a waiter in ``{prefix}:{deployment}:wait``, scored by (priority class,
+arrival), where arrival is a per-deployment Redis counter (exact arrival order, no ties inside
+one millisecond) and a lower priority number is more urgent, as in the scheduler (0 high, 1
+normal, 2 low). One Lua script decides each attempt atomically: it drops expired holders and
+expired waiters, then grants a slot only while one is free AND the asker is among the first
+``free`` waiters (so N free slots go to the N best waiters; a newcomer with no one waiting takes
+a free slot at once). A waiter expires like a slot: ``{prefix}:{deployment}:wait_exp`` holds its
+expiry, refreshed by each attempt and by :meth:`renew`, so a dead worker's waiter stops blocking
+the queue ``ttl_s`` after its last renewal. Every key is PEXPIREd (2 × ``ttl_s``).
+
+Wake-up: releasing a slot (or a waiter) PUBLISHes, on ``{prefix}:{deployment}:wake``, the ids
+of the waiters now entitled to a free slot; each waiting run listens on its own subscription
+(taken only while it waits) and retries when it is named, so the slot is granted about one
+round trip after the release instead of up to a poll interval later, and a waiter that is not at
+the head makes no calls. A poll every ``poll_s`` (jittered) stays as the safety net: it is what
+notices a dead holder's or dead waiter's expiry (nobody publishes those) and a lost message or
+subscription. ``notify=False`` is the poll-only variant (``bench.global_slots`` compares them).
+
 While it waits the run keeps its local slot: that cannot deadlock, because a global slot is
 only ever held by a run that is executing (it needs nothing else to go on) or by a dead worker's
 run (it expires). Cancellation (a cancel, a take-over, shutdown) while waiting or running gives
-the slot back.
+the slot back and removes the waiter.
 
 All time comes from Redis (``TIME`` inside the scripts), so workers' clocks never disagree.
 """
@@ -30,34 +49,93 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] = slot set; ARGV = limit, ttl_ms, holder. 1 when the holder now has a slot.
-_ACQUIRE = """
+DEFAULT_PRIORITY = 1  # the scheduler's "normal" class (RunSpec.priority's default)
+_MAX_PRIORITY = 1000  # priorities are clamped to [0, 1000]: class × 2**42 + arrival stays exact
+_CLASS = 2**42  # score span of one priority class (arrivals per deployment before overlap)
+_PURGE_LIMIT = 256  # expired waiters dropped per script call (bounded work per call)
+
+# KEYS = slots, wait, wait_exp, seq. Sets `now` and drops expired holders and waiters.
+_PURGE = f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, {_PURGE_LIMIT})
+if #dead > 0 then
+  redis.call('ZREM', KEYS[2], unpack(dead))
+  redis.call('ZREM', KEYS[3], unpack(dead))
+end
+"""
+# ARGV = limit, ttl_ms, holder, priority. 1 when the holder now has a slot.
+_ACQUIRE = (
+    _PURGE
+    + f"""
+local ttl = tonumber(ARGV[2])
+local holder = ARGV[3]
+if redis.call('ZSCORE', KEYS[1], holder) then
+  redis.call('ZADD', KEYS[1], now + ttl, holder)
   return 1
 end
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+local granted = false
+if redis.call('ZSCORE', KEYS[2], holder) then
+  granted = free > 0 and redis.call('ZRANK', KEYS[2], holder) < free
+elseif free > 0 and redis.call('ZCARD', KEYS[2]) == 0 then
+  granted = true
+else
+  local seq = redis.call('INCR', KEYS[4])
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) * {_CLASS} + seq, holder)
+  granted = free > 0 and redis.call('ZRANK', KEYS[2], holder) < free
+end
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ttl * 2) end
+if granted then
+  redis.call('ZREM', KEYS[2], holder)
+  redis.call('ZREM', KEYS[3], holder)
+  redis.call('ZADD', KEYS[1], now + ttl, holder)
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
   return 1
 end
+redis.call('ZADD', KEYS[3], now + ttl, holder)
 return 0
 """
-# KEYS[1] = slot set; ARGV = ttl_ms, holder…: extend the holders still present.
-_RENEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+)
+# ARGV = ttl_ms, holder…: extend the slots and waiters still present.
+_RENEW = (
+    _PURGE
+    + """
+local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i])
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+  elseif redis.call('ZSCORE', KEYS[3], ARGV[i]) then
+    redis.call('ZADD', KEYS[3], now + ttl, ARGV[i])
   end
 end
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl * 2) end
 return 1
 """
+)
+# ARGV = holder, limit, wake channel: drop the holder's slot or waiter; when that frees a slot
+# for someone, publish the waiters now entitled to one. Returns what was removed (0: nothing).
+_RELEASE = (
+    _PURGE
+    + """
+local n = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if n > 0 then
+  local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+  if free > 0 then
+    local heads = redis.call('ZRANGE', KEYS[2], 0, free - 1)
+    if #heads > 0 then redis.call('PUBLISH', ARGV[3], table.concat(heads, ' ')) end
+  end
+end
+return n
+"""
+)
+
+
+def _names(data: Any) -> list[str]:
+    text = data.decode() if isinstance(data, bytes) else str(data)
+    return text.split()
 
 
 class GlobalSlots:
@@ -66,7 +144,9 @@ class GlobalSlots:
     Contracts: a holder is known to this process (and so renewed) from before its acquire
     request is sent until its release has been attempted, so an acquire that is cancelled or
     times out after Redis granted it is still given back (or, at worst, expires after
-    ``ttl_s``); every Redis call is bounded by ``call_timeout_s``; :meth:`release` never raises.
+    ``ttl_s``); the same holds for its waiter entry. Every Redis call is bounded by
+    ``call_timeout_s``; :meth:`release` never raises. Waiters are served by priority (lower
+    number first), then by arrival, across every process on the Redis.
     """
 
     def __init__(
@@ -75,9 +155,10 @@ class GlobalSlots:
         limits: Mapping[str, int],
         *,
         ttl_s: float = 10.0,
-        poll_s: float = 0.05,
+        poll_s: float = 0.5,
         call_timeout_s: float = 5.0,
         prefix: str = "agents:slots",
+        notify: bool = True,
     ) -> None:
         self._r = client
         self._limits = {d: int(n) for d, n in limits.items() if n >= 1}
@@ -85,71 +166,142 @@ class GlobalSlots:
         self._poll_s = poll_s
         self._call_timeout_s = call_timeout_s
         self._prefix = prefix
+        self._notify = notify
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
-        self._held: dict[str, set[str]] = {}  # deployment → holders taken (or being taken) here
+        self._release = client.register_script(_RELEASE)
+        self._held: dict[str, set[str]] = {}  # deployment → holders held, waiting or being taken here
         self.waits = 0  # acquisitions that had to wait for a slot
 
     def _key(self, deployment: str) -> str:
         return f"{self._prefix}:{deployment}"
 
+    def _keys(self, deployment: str) -> list[str]:
+        k = self._key(deployment)
+        return [k, f"{k}:wait", f"{k}:wait_exp", f"{k}:seq"]
+
+    def _channel(self, deployment: str) -> str:
+        return f"{self._key(deployment)}:wake"
+
     def limit(self, deployment: str) -> int | None:
         return self._limits.get(deployment)
 
-    async def try_acquire(self, deployment: str, holder: str) -> bool:
+    async def try_acquire(self, deployment: str, holder: str, priority: int | None = None) -> bool:
         """One attempt; True when ``holder`` has one of ``deployment``'s slots (always for a
-        deployment without a limit). The holder counts as held here from before the request
-        (see the class doc); call :meth:`release` whatever the outcome."""
+        deployment without a limit). Refused, the holder is (or stays) a waiter in the queue at
+        ``priority`` (lower is more urgent; None: the normal class) and keeps its place on later
+        attempts. The holder counts as held here from before the request (see the class doc);
+        call :meth:`release` whatever the outcome: it also leaves the queue."""
         limit = self._limits.get(deployment)
         if limit is None:
             return True
+        prio = DEFAULT_PRIORITY if priority is None else min(max(int(priority), 0), _MAX_PRIORITY)
         self._held.setdefault(deployment, set()).add(holder)
         got = await asyncio.wait_for(
-            self._acquire(keys=[self._key(deployment)], args=[limit, self._ttl_ms, holder]),
+            self._acquire(keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio]),
             self._call_timeout_s,
         )
         return bool(got)
 
     async def release(self, deployment: str, holder: str) -> None:
-        """Give ``holder``'s slot back (a no-op when it has none). Never raises: an unreachable
-        Redis leaves the slot to expire after ``ttl_s`` (it is no longer renewed)."""
-        if deployment not in self._limits:
+        """Give ``holder``'s slot back, or take it out of the queue (a no-op when it is in
+        neither). Never raises: an unreachable Redis leaves the slot or waiter to expire after
+        ``ttl_s`` (it is no longer renewed)."""
+        limit = self._limits.get(deployment)
+        if limit is None:
             return
         self._held.get(deployment, set()).discard(holder)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._r.zrem(self._key(deployment), holder), self._call_timeout_s)
+            await asyncio.wait_for(
+                self._release(keys=self._keys(deployment), args=[holder, limit, self._channel(deployment)]),
+                self._call_timeout_s,
+            )
 
     async def renew(self) -> None:
-        """Extend every slot this process holds (call it from the worker's heartbeat)."""
+        """Extend every slot this process holds and every waiter it has queued (call it from
+        the worker's heartbeat)."""
         for deployment, holders in list(self._held.items()):
             if holders:
                 await asyncio.wait_for(
-                    self._renew(keys=[self._key(deployment)], args=[self._ttl_ms, *sorted(holders)]),
+                    self._renew(keys=self._keys(deployment), args=[self._ttl_ms, *sorted(holders)]),
                     self._call_timeout_s,
                 )
 
     @contextlib.asynccontextmanager
-    async def slot(self, deployment: str, run_id: str) -> AsyncIterator[None]:
-        """Hold one of ``deployment``'s global slots for the block, waiting for one if needed.
-        Cancellation while waiting or running gives the slot back; a Redis call that times out
-        while waiting counts as a refused attempt."""
+    async def slot(self, deployment: str, run_id: str, priority: int | None = None) -> AsyncIterator[None]:
+        """Hold one of ``deployment``'s global slots for the block, waiting in the queue at
+        ``priority`` (lower is more urgent; None: the normal class) if needed. Cancellation
+        while waiting or running gives the slot back and leaves the queue; a Redis call that
+        times out while waiting counts as a refused attempt."""
         if deployment not in self._limits:
             yield
             return
         holder = f"{run_id}:{uuid.uuid4().hex[:12]}"
-        waited = False
         try:
-            while True:
-                try:
-                    if await self.try_acquire(deployment, holder):
-                        break
-                except (TimeoutError, OSError, RedisError):
-                    log.warning("global slot request for %s failed; retrying", deployment)
-                waited = True
-                await asyncio.sleep(self._poll_s * (0.5 + random.random()))
-            if waited:
-                self.waits += 1
+            await self._wait_for_slot(deployment, holder, priority)
             yield
         finally:
             # shielded: a cancelled run still gives its slot back; release itself never raises
             await asyncio.shield(self.release(deployment, holder))
+
+    async def _attempt(self, deployment: str, holder: str, priority: int | None) -> bool:
+        try:
+            return await self.try_acquire(deployment, holder, priority)
+        except (TimeoutError, OSError, RedisError):
+            log.warning("global slot request for %s failed; retrying", deployment)
+            return False
+
+    async def _wait_for_slot(self, deployment: str, holder: str, priority: int | None) -> None:
+        if await self._attempt(deployment, holder, priority):
+            return
+        self.waits += 1
+        wake = await self._subscribe(deployment) if self._notify else None
+        try:
+            while not await self._attempt(deployment, holder, priority):
+                timeout = self._poll_s * (0.5 + random.random())
+                if wake is None:
+                    await asyncio.sleep(timeout)
+                elif not await self._wake_or_timeout(wake, holder, timeout):
+                    await self._close(wake)  # the subscription broke: poll from now on
+                    wake = None
+        finally:
+            if wake is not None:
+                await asyncio.shield(self._close(wake))
+
+    async def _subscribe(self, deployment: str) -> Any:
+        """A pub/sub connection subscribed to ``deployment``'s wake channel (confirmed, so a
+        release after the next attempt cannot be missed), or None when Redis refused."""
+        ps = self._r.pubsub()
+        try:
+            await asyncio.wait_for(ps.subscribe(self._channel(deployment)), self._call_timeout_s)
+            msg = await asyncio.wait_for(
+                ps.get_message(timeout=self._call_timeout_s), 2 * self._call_timeout_s
+            )
+            if msg is not None and msg.get("type") == "subscribe":
+                return ps
+        except (TimeoutError, OSError, RedisError):
+            pass
+        log.warning("wake-up subscription for %s failed; polling", deployment)
+        await asyncio.shield(self._close(ps))
+        return None
+
+    async def _wake_or_timeout(self, ps: Any, holder: str, wait_s: float) -> bool:
+        """Wait until a wake-up names ``holder`` or ``wait_s`` passes; False when the
+        subscription failed."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + wait_s
+        try:
+            while (left := end - loop.time()) > 0:
+                msg = await asyncio.wait_for(
+                    ps.get_message(ignore_subscribe_messages=True, timeout=left), left + self._call_timeout_s
+                )
+                if msg is not None and msg.get("type") == "message" and holder in _names(msg["data"]):
+                    return True
+        except (TimeoutError, OSError, RedisError):
+            log.warning("wake-up subscription failed; polling")
+            return False
+        return True
+
+    async def _close(self, ps: Any) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ps.aclose(), self._call_timeout_s)

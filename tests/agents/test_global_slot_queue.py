@@ -1,0 +1,143 @@
+"""Waiting for a global slot is a queue ordered across workers: priority class, then arrival.
+
+Each GlobalSlots instance has its own Redis client, as separate worker processes would. Notified
+waiters poll only once an hour here, so a waiter that gets its slot was woken by the release's
+notification; the poll-only variant (``notify=False``) must keep the same order. Every wait is bounded (a hang fails naming what it awaited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from agents.scheduler.global_slots import GlobalSlots
+from tests.agents.procs import wait_for
+
+HIGH, NORMAL, LOW = 0, 1, 2  # the scheduler's classes: lower is more urgent
+WAIT = "agents:slots:d:wait"
+
+
+@pytest.fixture
+async def clients(clean_redis_url: str) -> AsyncIterator[list[aioredis.Redis]]:
+    made = [aioredis.Redis.from_url(clean_redis_url) for _ in range(3)]
+    yield made
+    for c in made:
+        await c.aclose()
+
+
+async def queued(client: aioredis.Redis) -> list[str]:
+    """The run ids waiting for deployment d, best first."""
+    return [m.decode().split(":")[0] for m in await client.zrange(WAIT, 0, -1)]
+
+
+def queue_is(client: aioredis.Redis, expected: list[str]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await queued(client) == expected
+
+    return check
+
+
+class Holder:
+    """Holds one of d's slots from ``start()`` until ``leave()``."""
+
+    def __init__(self, slots: GlobalSlots, run_id: str) -> None:
+        self._slots, self._run_id = slots, run_id
+        self._entered, self._leave = asyncio.Event(), asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _hold(self) -> None:
+        async with self._slots.slot("d", self._run_id):
+            self._entered.set()
+            await asyncio.wait_for(self._leave.wait(), 60.0)
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self._hold())
+        await asyncio.wait_for(self._entered.wait(), 10.0)
+
+    async def leave(self) -> None:
+        assert self.task is not None
+        self._leave.set()
+        await asyncio.wait_for(self.task, 10.0)
+
+
+@pytest.mark.parametrize(("notify", "poll_s"), [(True, 3600.0), (False, 0.05)], ids=["notified", "polling"])
+async def test_a_release_serves_high_priority_first_then_each_class_by_arrival(
+    clients: list[aioredis.Redis], notify: bool, poll_s: float
+) -> None:
+    x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=poll_s, notify=notify) for c in clients)
+    holder = Holder(x_worker, "X")
+    await holder.start()
+    served: list[str] = []
+
+    async def run(slots: GlobalSlots, run_id: str, priority: int) -> None:
+        async with slots.slot("d", run_id, priority):
+            served.append(run_id)
+
+    tasks = []
+    for slots, run_id, prio, expected in (
+        (a, "L1", LOW, ["L1"]),
+        (a, "L2", LOW, ["L1", "L2"]),
+        (b, "H", HIGH, ["H", "L1", "L2"]),  # arrives last, queued first
+    ):
+        tasks.append(asyncio.create_task(run(slots, run_id, prio)))
+        await wait_for(queue_is(clients[0], expected), f"{run_id} to queue as {expected}", 10.0)
+    assert served == []
+    await holder.leave()
+    await asyncio.wait_for(asyncio.gather(*tasks), 30.0)
+    assert served == ["H", "L1", "L2"]
+    assert await queued(clients[0]) == []
+    assert int(await clients[0].zcard("agents:slots:d")) == 0
+
+
+async def test_a_dead_workers_waiter_stops_blocking_the_queue_after_its_ttl(
+    clients: list[aioredis.Redis],
+) -> None:
+    live = GlobalSlots(clients[0], {"d": 1}, ttl_s=30.0, poll_s=0.05)
+    dead = GlobalSlots(clients[1], {"d": 1}, ttl_s=0.3)
+    holder = Holder(live, "X")
+    await holder.start()
+    # D queues first and most urgent, then its worker "dies": nothing renews or retries it
+    assert not await dead.try_acquire("d", "D:1", HIGH)
+    seen_at_grant: list[str] = []
+
+    async def run() -> None:
+        async with live.slot("d", "W", LOW):
+            seen_at_grant.extend(await queued(clients[0]))
+
+    waiter = asyncio.create_task(run())
+    await wait_for(queue_is(clients[0], ["D", "W"]), "W to queue behind D", 10.0)
+    await holder.leave()
+    await asyncio.wait_for(waiter, 30.0)  # D expired; W was served
+    assert seen_at_grant == []  # W got the slot only once D had left the queue
+    assert await queued(clients[0]) == []
+    assert int(await clients[0].zcard("agents:slots:d:wait_exp")) == 0
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_is_served(
+    clients: list[aioredis.Redis],
+) -> None:
+    x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=3600.0) for c in clients)
+    holder = Holder(x_worker, "X")
+    await holder.start()
+    served: list[str] = []
+
+    async def run(slots: GlobalSlots, run_id: str) -> None:
+        async with slots.slot("d", run_id, NORMAL):
+            served.append(run_id)
+
+    first = asyncio.create_task(run(b, "C1"))
+    await wait_for(queue_is(clients[0], ["C1"]), "C1 to queue", 10.0)
+    second = asyncio.create_task(run(a, "C2"))
+    await wait_for(queue_is(clients[0], ["C1", "C2"]), "C2 to queue behind C1", 10.0)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(first, 10.0)
+    assert await queued(clients[0]) == ["C2"]
+    assert b._held == {"d": set()}  # no longer renewed either
+    await holder.leave()
+    await asyncio.wait_for(second, 30.0)
+    assert served == ["C2"]
+    assert await queued(clients[0]) == []
