@@ -33,6 +33,11 @@ run (it expires). Cancellation (a cancel, a take-over, shutdown) while waiting o
 the slot back and removes the waiter.
 
 All time comes from Redis (``TIME`` inside the scripts), so workers' clocks never disagree.
+A waiter re-raises a cancellation that redis-py lost: on Python 3.11 a cancel that lands as one
+of redis-py's own read timeouts expires comes back as that timeout, which redis-py turns into "no
+reply" (about 1 in 30 random cancels of a waiter, measured with a reproducer); so after every
+call the wait loop compares its task's pending cancel requests (``Task.cancelling()``) with
+those it started with.
 """
 
 from __future__ import annotations
@@ -133,6 +138,18 @@ return n
 )
 
 
+def _cancel_requests() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def _raise_if_cancel_lost(base: int) -> None:
+    """Raise CancelledError when a cancel was requested since ``base`` was taken and a library
+    swallowed it (see the module doc)."""
+    if _cancel_requests() > base:
+        raise asyncio.CancelledError
+
+
 def _names(data: Any) -> list[str]:
     text = data.decode() if isinstance(data, bytes) else str(data)
     return text.split()
@@ -197,10 +214,8 @@ class GlobalSlots:
             return True
         prio = DEFAULT_PRIORITY if priority is None else min(max(int(priority), 0), _MAX_PRIORITY)
         self._held.setdefault(deployment, set()).add(holder)
-        got = await asyncio.wait_for(
-            self._acquire(keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio]),
-            self._call_timeout_s,
-        )
+        async with asyncio.timeout(self._call_timeout_s):
+            got = await self._acquire(keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio])
         return bool(got)
 
     async def release(self, deployment: str, holder: str) -> None:
@@ -212,20 +227,18 @@ class GlobalSlots:
             return
         self._held.get(deployment, set()).discard(holder)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self._release(keys=self._keys(deployment), args=[holder, limit, self._channel(deployment)]),
-                self._call_timeout_s,
-            )
+            async with asyncio.timeout(self._call_timeout_s):
+                await self._release(
+                    keys=self._keys(deployment), args=[holder, limit, self._channel(deployment)]
+                )
 
     async def renew(self) -> None:
         """Extend every slot this process holds and every waiter it has queued (call it from
         the worker's heartbeat)."""
         for deployment, holders in list(self._held.items()):
             if holders:
-                await asyncio.wait_for(
-                    self._renew(keys=self._keys(deployment), args=[self._ttl_ms, *sorted(holders)]),
-                    self._call_timeout_s,
-                )
+                async with asyncio.timeout(self._call_timeout_s):
+                    await self._renew(keys=self._keys(deployment), args=[self._ttl_ms, *sorted(holders)])
 
     @contextlib.asynccontextmanager
     async def slot(self, deployment: str, run_id: str, priority: int | None = None) -> AsyncIterator[None]:
@@ -252,18 +265,25 @@ class GlobalSlots:
             return False
 
     async def _wait_for_slot(self, deployment: str, holder: str, priority: int | None) -> None:
-        if await self._attempt(deployment, holder, priority):
+        base = _cancel_requests()
+        got = await self._attempt(deployment, holder, priority)
+        _raise_if_cancel_lost(base)
+        if got:
             return
         self.waits += 1
         wake = await self._subscribe(deployment) if self._notify else None
         try:
+            _raise_if_cancel_lost(base)
             while not await self._attempt(deployment, holder, priority):
+                _raise_if_cancel_lost(base)
                 timeout = self._poll_s * (0.5 + random.random())
                 if wake is None:
                     await asyncio.sleep(timeout)
                 elif not await self._wake_or_timeout(wake, holder, timeout):
                     await self._close(wake)  # the subscription broke: poll from now on
                     wake = None
+                _raise_if_cancel_lost(base)
+            _raise_if_cancel_lost(base)
         finally:
             if wake is not None:
                 await asyncio.shield(self._close(wake))
@@ -273,14 +293,16 @@ class GlobalSlots:
         release after the next attempt cannot be missed), or None when Redis refused."""
         ps = self._r.pubsub()
         try:
-            await asyncio.wait_for(ps.subscribe(self._channel(deployment)), self._call_timeout_s)
-            msg = await asyncio.wait_for(
-                ps.get_message(timeout=self._call_timeout_s), 2 * self._call_timeout_s
-            )
+            async with asyncio.timeout(self._call_timeout_s):
+                await ps.subscribe(self._channel(deployment))
+                msg = await ps.get_message(timeout=self._call_timeout_s)
             if msg is not None and msg.get("type") == "subscribe":
                 return ps
         except (TimeoutError, OSError, RedisError):
             pass
+        except BaseException:  # cancelled: do not leak the connection
+            await asyncio.shield(self._close(ps))
+            raise
         log.warning("wake-up subscription for %s failed; polling", deployment)
         await asyncio.shield(self._close(ps))
         return None
@@ -292,9 +314,8 @@ class GlobalSlots:
         end = loop.time() + wait_s
         try:
             while (left := end - loop.time()) > 0:
-                msg = await asyncio.wait_for(
-                    ps.get_message(ignore_subscribe_messages=True, timeout=left), left + self._call_timeout_s
-                )
+                async with asyncio.timeout(left + self._call_timeout_s):
+                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=left)
                 if msg is not None and msg.get("type") == "message" and holder in _names(msg["data"]):
                     return True
         except (TimeoutError, OSError, RedisError):
@@ -304,4 +325,5 @@ class GlobalSlots:
 
     async def _close(self, ps: Any) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(ps.aclose(), self._call_timeout_s)
+            async with asyncio.timeout(self._call_timeout_s):
+                await ps.aclose()
