@@ -141,3 +141,15 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_is_served(
     await asyncio.wait_for(second, 30.0)
     assert served == ["C2"]
     assert await queued(clients[0]) == []
+
+
+async def test_renew_keeps_a_waiter_queued_past_its_ttl(clients: list[aioredis.Redis]) -> None:
+    slots = GlobalSlots(clients[0], {"d": 1}, ttl_s=0.3)
+    other = GlobalSlots(clients[1], {"d": 1}, ttl_s=30.0)
+    assert await other.try_acquire("d", "X:1")
+    assert not await slots.try_acquire("d", "D:1", LOW)
+    for _ in range(8):  # 0.8 s of heartbeats, no attempts: well past the 0.3 s ttl
+        await slots.renew()
+        await asyncio.sleep(0.1)
+    assert not await other.try_acquire("d", "W:1", HIGH)  # any call purges what has expired
+    assert await queued(clients[0]) == ["W", "D"]  # D is still there, behind the more urgent W
