@@ -194,7 +194,7 @@ class GlobalSlots:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._held: dict[str, set[str]] = {}  # deployment → holders held, waiting or being taken here
-        self.waits = 0  # acquisitions that had to wait for a slot
+        self.waits = 0  # acquisitions that had to wait for a slot (counted when the wait starts)
 
     def _key(self, deployment: str) -> str:
         return f"{self._prefix}:{deployment}"
