@@ -38,8 +38,8 @@ import redis.asyncio as aioredis
 from agents.checkpoint import RedisSaver, open_checkpointer
 from agents.memory_runs import MemoryRunStore
 from agents.runs import RunStorage, RunStore
-from agents.scheduler import build_policy
-from agents.scheduler.global_slots import GlobalSlots
+from agents.scheduler import SchedulerPolicy, build_policy
+from agents.scheduler.global_slots import DEFAULT_AGING_S, GlobalSlots
 from agents.service import RunService
 from agents.spec import AgentSpec
 from agents.sqlite_runs import SqliteRunStore, SqliteToolLedger
@@ -126,7 +126,10 @@ async def open_agents(
             ledger, checkpointer = redis_ledger, saver
             threads = RedisThreadPruner.of(redis_store, saver, redis_ledger)
             # every worker on this Redis (any process) shares each deployment's slots
-            global_slots = GlobalSlots(client, slots or {"default": 8}, ttl_s=lease_s)
+            global_slots = GlobalSlots(
+                client, slots or {"default": 8}, ttl_s=lease_s, aging_s=_aging_s(build_policy(policy))
+            )
+            stack.push_async_callback(global_slots.aclose)  # after the workers, before the client
         else:
             if checkpoint_path is not None:
                 Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +198,12 @@ async def open_agents(
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(t, timeout=5.0)
+
+
+def _aging_s(policy: SchedulerPolicy) -> float:
+    """The policy's aging period, so the global slot queue ages as the local one does."""
+    aging = getattr(policy, "aging_s", None)
+    return float(aging) if isinstance(aging, int | float) and aging > 0 else DEFAULT_AGING_S
 
 
 async def prune_forever(

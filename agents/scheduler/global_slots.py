@@ -8,27 +8,35 @@ of a worker that died frees itself after ``ttl_s``), waits while they are all ta
 slots it holds from the worker's heartbeat, and gives its slot back when the run leaves the slot
 (step boundary preemption, suspension, the end). Deployments without a limit are not gated.
 
-Waiting is a queue ordered across workers, so the scheduler's priority order holds globally: a
-refused run becomes a waiter in ``{prefix}:{deployment}:wait``, scored by (priority class,
-arrival), where arrival is a per-deployment Redis counter (exact arrival order, no ties inside
-one millisecond) and a lower priority number is more urgent, as in the scheduler (0 high, 1
-normal, 2 low). One Lua script decides each attempt atomically: it drops expired holders and
-expired waiters, then grants a slot only while one is free AND the asker is among the first
-``free`` waiters (so N free slots go to the N best waiters; a newcomer with no one waiting takes
-a free slot at once). A waiter expires like a slot: ``{prefix}:{deployment}:wait_exp`` holds its
-expiry, refreshed by each attempt and by :meth:`renew`, so a dead worker's waiter stops blocking
-the queue ``ttl_s`` after its last renewal. Every key is PEXPIREd (2 × ``ttl_s``).
+Waiting is a queue ordered across workers, so the scheduler's priority order, aging included,
+holds globally: a refused run becomes a waiter in ``{prefix}:{deployment}:wait`` scored by
+``arrival + class × aging`` (lower first), as the local PriorityPolicy ranks by ``class −
+waited / aging_s``: every ``aging_s`` a waiter has waited counts as one class more urgent, so a
+low-priority run that has waited longer than ``aging_s`` per class of difference goes ahead of
+a newcomer and a stream of urgent runs cannot starve it across workers. Lower numbers are more
+urgent, as in the scheduler (0 high, 1 normal, 2 low; clamped to [0, 63]). ``arrival`` is the
+Redis ``TIME`` of the wait in 1/64 ms, made strictly increasing per deployment (a burst of more
+than 64 waits in one ms runs a few µs ahead), so FIFO inside a class is exact; an exact tie
+between classes goes to the earlier arrival (the score's last 6 bits). The score is an integer
+below 2**53 (exact in a double) until 2093. One Lua script decides each attempt atomically: it
+drops expired holders and expired waiters, then grants a slot only while one is free AND the
+asker is among the first ``free`` waiters (so N free slots go to the N best waiters; a newcomer
+with no one waiting takes a free slot at once). A waiter expires like a slot:
+``{prefix}:{deployment}:wait_exp`` holds its expiry, refreshed by each attempt and by
+:meth:`renew`, so a dead worker's waiter stops blocking the queue ``ttl_s`` after its last
+renewal. Every key is PEXPIREd (2 × ``ttl_s``).
 
 Wake-up: releasing a slot (or a waiter) PUBLISHes, on ``{prefix}:{deployment}:wake``, the ids
-of the waiters now entitled to a free slot; each waiting run listens on its own subscription
-(taken only while it waits) and retries when it is named. A poll every ``poll_s`` (jittered,
-0.5 s) stays as the safety net: it is what notices a dead holder's or dead waiter's expiry
-(nobody publishes those) and a lost message or subscription. ``notify=False`` is the poll-only
-variant. Measured with ``python -m bench.global_slots --json`` (waiter in another instance, own
-client): release to grant p50 1.4–1.6 ms notified, 26–35 ms polling every 50 ms (the former
-gate), 6–9 ms every 10 ms; a waiting run costs 2 script calls a second notified, 20 and 90
-polling. Short polls alone would buy a few ms at 5–10× the Redis load per waiter; the wake-up
-gets both.
+of the waiters now entitled to a free slot. One subscriber per GlobalSlots instance (one pub/sub
+connection per process however many runs wait: agents.scheduler.slot_wakeups) listens on the
+channels of the deployments that have local waiters and wakes the named ones, which retry. A
+poll every ``poll_s`` (jittered, 0.5 s) stays as the safety net: it is what notices a dead
+holder's or dead waiter's expiry (nobody publishes those) and a message lost while the
+subscriber reconnects. ``notify=False`` is the poll-only variant. Measured with ``python -m
+bench.global_slots --json`` (waiter in another instance, own client): release to grant p50
+1.4–1.6 ms notified, 26–35 ms polling every 50 ms (the former gate), 6–9 ms every 10 ms; a
+waiting run costs 2 script calls a second notified, 20 and 90 polling. Short polls alone would
+buy a few ms at 5–10× the Redis load per waiter; the wake-up gets both.
 
 While it waits the run keeps its local slot: that cannot deadlock, because a global slot is
 only ever held by a run that is executing (it needs nothing else to go on) or by a dead worker's
@@ -56,17 +64,23 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from agents.scheduler.slot_wakeups import Wakeups
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PRIORITY = 1  # the scheduler's "normal" class (RunSpec.priority's default)
-_MAX_PRIORITY = 1000  # priorities are clamped to [0, 1000]: class × 2**42 + arrival stays exact
-_CLASS = 2**42  # score span of one priority class (arrivals per deployment before overlap)
+DEFAULT_AGING_S = 30.0  # PriorityPolicy's default: keep the two equal
+_MAX_PRIORITY = 63  # classes are clamped to [0, 63]: the score keeps 6 bits for the class tie
+_SUB = 64  # arrival resolution: 1/64 ms
+_EPOCH_MS = 1_700_000_000_000  # arrivals count from here (2023-11-14): scores stay below 2**53
+_MAX_AGING_MS = 2**31  # ~25 days per class: beyond that, classes are strict in practice
 _PURGE_LIMIT = 256  # expired waiters dropped per script call (bounded work per call)
 
-# KEYS = slots, wait, wait_exp, seq. Sets `now` and drops expired holders and waiters.
+# KEYS = slots, wait, wait_exp, arrival clock. Sets `now` (ms) and `usec` and drops expired holders and waiters.
 _PURGE = f"""
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local usec = tonumber(t[2])
+local now = tonumber(t[1]) * 1000 + math.floor(usec / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, {_PURGE_LIMIT})
 if #dead > 0 then
@@ -74,7 +88,9 @@ if #dead > 0 then
   redis.call('ZREM', KEYS[3], unpack(dead))
 end
 """
-# ARGV = limit, ttl_ms, holder, priority. 1 when the holder now has a slot.
+# ARGV = limit, ttl_ms, holder, priority, aging (1/64 ms). 1 when the holder now has a slot. A new
+# waiter's arrival is max(TIME, last arrival + 1) in 1/64 ms; its score (arrival + class × aging)
+# × 64 + (63 − class): integers below 2**53, written with %.0f (Lua's default %.14g rounds).
 _ACQUIRE = (
     _PURGE
     + f"""
@@ -91,8 +107,12 @@ if redis.call('ZSCORE', KEYS[2], holder) then
 elseif free > 0 and redis.call('ZCARD', KEYS[2]) == 0 then
   granted = true
 else
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) * {_CLASS} + seq, holder)
+  local prio = tonumber(ARGV[4])
+  local arrival = (now - {_EPOCH_MS}) * {_SUB} + math.floor((usec % 1000) * {_SUB} / 1000)
+  arrival = math.max(arrival, tonumber(redis.call('GET', KEYS[4]) or '0') + 1)
+  redis.call('SET', KEYS[4], string.format('%.0f', arrival))
+  local score = (arrival + prio * tonumber(ARGV[5])) * {_MAX_PRIORITY + 1} + {_MAX_PRIORITY} - prio
+  redis.call('ZADD', KEYS[2], string.format('%.0f', score), holder)
   granted = free > 0 and redis.call('ZRANK', KEYS[2], holder) < free
 end
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ttl * 2) end
@@ -154,11 +174,6 @@ def _raise_if_cancel_lost(base: int) -> None:
         raise asyncio.CancelledError
 
 
-def _names(data: Any) -> list[str]:
-    text = data.decode() if isinstance(data, bytes) else str(data)
-    return text.split()
-
-
 class GlobalSlots:
     """``limits``: deployment → slots across all workers. ``client``: redis.asyncio.Redis.
 
@@ -167,9 +182,12 @@ class GlobalSlots:
     times out after Redis granted it is still given back (or, at worst, expires after
     ``ttl_s``); the same holds for its waiter entry. Every Redis call is bounded by
     ``call_timeout_s``; :meth:`release` never raises. Waiters are served by priority (lower
-    number first), then by arrival, across every process on the Redis. Keep ``ttl_s`` above
-    ``poll_s`` (the worker's heartbeat renews waiters too): a waiter whose entry expired
-    between two attempts queues again at the back.
+    number first) aged by ``aging_s`` (each ``aging_s`` waited counts as one class more urgent;
+    set it to the scheduler policy's ``aging_s``), then by arrival, across every process on the
+    Redis. Keep ``ttl_s`` above ``poll_s`` (the worker's heartbeat renews waiters too): a waiter
+    whose entry expired between two attempts queues again at the back (a new arrival). Waiting
+    runs share one pub/sub connection per instance (notify=True), started by the first wait;
+    :meth:`aclose` (or ``async with``) stops it.
     """
 
     def __init__(
@@ -182,7 +200,10 @@ class GlobalSlots:
         call_timeout_s: float = 5.0,
         prefix: str = "agents:slots",
         notify: bool = True,
+        aging_s: float = DEFAULT_AGING_S,
     ) -> None:
+        if not aging_s > 0:
+            raise ValueError("aging_s must be positive")
         self._r = client
         self._limits = {d: int(n) for d, n in limits.items() if n >= 1}
         self._ttl_ms = max(1, int(ttl_s * 1000))
@@ -190,6 +211,8 @@ class GlobalSlots:
         self._call_timeout_s = call_timeout_s
         self._prefix = prefix
         self._notify = notify
+        self._aging = min(_MAX_AGING_MS, max(1, round(aging_s * 1000))) * _SUB  # in 1/64 ms
+        self._wakeups = Wakeups(client, self._channel, call_timeout_s) if notify else None
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -201,13 +224,25 @@ class GlobalSlots:
 
     def _keys(self, deployment: str) -> list[str]:
         k = self._key(deployment)
-        return [k, f"{k}:wait", f"{k}:wait_exp", f"{k}:seq"]
+        return [k, f"{k}:wait", f"{k}:wait_exp", f"{k}:arrival"]
 
     def _channel(self, deployment: str) -> str:
         return f"{self._key(deployment)}:wake"
 
     def limit(self, deployment: str) -> int | None:
         return self._limits.get(deployment)
+
+    async def aclose(self) -> None:
+        """Stop the wake-up subscriber and close its connection (the client stays open). A run
+        that waits afterwards polls."""
+        if self._wakeups is not None:
+            await self._wakeups.aclose()
+
+    async def __aenter__(self) -> GlobalSlots:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def try_acquire(self, deployment: str, holder: str, priority: int | None = None) -> bool:
         """One attempt; True when ``holder`` has one of ``deployment``'s slots (always for a
@@ -221,7 +256,9 @@ class GlobalSlots:
         prio = DEFAULT_PRIORITY if priority is None else min(max(int(priority), 0), _MAX_PRIORITY)
         self._held.setdefault(deployment, set()).add(holder)
         async with asyncio.timeout(self._call_timeout_s):
-            got = await self._acquire(keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio])
+            got = await self._acquire(
+                keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio, self._aging]
+            )
         return bool(got)
 
     async def release(self, deployment: str, holder: str) -> None:
@@ -272,64 +309,31 @@ class GlobalSlots:
 
     async def _wait_for_slot(self, deployment: str, holder: str, priority: int | None) -> None:
         base = _cancel_requests()
-        got = await self._attempt(deployment, holder, priority)
-        _raise_if_cancel_lost(base)
-        if got:
-            return
-        self.waits += 1
-        wake = await self._subscribe(deployment) if self._notify else None
+        wakeups = self._wakeups
+        # registered before the first attempt: a release between it and the wait still wakes it
+        wake = wakeups.register(deployment, holder) if wakeups is not None else None
         try:
+            got = await self._attempt(deployment, holder, priority)
             _raise_if_cancel_lost(base)
-            while not await self._attempt(deployment, holder, priority):
-                _raise_if_cancel_lost(base)
+            if got:
+                return
+            self.waits += 1
+            if wakeups is not None:
+                wakeups.waiting(deployment, holder)
+            while True:
                 timeout = self._poll_s * (0.5 + random.random())
                 if wake is None:
                     await asyncio.sleep(timeout)
-                elif not await self._wake_or_timeout(wake, holder, timeout):
-                    await self._close(wake)  # the subscription broke: poll from now on
-                    wake = None
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(timeout):
+                            await wake.wait()
+                    wake.clear()  # before the attempt: a release during it wakes the next wait
                 _raise_if_cancel_lost(base)
-            _raise_if_cancel_lost(base)
+                got = await self._attempt(deployment, holder, priority)
+                _raise_if_cancel_lost(base)
+                if got:
+                    return
         finally:
-            if wake is not None:
-                await asyncio.shield(self._close(wake))
-
-    async def _subscribe(self, deployment: str) -> Any:
-        """A pub/sub connection subscribed to ``deployment``'s wake channel (confirmed, so a
-        release after the next attempt cannot be missed), or None when Redis refused."""
-        ps = self._r.pubsub()
-        try:
-            async with asyncio.timeout(self._call_timeout_s):
-                await ps.subscribe(self._channel(deployment))
-                msg = await ps.get_message(timeout=self._call_timeout_s)
-            if msg is not None and msg.get("type") == "subscribe":
-                return ps
-        except (TimeoutError, OSError, RedisError):
-            pass
-        except BaseException:  # cancelled: do not leak the connection
-            await asyncio.shield(self._close(ps))
-            raise
-        log.warning("wake-up subscription for %s failed; polling", deployment)
-        await asyncio.shield(self._close(ps))
-        return None
-
-    async def _wake_or_timeout(self, ps: Any, holder: str, wait_s: float) -> bool:
-        """Wait until a wake-up names ``holder`` or ``wait_s`` passes; False when the
-        subscription failed."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + wait_s
-        try:
-            while (left := end - loop.time()) > 0:
-                async with asyncio.timeout(left + self._call_timeout_s):
-                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=left)
-                if msg is not None and msg.get("type") == "message" and holder in _names(msg["data"]):
-                    return True
-        except (TimeoutError, OSError, RedisError):
-            log.warning("wake-up subscription failed; polling")
-            return False
-        return True
-
-    async def _close(self, ps: Any) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._call_timeout_s):
-                await ps.aclose()
+            if wakeups is not None:
+                wakeups.unregister(deployment, holder)

@@ -84,6 +84,7 @@ async def main(redis_url: str, consumer: str, global_limit: int, local_slots: in
         print("ready", flush=True)
         await worker.run()
     if gate is not None:
+        await gate.aclose()
         await client.incrby("gate:waits", gate.waits)
     await client.aclose()
 

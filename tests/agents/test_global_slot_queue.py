@@ -1,4 +1,5 @@
-"""Waiting for a global slot is a queue ordered across workers: priority class, then arrival.
+"""Waiting for a global slot is a queue ordered across workers: priority class aged by waiting
+(``aging_s`` per class, on the Redis clock), then arrival.
 
 Each GlobalSlots instance has its own Redis client, as separate worker processes would. Notified
 waiters poll only once an hour here, so a waiter that gets its slot was woken by the release's
@@ -26,6 +27,15 @@ async def clients(clean_redis_url: str) -> AsyncIterator[list[aioredis.Redis]]:
     yield made
     for c in made:
         await c.aclose()
+
+
+@pytest.fixture
+async def gates() -> AsyncIterator[list[GlobalSlots]]:
+    """Gates a test opens; their wake-up subscribers are stopped before the clients close."""
+    made: list[GlobalSlots] = []
+    yield made
+    for g in made:
+        await g.aclose()
 
 
 async def queued(client: aioredis.Redis) -> list[str]:
@@ -65,9 +75,10 @@ class Holder:
 
 @pytest.mark.parametrize(("notify", "poll_s"), [(True, 3600.0), (False, 0.05)], ids=["notified", "polling"])
 async def test_a_release_serves_high_priority_first_then_each_class_by_arrival(
-    clients: list[aioredis.Redis], notify: bool, poll_s: float
+    clients: list[aioredis.Redis], gates: list[GlobalSlots], notify: bool, poll_s: float
 ) -> None:
     x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=poll_s, notify=notify) for c in clients)
+    gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
     served: list[str] = []
@@ -93,10 +104,11 @@ async def test_a_release_serves_high_priority_first_then_each_class_by_arrival(
 
 
 async def test_a_dead_workers_waiter_stops_blocking_the_queue_after_its_ttl(
-    clients: list[aioredis.Redis],
+    clients: list[aioredis.Redis], gates: list[GlobalSlots]
 ) -> None:
     live = GlobalSlots(clients[0], {"d": 1}, ttl_s=30.0, poll_s=0.05)
     dead = GlobalSlots(clients[1], {"d": 1}, ttl_s=0.3)
+    gates += [live, dead]
     holder = Holder(live, "X")
     await holder.start()
     # D queues first and most urgent, then its worker "dies": nothing renews or retries it
@@ -117,9 +129,10 @@ async def test_a_dead_workers_waiter_stops_blocking_the_queue_after_its_ttl(
 
 
 async def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_is_served(
-    clients: list[aioredis.Redis],
+    clients: list[aioredis.Redis], gates: list[GlobalSlots]
 ) -> None:
     x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=3600.0) for c in clients)
+    gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
     served: list[str] = []
@@ -153,3 +166,39 @@ async def test_renew_keeps_a_waiter_queued_past_its_ttl(clients: list[aioredis.R
         await asyncio.sleep(0.1)
     assert not await other.try_acquire("d", "W:1", HIGH)  # any call purges what has expired
     assert await queued(clients[0]) == ["W", "D"]  # D is still there, behind the more urgent W
+
+
+async def redis_now(client: aioredis.Redis) -> float:
+    sec, usec = await client.time()
+    return float(sec) + usec / 1e6
+
+
+@pytest.mark.parametrize(
+    ("aging_s", "expected"), [(0.2, ["L", "H"]), (3600.0, ["H", "L"])], ids=["aged", "strict"]
+)
+async def test_a_low_waiter_that_waited_past_the_aging_goes_ahead_of_a_newer_high_one(
+    clients: list[aioredis.Redis], gates: list[GlobalSlots], aging_s: float, expected: list[str]
+) -> None:
+    x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=3600.0, aging_s=aging_s) for c in clients)
+    gates += [x_worker, a, b]
+    holder = Holder(x_worker, "X")
+    await holder.start()
+    served: list[str] = []
+
+    async def run(slots: GlobalSlots, run_id: str, priority: int) -> None:
+        async with slots.slot("d", run_id, priority):
+            served.append(run_id)
+
+    low = asyncio.create_task(run(a, "L", LOW))
+    await wait_for(queue_is(clients[0], ["L"]), "L to queue", 10.0)
+    queued_by = await redis_now(clients[0])  # L's arrival is at or before this, on Redis' clock
+
+    async def aged() -> bool:  # 0.5 s > 2 classes × 0.2 s; far below 2 × 3600 s
+        return await redis_now(clients[0]) > queued_by + 0.5
+
+    await wait_for(aged, "0.5 s to pass on the Redis clock", 10.0)
+    high = asyncio.create_task(run(b, "H", HIGH))
+    await wait_for(queue_is(clients[0], expected), f"H to queue as {expected}", 10.0)
+    await holder.leave()
+    await asyncio.wait_for(asyncio.gather(low, high), 30.0)
+    assert served == expected

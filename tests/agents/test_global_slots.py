@@ -59,8 +59,8 @@ async def test_renew_keeps_a_slot_past_its_ttl(clean_redis_url: str) -> None:
 
 async def test_a_cancelled_waiter_leaves_no_holder(clean_redis_url: str) -> None:
     client = aioredis.Redis.from_url(clean_redis_url)
+    slots = GlobalSlots(client, {"d": 1}, ttl_s=30.0, poll_s=0.01)
     try:
-        slots = GlobalSlots(client, {"d": 1}, ttl_s=30.0, poll_s=0.01)
         entered = asyncio.Event()
         leave = asyncio.Event()
 
@@ -92,6 +92,7 @@ async def test_a_cancelled_waiter_leaves_no_holder(clean_redis_url: str) -> None
         await wait_for(lambda: _empty(client), "the cancelled holder's slot to be given back", 10.0)
         assert slots._held == {"d": set()}
     finally:
+        await slots.aclose()  # its wake-up subscriber
         await client.aclose()
 
 
