@@ -6,7 +6,8 @@ waits a random 0–100 ms more (so a poller is at a random phase), then the hold
 figure is the time from just before the release call until the waiter is inside its slot
 (``handoff_ms``). Then ``--waiters`` runs wait on a held slot for ``--idle-s`` seconds with no
 release: ``script_calls_per_waiter_s`` counts the round trips that costs (INFO commandstats) and
-``redis_cmds_per_waiter_s`` the Redis commands, those run inside the scripts included. Variants: ``notify`` (pub/sub wake-up, poll 0.5 s safety net, the
+``redis_cmds_per_waiter_s`` the Redis commands, those run inside the scripts included, and
+``pubsub_connections`` the pub/sub connections open meanwhile (two gate instances). Variants: ``notify`` (pub/sub wake-up, poll 0.5 s safety net, the
 default), ``poll_50ms`` (the previous gate's interval) and ``poll_10ms``. Uses ``--redis-url`` or
 a throw-away ``redis-server``. Prints JSON; machine-dependent, quote the load average with it.
 """
@@ -80,11 +81,11 @@ async def _counts(probe: aioredis.Redis) -> tuple[int, int]:
 
 async def idle_cost(
     url: str, cfg: dict[str, Any], dep: str, waiters: int, idle_s: float
-) -> tuple[float, float]:
+) -> tuple[float, float, int]:
     clients = [aioredis.Redis.from_url(url) for _ in range(2)]
     probe = aioredis.Redis.from_url(url)
+    gates = [GlobalSlots(c, {dep: 1}, ttl_s=30.0, **cfg) for c in clients]
     try:
-        gates = [GlobalSlots(c, {dep: 1}, ttl_s=30.0, **cfg) for c in clients]
         stop = asyncio.Event()
         held = asyncio.Event()
 
@@ -105,25 +106,28 @@ async def idle_cost(
         s0, c0 = await _counts(probe)
         await asyncio.sleep(idle_s)
         s1, c1 = await _counts(probe)
+        conns = len(await probe.client_list(_type="pubsub"))
         stop.set()
         await asyncio.wait_for(asyncio.gather(holder, *tasks), 30)
         per = waiters * idle_s
-        return (s1 - s0) / per, (c1 - c0 - 2) / per  # less the INFO calls
+        return (s1 - s0) / per, (c1 - c0 - 2) / per, conns  # less the INFO calls
     finally:
+        for g in gates:
+            await g.aclose()
         for c in [*clients, probe]:
             await c.aclose()
 
 
 async def run(url: str, rounds: int, waiters: int, idle_s: float) -> dict[str, Any]:
     clients = [aioredis.Redis.from_url(url) for _ in range(3)]
+    pairs = {
+        name: (
+            GlobalSlots(clients[0], {name: 1}, ttl_s=30.0, **cfg),
+            GlobalSlots(clients[1], {name: 1}, ttl_s=30.0, **cfg),
+        )
+        for name, cfg in VARIANTS.items()
+    }
     try:
-        pairs = {
-            name: (
-                GlobalSlots(clients[0], {name: 1}, ttl_s=30.0, **cfg),
-                GlobalSlots(clients[1], {name: 1}, ttl_s=30.0, **cfg),
-            )
-            for name, cfg in VARIANTS.items()
-        }
         samples: dict[str, list[float]] = {name: [] for name in VARIANTS}
         for r in range(rounds):
             order = list(VARIANTS)
@@ -132,6 +136,9 @@ async def run(url: str, rounds: int, waiters: int, idle_s: float) -> dict[str, A
                 a, b = pairs[name]
                 samples[name].append(await handoff(a, b, clients[2], name, f"r{r}"))
     finally:
+        for pair in pairs.values():
+            for g in pair:
+                await g.aclose()
         for c in clients:
             await c.aclose()
     out: dict[str, Any] = {}
@@ -142,9 +149,10 @@ async def run(url: str, rounds: int, waiters: int, idle_s: float) -> dict[str, A
             "handoff_ms_p90": round(ms[int(0.9 * (len(ms) - 1))], 2),
             "handoff_ms_max": round(ms[-1], 2),
         }
-        calls, cmds = await idle_cost(url, cfg, f"{name}-idle", waiters, idle_s)
+        calls, cmds, conns = await idle_cost(url, cfg, f"{name}-idle", waiters, idle_s)
         out[name]["script_calls_per_waiter_s"] = round(calls, 2)
         out[name]["redis_cmds_per_waiter_s"] = round(cmds, 1)
+        out[name]["pubsub_connections"] = conns
     return out
 
 

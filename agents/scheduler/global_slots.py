@@ -75,6 +75,9 @@ _SUB = 64  # arrival resolution: 1/64 ms
 _EPOCH_MS = 1_700_000_000_000  # arrivals count from here (2023-11-14): scores stay below 2**53
 _MAX_AGING_MS = 2**31  # ~25 days per class: beyond that, classes are strict in practice
 _PURGE_LIMIT = 256  # expired waiters dropped per script call (bounded work per call)
+# attempts of waiting runs in flight per instance: a wake-up of many local waiters at once (a
+# subscription confirmed) must not exhaust the client's connection pool (redis-py: 100)
+_ATTEMPTS_IN_FLIGHT = 32
 
 # KEYS = slots, wait, wait_exp, arrival clock. Sets `now` (ms) and `usec` and drops expired holders and waiters.
 _PURGE = f"""
@@ -213,6 +216,7 @@ class GlobalSlots:
         self._notify = notify
         self._aging = min(_MAX_AGING_MS, max(1, round(aging_s * 1000))) * _SUB  # in 1/64 ms
         self._wakeups = Wakeups(client, self._channel, call_timeout_s) if notify else None
+        self._attempts = asyncio.Semaphore(_ATTEMPTS_IN_FLIGHT)
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -302,7 +306,8 @@ class GlobalSlots:
 
     async def _attempt(self, deployment: str, holder: str, priority: int | None) -> bool:
         try:
-            return await self.try_acquire(deployment, holder, priority)
+            async with self._attempts:  # waiting for it is not a Redis call: not bounded
+                return await self.try_acquire(deployment, holder, priority)
         except (TimeoutError, OSError, RedisError):
             log.warning("global slot request for %s failed; retrying", deployment)
             return False

@@ -68,7 +68,7 @@ class Wakeups:
             self._changed.set()
         holders.add(holder)
         self._deployments[self._channel(deployment)] = deployment
-        if self._task is None and not self._closed:
+        if (self._task is None or self._task.done()) and not self._closed:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="global-slot-wakeups")
 
     def unregister(self, deployment: str, holder: str) -> None:
