@@ -15,10 +15,10 @@ waited / aging_s``: every ``aging_s`` a waiter has waited counts as one class mo
 low-priority run that has waited longer than ``aging_s`` per class of difference goes ahead of
 a newcomer and a stream of urgent runs cannot starve it across workers. Lower numbers are more
 urgent, as in the scheduler (0 high, 1 normal, 2 low; clamped to [0, 63]). ``arrival`` is the
-Redis ``TIME`` of the wait in 1/64 ms, made strictly increasing per deployment (a burst of more
-than 64 waits in one ms runs a few µs ahead), so FIFO inside a class is exact; an exact tie
+Redis ``TIME`` of the wait in 1/64 ms, made strictly increasing per deployment (past 64 waits
+in one ms, each runs 1/64 ms ahead of the clock), so FIFO inside a class is exact; an exact tie
 between classes goes to the earlier arrival (the score's last 6 bits). The score is an integer
-below 2**53 (exact in a double) until 2093. One Lua script decides each attempt atomically: it
+below 2**53 (exact in a double) until about 2090. One Lua script decides each attempt atomically: it
 drops expired holders and expired waiters, then grants a slot only while one is free AND the
 asker is among the first ``free`` waiters (so N free slots go to the N best waiters; a newcomer
 with no one waiting takes a free slot at once). A waiter expires like a slot:
