@@ -2,7 +2,9 @@
 
 ``split_intents(query)`` returns the query's intents as a list of clauses: sentences first
 (``.``, ``?``, ``!``, ``;``, new lines; decimals and "e.g." are kept whole), then each sentence
-cut before discourse connectives ("additionally", "after that", "then", "also", "finally" …) and,
+cut before discourse connectives ("additionally", "after that", "then", "also", "finally" …;
+"next", "first" and "second" only after a comma or "and", since "my next trip" or "the first
+number" is no clause boundary) and,
 in sentences that make a request, at " and " / ", and " when both sides carry enough content
 words to stand alone. A sentence makes a request when it asks ("can you", "please", "I need",
 "help me", a wh-word) or tells (an imperative such as "find", "book", "show" …). In a
@@ -26,8 +28,10 @@ _SENTENCE = re.compile(
 _CONNECTIVE = re.compile(
     r",\s*(?=(?:and\s+)?(?:(?:can|could|would|will) you|please)\b)"  # ", can you …": a new request
     r"|(?:,\s*|\s+)(?=(?:and\s+)?(?:additionally|in addition|after that|afterwards|then|also|finally|lastly|"
-    r"furthermore|moreover|besides|next|as well as|plus|meanwhile|subsequently|secondly|thirdly|"
-    r"first(?:ly)?|second)\b)",
+    r"furthermore|moreover|besides|as well as|plus|meanwhile|subsequently|secondly|thirdly)\b)"
+    # "next", "first", "second" start a clause only after a comma or "and" ("…, next book a hotel");
+    # elsewhere they qualify a noun ("my next trip", "for next week", "the first number").
+    r"|(?:,\s*|\s+and\s+)(?=(?:next|first(?:ly)?|second)\b)",
     re.IGNORECASE,
 )
 # Cues that a sentence asks for something (checked anywhere in the sentence, case-insensitive).

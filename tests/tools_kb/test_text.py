@@ -72,6 +72,16 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
             ["Could you record my blood pressure readings", "book a cardiology appointment tomorrow"],
             True,
         ),
+        (
+            "I want a relaxing getaway for my next trip and calm music for the drive next week",
+            ["I want a relaxing getaway for my next trip", "calm music for the drive next week"],
+            True,
+        ),
+        (
+            "Multiply two numbers: the first number is 8.7, next convert the result to hex",
+            ["Multiply two numbers: the first number is 8.7", "next convert the result to hex"],
+            True,
+        ),
     ],
     ids=[
         "single",
@@ -82,6 +92,8 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
         "drops-courtesy",
         "and-in-statement",
         "and-in-request",
+        "next-qualifies-a-noun",
+        "first-in-phrase-next-after-comma",
     ],
 )
 def test_decompose(query: str, clauses: list[str], explicit: bool) -> None:
