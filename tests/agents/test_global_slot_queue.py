@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from agents.scheduler.global_slots import GlobalSlots
 from tests.agents.procs import wait_for
+from tests.agents.slot_holders import Holder
 
 HIGH, NORMAL, LOW = 0, 1, 2  # the scheduler's classes: lower is more urgent
 WAIT = "agents:slots:d:wait"
@@ -48,29 +49,6 @@ def queue_is(client: aioredis.Redis, expected: list[str]) -> Callable[[], Awaita
         return await queued(client) == expected
 
     return check
-
-
-class Holder:
-    """Holds one of d's slots from ``start()`` until ``leave()``."""
-
-    def __init__(self, slots: GlobalSlots, run_id: str) -> None:
-        self._slots, self._run_id = slots, run_id
-        self._entered, self._leave = asyncio.Event(), asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    async def _hold(self) -> None:
-        async with self._slots.slot("d", self._run_id):
-            self._entered.set()
-            await asyncio.wait_for(self._leave.wait(), 60.0)
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self._hold())
-        await asyncio.wait_for(self._entered.wait(), 10.0)
-
-    async def leave(self) -> None:
-        assert self.task is not None
-        self._leave.set()
-        await asyncio.wait_for(self.task, 10.0)
 
 
 @pytest.mark.parametrize(("notify", "poll_s"), [(True, 3600.0), (False, 0.05)], ids=["notified", "polling"])

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from agents.scheduler.global_slots import GlobalSlots
 from tests.agents.procs import wait_for
+from tests.agents.slot_holders import Holder
 
 N_WAITERS = 50
 CHANNEL = "agents:slots:d:wake"
@@ -35,29 +36,6 @@ async def pubsub_connections(probe: aioredis.Redis) -> int:
 
 async def subscribers(probe: aioredis.Redis) -> int:
     return int(dict(await probe.pubsub_numsub(CHANNEL))[CHANNEL.encode()])
-
-
-class Holder:
-    """Holds one of d's slots from ``start()`` until ``leave()``."""
-
-    def __init__(self, slots: GlobalSlots) -> None:
-        self._slots = slots
-        self._entered, self._leave = asyncio.Event(), asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    async def _hold(self) -> None:
-        async with self._slots.slot("d", "X"):
-            self._entered.set()
-            await asyncio.wait_for(self._leave.wait(), 60.0)
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self._hold())
-        await asyncio.wait_for(self._entered.wait(), 10.0)
-
-    async def leave(self) -> None:
-        assert self.task is not None
-        self._leave.set()
-        await asyncio.wait_for(self.task, 10.0)
 
 
 async def test_fifty_local_waiters_share_one_subscription_and_are_served_in_order(
