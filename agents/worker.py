@@ -121,7 +121,7 @@ class Worker:
         self.cfg = config
         self.core = SchedulerCore(policy=policy, slots=SlotPool(config.slots))
         gate = (
-            (lambda d: global_slots.slot(d.deployment, d.run_id, d.priority))
+            (lambda d: global_slots.slot(d.deployment, d.run_id, d.priority, d.waited_s))
             if global_slots is not None
             else None
         )

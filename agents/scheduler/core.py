@@ -65,13 +65,15 @@ class RunSpec:
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     """Run ``run_id`` on a slot of ``deployment``; ``resume``: restore it from its checkpoint.
-    ``priority``: the run's class (lower is more urgent), for gates that order waiters."""
+    ``priority``: the run's class (lower is more urgent), for gates that order waiters;
+    ``waited_s``: how long it had been ready in this scheduler's queue, for gates that age them."""
 
     run_id: str
     thread_id: str
     deployment: str
     resume: bool
     priority: int = 1
+    waited_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -164,7 +166,14 @@ class SchedulerCore:
             run.state, run.deployment, run.slice_steps = RunState.RUNNING, dep, 0
             run.step_started = now
             out.append(
-                Dispatch(run.spec.run_id, run.spec.thread_id, dep, run.switched_out, run.spec.priority)
+                Dispatch(
+                    run.spec.run_id,
+                    run.spec.thread_id,
+                    dep,
+                    run.switched_out,
+                    run.spec.priority,
+                    max(0.0, now - run.ready_since),
+                )
             )
             run.switched_out = False
         return out

@@ -10,8 +10,9 @@ slots it holds from the worker's heartbeat, and gives its slot back when the run
 
 Waiting is a queue ordered across workers, so the scheduler's priority order, aging included,
 holds globally: a refused run becomes a waiter in ``{prefix}:{deployment}:wait`` scored by
-``arrival + class × aging`` (lower first), as the local PriorityPolicy ranks by ``class −
-waited / aging_s``: every ``aging_s`` a waiter has waited counts as one class more urgent, so a
+``arrival + class × aging`` (lower first; ``arrival`` is backdated by the time the run already
+waited ready in its worker's queue), as the local PriorityPolicy ranks by ``class − waited /
+aging_s``: every ``aging_s`` a waiter has waited counts as one class more urgent, so a
 low-priority run that has waited longer than ``aging_s`` per class of difference goes ahead of
 a newcomer and a stream of urgent runs cannot starve it across workers. Lower numbers are more
 urgent, as in the scheduler (0 high, 1 normal, 2 low; clamped to [0, 63]). ``arrival`` is the
@@ -74,6 +75,7 @@ _MAX_PRIORITY = 63  # classes are clamped to [0, 63]: the score keeps 6 bits for
 _SUB = 64  # arrival resolution: 1/64 ms
 _EPOCH_MS = 1_700_000_000_000  # arrivals count from here (2023-11-14): scores stay below 2**53
 _MAX_AGING_MS = 2**31  # ~25 days per class: beyond that, classes are strict in practice
+_MAX_WAITED_MS = 86_400_000  # a run's earlier wait counts up to a day (keeps scores positive)
 _PURGE_LIMIT = 256  # expired waiters dropped per script call (bounded work per call)
 # attempts of waiting runs in flight per instance: a wake-up of many local waiters at once (a
 # subscription confirmed) must not exhaust the client's connection pool (redis-py: 100)
@@ -91,9 +93,10 @@ if #dead > 0 then
   redis.call('ZREM', KEYS[3], unpack(dead))
 end
 """
-# ARGV = limit, ttl_ms, holder, priority, aging (1/64 ms). 1 when the holder now has a slot. A new
-# waiter's arrival is max(TIME, last arrival + 1) in 1/64 ms; its score (arrival + class × aging)
-# × 64 + (63 − class): integers below 2**53, written with %.0f (Lua's default %.14g rounds).
+# ARGV = limit, ttl_ms, holder, priority, aging, waited (both 1/64 ms). 1 when the holder now has a
+# slot. A new waiter's arrival is max(TIME, last arrival + 1) in 1/64 ms; its score (arrival −
+# waited + class × aging) × 64 + (63 − class): integers below 2**53, written with %.0f (Lua's
+# default %.14g rounds).
 _ACQUIRE = (
     _PURGE
     + f"""
@@ -114,7 +117,8 @@ else
   local arrival = (now - {_EPOCH_MS}) * {_SUB} + math.floor((usec % 1000) * {_SUB} / 1000)
   arrival = math.max(arrival, tonumber(redis.call('GET', KEYS[4]) or '0') + 1)
   redis.call('SET', KEYS[4], string.format('%.0f', arrival))
-  local score = (arrival + prio * tonumber(ARGV[5])) * {_MAX_PRIORITY + 1} + {_MAX_PRIORITY} - prio
+  local aged = arrival - tonumber(ARGV[6]) + prio * tonumber(ARGV[5])
+  local score = aged * {_MAX_PRIORITY + 1} + {_MAX_PRIORITY} - prio
   redis.call('ZADD', KEYS[2], string.format('%.0f', score), holder)
   granted = free > 0 and redis.call('ZRANK', KEYS[2], holder) < free
 end
@@ -248,20 +252,26 @@ class GlobalSlots:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def try_acquire(self, deployment: str, holder: str, priority: int | None = None) -> bool:
+    async def try_acquire(
+        self, deployment: str, holder: str, priority: int | None = None, waited_s: float = 0.0
+    ) -> bool:
         """One attempt; True when ``holder`` has one of ``deployment``'s slots (always for a
         deployment without a limit). Refused, the holder is (or stays) a waiter in the queue at
         ``priority`` (lower is more urgent; None: the normal class) and keeps its place on later
-        attempts. The holder counts as held here from before the request (see the class doc);
-        call :meth:`release` whatever the outcome: it also leaves the queue."""
+        attempts. ``waited_s``: how long the run already waited before this gate (ready in its
+        worker's queue); it joins the queue that much earlier, so the aging counts its whole wait
+        as the local PriorityPolicy does (up to a day). The holder counts as held here from
+        before the request (see the class doc); call :meth:`release` whatever the outcome: it
+        also leaves the queue."""
         limit = self._limits.get(deployment)
         if limit is None:
             return True
         prio = DEFAULT_PRIORITY if priority is None else min(max(int(priority), 0), _MAX_PRIORITY)
+        waited = min(max(0, round(waited_s * 1000)), _MAX_WAITED_MS) * _SUB  # in 1/64 ms
         self._held.setdefault(deployment, set()).add(holder)
         async with asyncio.timeout(self._call_timeout_s):
             got = await self._acquire(
-                keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio, self._aging]
+                keys=self._keys(deployment), args=[limit, self._ttl_ms, holder, prio, self._aging, waited]
             )
         return bool(got)
 
@@ -288,9 +298,12 @@ class GlobalSlots:
                     await self._renew(keys=self._keys(deployment), args=[self._ttl_ms, *sorted(holders)])
 
     @contextlib.asynccontextmanager
-    async def slot(self, deployment: str, run_id: str, priority: int | None = None) -> AsyncIterator[None]:
+    async def slot(
+        self, deployment: str, run_id: str, priority: int | None = None, waited_s: float = 0.0
+    ) -> AsyncIterator[None]:
         """Hold one of ``deployment``'s global slots for the block, waiting in the queue at
-        ``priority`` (lower is more urgent; None: the normal class) if needed. Cancellation
+        ``priority`` (lower is more urgent; None: the normal class), aged from ``waited_s``
+        seconds ago (:meth:`try_acquire`), if needed. Cancellation
         while waiting or running gives the slot back and leaves the queue; a Redis call that
         times out while waiting counts as a refused attempt."""
         if deployment not in self._limits:
@@ -298,27 +311,29 @@ class GlobalSlots:
             return
         holder = f"{run_id}:{uuid.uuid4().hex[:12]}"
         try:
-            await self._wait_for_slot(deployment, holder, priority)
+            await self._wait_for_slot(deployment, holder, priority, waited_s)
             yield
         finally:
             # shielded: a cancelled run still gives its slot back; release itself never raises
             await asyncio.shield(self.release(deployment, holder))
 
-    async def _attempt(self, deployment: str, holder: str, priority: int | None) -> bool:
+    async def _attempt(self, deployment: str, holder: str, priority: int | None, waited_s: float) -> bool:
         try:
             async with self._attempts:  # waiting for it is not a Redis call: not bounded
-                return await self.try_acquire(deployment, holder, priority)
+                return await self.try_acquire(deployment, holder, priority, waited_s)
         except (TimeoutError, OSError, RedisError):
             log.warning("global slot request for %s failed; retrying", deployment)
             return False
 
-    async def _wait_for_slot(self, deployment: str, holder: str, priority: int | None) -> None:
+    async def _wait_for_slot(
+        self, deployment: str, holder: str, priority: int | None, waited_s: float
+    ) -> None:
         base = _cancel_requests()
         wakeups = self._wakeups
         # registered before the first attempt: a release between it and the wait still wakes it
         wake = wakeups.register(deployment, holder) if wakeups is not None else None
         try:
-            got = await self._attempt(deployment, holder, priority)
+            got = await self._attempt(deployment, holder, priority, waited_s)
             _raise_if_cancel_lost(base)
             if got:
                 return
@@ -335,7 +350,7 @@ class GlobalSlots:
                             await wake.wait()
                     wake.clear()  # before the attempt: a release during it wakes the next wait
                 _raise_if_cancel_lost(base)
-                got = await self._attempt(deployment, holder, priority)
+                got = await self._attempt(deployment, holder, priority, waited_s)
                 _raise_if_cancel_lost(base)
                 if got:
                     return

@@ -180,3 +180,30 @@ async def test_a_low_waiter_that_waited_past_the_aging_goes_ahead_of_a_newer_hig
     await holder.leave()
     await asyncio.wait_for(asyncio.gather(low, high), 30.0)
     assert served == expected
+
+
+@pytest.mark.parametrize(
+    ("low_waited_s", "expected"), [(25.0, ["L", "H"]), (0.0, ["H", "L"])], ids=["aged", "fresh"]
+)
+async def test_the_wait_before_the_gate_counts_towards_the_aging(
+    clients: list[aioredis.Redis], gates: list[GlobalSlots], low_waited_s: float, expected: list[str]
+) -> None:
+    # aging 10 s a class: a low run (2 classes below high) that had already waited 25 s ready in
+    # its worker's queue ranks as if it had joined 25 s ago, i.e. 5 s ahead of a new high one.
+    x_worker, a, b = (GlobalSlots(c, {"d": 1}, ttl_s=30.0, poll_s=3600.0, aging_s=10.0) for c in clients)
+    gates += [x_worker, a, b]
+    holder = Holder(x_worker, "X")
+    await holder.start()
+    served: list[str] = []
+
+    async def run(slots: GlobalSlots, run_id: str, priority: int, waited_s: float) -> None:
+        async with slots.slot("d", run_id, priority, waited_s):
+            served.append(run_id)
+
+    low = asyncio.create_task(run(a, "L", LOW, low_waited_s))
+    await wait_for(queue_is(clients[0], ["L"]), "L to queue", 10.0)
+    high = asyncio.create_task(run(b, "H", HIGH, 0.0))
+    await wait_for(queue_is(clients[0], expected), f"H to queue as {expected}", 10.0)
+    await holder.leave()
+    await asyncio.wait_for(asyncio.gather(low, high), 30.0)
+    assert served == expected
