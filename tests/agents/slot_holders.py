@@ -28,3 +28,16 @@ class Holder:
         assert self.task is not None
         self._leave.set()
         await asyncio.wait_for(self.task, 10.0)
+
+
+class Served:
+    """Runs that held one of d's slots, in the order they got it."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    async def run(
+        self, slots: GlobalSlots, run_id: str, priority: int | None = None, waited_s: float = 0.0
+    ) -> None:
+        async with slots.slot("d", run_id, priority, waited_s):
+            self.order.append(run_id)

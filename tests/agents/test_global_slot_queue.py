@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from agents.scheduler.global_slots import GlobalSlots
 from tests.agents.procs import wait_for
-from tests.agents.slot_holders import Holder
+from tests.agents.slot_holders import Holder, Served
 
 HIGH, NORMAL, LOW = 0, 1, 2  # the scheduler's classes: lower is more urgent
 WAIT = "agents:slots:d:wait"
@@ -59,11 +59,7 @@ async def test_a_release_serves_high_priority_first_then_each_class_by_arrival(
     gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
-    served: list[str] = []
-
-    async def run(slots: GlobalSlots, run_id: str, priority: int) -> None:
-        async with slots.slot("d", run_id, priority):
-            served.append(run_id)
+    served = Served()
 
     tasks = []
     for slots, run_id, prio, expected in (
@@ -71,12 +67,12 @@ async def test_a_release_serves_high_priority_first_then_each_class_by_arrival(
         (a, "L2", LOW, ["L1", "L2"]),
         (b, "H", HIGH, ["H", "L1", "L2"]),  # arrives last, queued first
     ):
-        tasks.append(asyncio.create_task(run(slots, run_id, prio)))
+        tasks.append(asyncio.create_task(served.run(slots, run_id, prio)))
         await wait_for(queue_is(clients[0], expected), f"{run_id} to queue as {expected}", 10.0)
-    assert served == []
+    assert served.order == []
     await holder.leave()
     await asyncio.wait_for(asyncio.gather(*tasks), 30.0)
-    assert served == ["H", "L1", "L2"]
+    assert served.order == ["H", "L1", "L2"]
     assert await queued(clients[0]) == []
     assert int(await clients[0].zcard("agents:slots:d")) == 0
 
@@ -113,15 +109,11 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_is_served(
     gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
-    served: list[str] = []
+    served = Served()
 
-    async def run(slots: GlobalSlots, run_id: str) -> None:
-        async with slots.slot("d", run_id, NORMAL):
-            served.append(run_id)
-
-    first = asyncio.create_task(run(b, "C1"))
+    first = asyncio.create_task(served.run(b, "C1", NORMAL))
     await wait_for(queue_is(clients[0], ["C1"]), "C1 to queue", 10.0)
-    second = asyncio.create_task(run(a, "C2"))
+    second = asyncio.create_task(served.run(a, "C2", NORMAL))
     await wait_for(queue_is(clients[0], ["C1", "C2"]), "C2 to queue behind C1", 10.0)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -130,7 +122,7 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_the_next_one_is_served(
     assert b._held == {"d": set()}  # no longer renewed either
     await holder.leave()
     await asyncio.wait_for(second, 30.0)
-    assert served == ["C2"]
+    assert served.order == ["C2"]
     assert await queued(clients[0]) == []
 
 
@@ -161,13 +153,9 @@ async def test_a_low_waiter_that_waited_past_the_aging_goes_ahead_of_a_newer_hig
     gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
-    served: list[str] = []
+    served = Served()
 
-    async def run(slots: GlobalSlots, run_id: str, priority: int) -> None:
-        async with slots.slot("d", run_id, priority):
-            served.append(run_id)
-
-    low = asyncio.create_task(run(a, "L", LOW))
+    low = asyncio.create_task(served.run(a, "L", LOW))
     await wait_for(queue_is(clients[0], ["L"]), "L to queue", 10.0)
     queued_by = await redis_now(clients[0])  # L's arrival is at or before this, on Redis' clock
 
@@ -175,11 +163,11 @@ async def test_a_low_waiter_that_waited_past_the_aging_goes_ahead_of_a_newer_hig
         return await redis_now(clients[0]) > queued_by + 0.5
 
     await wait_for(aged, "0.5 s to pass on the Redis clock", 10.0)
-    high = asyncio.create_task(run(b, "H", HIGH))
+    high = asyncio.create_task(served.run(b, "H", HIGH))
     await wait_for(queue_is(clients[0], expected), f"H to queue as {expected}", 10.0)
     await holder.leave()
     await asyncio.wait_for(asyncio.gather(low, high), 30.0)
-    assert served == expected
+    assert served.order == expected
 
 
 @pytest.mark.parametrize(
@@ -194,16 +182,12 @@ async def test_the_wait_before_the_gate_counts_towards_the_aging(
     gates += [x_worker, a, b]
     holder = Holder(x_worker, "X")
     await holder.start()
-    served: list[str] = []
+    served = Served()
 
-    async def run(slots: GlobalSlots, run_id: str, priority: int, waited_s: float) -> None:
-        async with slots.slot("d", run_id, priority, waited_s):
-            served.append(run_id)
-
-    low = asyncio.create_task(run(a, "L", LOW, low_waited_s))
+    low = asyncio.create_task(served.run(a, "L", LOW, low_waited_s))
     await wait_for(queue_is(clients[0], ["L"]), "L to queue", 10.0)
-    high = asyncio.create_task(run(b, "H", HIGH, 0.0))
+    high = asyncio.create_task(served.run(b, "H", HIGH, 0.0))
     await wait_for(queue_is(clients[0], expected), f"H to queue as {expected}", 10.0)
     await holder.leave()
     await asyncio.wait_for(asyncio.gather(low, high), 30.0)
-    assert served == expected
+    assert served.order == expected
