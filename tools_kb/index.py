@@ -36,7 +36,7 @@ from tools_kb.decompose import decompose
 from tools_kb.dense import DenseIndex, Rows, centrality
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
-from tools_kb.lexical import LexicalIndex
+from tools_kb.lexical import LexicalIndex, tokenize
 from tools_kb.name_mentions import NameMentions
 from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
@@ -279,8 +279,11 @@ class ToolIndex:
         options: SearchOptions,
     ) -> list[list[SearchHit]]:
         """Blocking: the scoring and top-k of :meth:`search_many` for embedded texts."""
-        lexical = [self._lexical_scores(t, rows) for t in flat]
-        named = [self._named(t, rows) for t in flat]
+        # once per text, shared by BM25 and the name mentions (none needed by dense-only)
+        wanted = self._uses_lexical() or self.fusion.uses_name_bonus
+        tokens = [tokenize(t) if wanted else [] for t in flat]
+        lexical = [self._lexical_scores(t, rows) for t in tokens]
+        named = [self._named(t, rows) for t in tokens]
         out: list[list[SearchHit]] = []
         pos = 0
         for texts, weight in parts:
@@ -298,17 +301,18 @@ class ToolIndex:
             self.fusion is DENSE_ONLY or (self.fusion.kind == "weighted" and self.fusion.weight >= 1.0)
         )
 
-    def _lexical_scores(self, text: str, rows: Rows | None) -> npt.NDArray[np.float32] | None:
+    def _lexical_scores(self, tokens: Sequence[str], rows: Rows | None) -> npt.NDArray[np.float32] | None:
         if not self._uses_lexical():
             return None
-        lexical = self._lexical.scores(text)
+        lexical = self._lexical.scores_of(tokens)
         return lexical if rows is None else lexical[rows]
 
-    def _named(self, text: str, rows: Rows | None) -> npt.NDArray[np.float32] | None:
-        """``name_bonus`` for each visible tool ``text`` names, or None (no bonus, no name)."""
+    def _named(self, tokens: Sequence[str], rows: Rows | None) -> npt.NDArray[np.float32] | None:
+        """``name_bonus`` for each visible tool a text (its ``tokens``) names, or None (no
+        bonus, no name)."""
         if not self.fusion.uses_name_bonus:
             return None
-        named = self._mentions.mentioned_in(text)
+        named = self._mentions.mentioned(tokens)
         if named is None:
             return None
         named *= np.float32(self.fusion.name_bonus)

@@ -91,7 +91,11 @@ class LexicalIndex:
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """BM25 score of every row for ``query`` (plus the name-pair score when the index has
         names); zeros when no query term is known."""
-        tokens = tokenize(query)
+        return self.scores_of(tokenize(query))
+
+    def scores_of(self, tokens: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`scores` for a text already :func:`tokenize`-d (callers that use the tokens
+        for something else too tokenize once)."""
         out = self.scores_for_tokens(tokens)
         if self._pairs is not None:
             ids = [self._pair_vocab[g] for g in bigrams(tokens) if g in self._pair_vocab]
