@@ -143,8 +143,9 @@ class ToolIndex:
             self._embed_sync = None  # embedding on another thread than scoring: two hops
         self._dense = DenseIndex(vectors)
         self._centrality = centrality(self._dense.matrix)
-        self._lexical = LexicalIndex([d.lexical_text() for d in docs], names=[d.name_words for d in docs])
-        self._mentions = NameMentions([d.name_words for d in docs])
+        name_tokens = [tokenize(d.name_words) for d in docs]  # once: name pairs and mentions
+        self._lexical = LexicalIndex([d.lexical_text() for d in docs], name_tokens=name_tokens)
+        self._mentions = NameMentions(name_tokens)
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None

@@ -4,7 +4,7 @@ Tokens are lower-case words with identifiers split (``getWeather`` → ``get wea
 stop words dropped and Snowball-stemmed (PyStemmer), so "nurses" meets ``nurse``. Scores are
 raw BM25 (unbounded, 0 when no query term occurs in a document).
 
-Given the tools' ``names`` (their name words), a second BM25 over each name's adjacent token
+Given the tools' ``name_tokens`` (their name words, :func:`tokenize`-d), a second BM25 over each name's adjacent token
 pairs is added to the score: a query that says "weather forecast" in that order boosts
 ``getWeatherForecast`` over tools that only mention both words somewhere. It is a plain sum (a
 name pair weighs like any other BM25 term; no weight tuned).
@@ -57,8 +57,8 @@ def bigrams(tokens: Sequence[str]) -> list[str]:
 
 
 class LexicalIndex:
-    """Immutable BM25 index over documents given in row order; ``names`` (same order) adds the
-    name-pair BM25 described in the module docstring."""
+    """Immutable BM25 index over documents given in row order; ``name_tokens`` (same order, each
+    name's :func:`tokenize` stems) adds the name-pair BM25 described in the module docstring."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class LexicalIndex:
         *,
         k1: float = 1.2,
         b: float = 0.75,
-        names: Sequence[str] | None = None,
+        name_tokens: Sequence[Sequence[str]] | None = None,
     ) -> None:
         self._n = len(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
@@ -76,10 +76,10 @@ class LexicalIndex:
         self._vocab: dict[str, int] = dict(self._bm25.vocab_dict) if self._n else {}
         self._pairs: Any = None
         self._pair_vocab: dict[str, int] = {}
-        if names is not None:
-            if len(names) != self._n:
-                raise ValueError("names and texts differ in length")
-            grams = [bigrams(tokenize(n)) for n in names]
+        if name_tokens is not None:
+            if len(name_tokens) != self._n:
+                raise ValueError("name_tokens and texts differ in length")
+            grams = [bigrams(n) for n in name_tokens]
             if any(grams):
                 self._pairs = bm25s.BM25(k1=k1, b=b)
                 self._pairs.index([g or [""] for g in grams], show_progress=False)

@@ -20,18 +20,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from tools_kb.lexical import tokenize
-
 # A name word used by more than this share of the catalog's names is generic (in ToolE, "tool"
 # is in 20 % of the names; in Seal-Tools, "get" in 56 %; a tool's own subject word in < 1 %).
 GENERIC_SHARE = 0.05
 
 
 class NameMentions:
-    """Immutable; row i is the tool whose name words are ``name_words[i]``."""
+    """Immutable; row i is the tool whose name words, :func:`tools_kb.lexical.tokenize`-d, are
+    ``name_tokens[i]`` (the same tokens the lexical index's name pairs use)."""
 
-    def __init__(self, name_words: Sequence[str], *, generic_share: float = GENERIC_SHARE) -> None:
-        names = [set(tokenize(n)) for n in name_words]
+    def __init__(self, name_tokens: Sequence[Sequence[str]], *, generic_share: float = GENERIC_SHARE) -> None:
+        names = [set(n) for n in name_tokens]
         self._n = len(names)
         df = Counter(stem for stems in names for stem in stems)
         limit = max(1.0, generic_share * self._n)  # a word only one name uses is never generic
@@ -47,7 +46,7 @@ class NameMentions:
         return self._n
 
     def mentioned(self, tokens: Iterable[str]) -> npt.NDArray[np.float32] | None:
-        """1.0 for each tool that ``tokens`` (a text's :func:`tokenize` stems) name, else 0.0;
+        """1.0 for each tool that ``tokens`` (a text's :func:`tools_kb.lexical.tokenize` stems) name, else 0.0;
         None when the text names no tool (the common case: nothing to add)."""
         hits = [self._postings[t] for t in set(tokens) if t in self._postings]
         if not hits:
@@ -60,7 +59,3 @@ class NameMentions:
             return None
         out: npt.NDArray[np.float32] = named.astype(np.float32)
         return out
-
-    def mentioned_in(self, text: str) -> npt.NDArray[np.float32] | None:
-        """:meth:`mentioned` for a raw text."""
-        return self.mentioned(tokenize(text))

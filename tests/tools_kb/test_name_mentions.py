@@ -6,6 +6,7 @@ from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.documents import build_document
 from tools_kb.fusion import Fusion
 from tools_kb.index import ToolIndex
+from tools_kb.lexical import tokenize
 from tools_kb.name_mentions import NameMentions
 from tools_kb.tool import Tool
 
@@ -14,13 +15,17 @@ BASE = ["NewsTool", "WeatherTool", "MusicTool", "getWeatherForecast", "get_stock
 NAMES = BASE + [f"filler{a}{b}" for a in "abcdefgh" for b in "vwxyz"]
 
 
+def _mentions(names: list[str]) -> NameMentions:
+    return NameMentions([tokenize(n) for n in names])
+
+
 def _named(mentions: NameMentions, text: str) -> list[str]:
-    hits = mentions.mentioned_in(text)
+    hits = mentions.mentioned(tokenize(text))
     return [] if hits is None else [NAMES[i] for i in np.flatnonzero(hits)]
 
 
 def test_a_text_names_a_tool_when_it_has_every_distinctive_name_word() -> None:
-    mentions = NameMentions(NAMES)
+    mentions = _mentions(NAMES)
     # "tool" and "get" (3 of 46 names each) are generic: "news" alone names NewsTool.
     assert _named(mentions, "any recent news about the company?") == ["NewsTool"]
     # "weather" names WeatherTool; getWeatherForecast also needs "forecast".
@@ -31,20 +36,20 @@ def test_a_text_names_a_tool_when_it_has_every_distinctive_name_word() -> None:
 
 
 def test_nothing_named_gives_none_and_generic_only_names_are_never_named() -> None:
-    mentions = NameMentions(NAMES)
-    assert mentions.mentioned_in("book a table for two") is None
-    assert mentions.mentioned_in("") is None
+    mentions = _mentions(NAMES)
+    assert mentions.mentioned(tokenize("book a table for two")) is None
+    assert mentions.mentioned(tokenize("")) is None
     # getUser's only distinctive word is "user"; a text with just the generic "get" names nothing
-    assert mentions.mentioned_in("get it") is None
+    assert mentions.mentioned(tokenize("get it")) is None
     assert _named(mentions, "get the user") == ["getUser"]
 
 
 def test_a_word_used_by_one_name_is_distinctive_even_in_a_tiny_catalog() -> None:
-    mentions = NameMentions(["NewsTool", "WeatherTool"])
+    mentions = _mentions(["NewsTool", "WeatherTool"])
     assert len(mentions) == 2
-    hits = mentions.mentioned_in("news please")
+    hits = mentions.mentioned(tokenize("news please"))
     assert hits is not None and hits.tolist() == [1.0, 0.0]
-    assert mentions.mentioned_in("tool") is None  # "tool" is in both names
+    assert mentions.mentioned(tokenize("tool")) is None  # "tool" is in both names
 
 
 async def test_the_name_bonus_lifts_the_named_tool_over_a_better_lexical_match() -> None:

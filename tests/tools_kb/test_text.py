@@ -119,9 +119,9 @@ def test_name_pairs_favour_the_tool_whose_name_says_the_phrase_in_order() -> Non
     texts = ["forecast weather report", "weather forecast report"]
     plain = LexicalIndex(texts).scores("weather forecast for Paris")
     assert plain[0] == plain[1]
-    named = LexicalIndex(texts, names=["forecast of weather", "weather forecast"])
+    named = LexicalIndex(texts, name_tokens=[tokenize("forecast of weather"), tokenize("weather forecast")])
     scores = named.scores("weather forecast for Paris")
     assert scores[1] > scores[0] == plain[0]
     assert bigrams(["a", "b", "c"]) == ["a_b", "b_c"]
     with pytest.raises(ValueError):
-        LexicalIndex(texts, names=["only one"])
+        LexicalIndex(texts, name_tokens=[tokenize("only one")])
