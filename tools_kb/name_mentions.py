@@ -34,13 +34,22 @@ class NameMentions:
         self._n = len(names)
         df = Counter(stem for stems in names for stem in stems)
         limit = max(1.0, generic_share * self._n)  # a word only one name uses is never generic
-        distinctive = [{s for s in stems if df[s] <= limit} for stems in names]
-        self._required = np.asarray([len(d) for d in distinctive], dtype=np.int32)
-        rows: dict[str, list[int]] = {}
-        for row, stems in enumerate(distinctive):
+        self._ids: dict[str, int] = {}  # distinctive stem → id
+        stem_ids: list[int] = []
+        stem_rows: list[int] = []
+        for row, stems in enumerate(names):
             for stem in stems:
-                rows.setdefault(stem, []).append(row)
-        self._postings = {stem: np.asarray(r, dtype=np.int64) for stem, r in rows.items()}
+                if df[stem] <= limit:
+                    stem_ids.append(self._ids.setdefault(stem, len(self._ids)))
+                    stem_rows.append(row)
+        ids = np.asarray(stem_ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        # postings of stem i: self._rows[self._starts[i]:self._starts[i + 1]]
+        self._rows = np.asarray(stem_rows, dtype=np.int64)[order]
+        self._starts = np.searchsorted(ids[order], np.arange(len(self._ids) + 1))
+        self._required = np.bincount(np.asarray(stem_rows, dtype=np.int64), minlength=self._n).astype(
+            np.int32
+        )
 
     def __len__(self) -> int:
         return self._n
@@ -48,12 +57,12 @@ class NameMentions:
     def mentioned(self, tokens: Iterable[str]) -> npt.NDArray[np.float32] | None:
         """1.0 for each tool that ``tokens`` (a text's :func:`tools_kb.lexical.tokenize` stems) name, else 0.0;
         None when the text names no tool (the common case: nothing to add)."""
-        hits = [self._postings[t] for t in set(tokens) if t in self._postings]
+        hits = [self._ids[t] for t in set(tokens) if t in self._ids]
         if not hits:
             return None
         counts = np.zeros(self._n, dtype=np.int32)
-        for rows in hits:
-            counts[rows] += 1
+        for i in hits:
+            counts[self._rows[self._starts[i] : self._starts[i + 1]]] += 1
         named = (counts == self._required) & (self._required > 0)
         if not named.any():
             return None
