@@ -99,8 +99,7 @@ class ToolKBService:
                 self._enhancement = EnhancementExtras()
                 embedder = await rt.local_embedder()
                 assert rt.store is not None
-                tools_cfg = rt.snapshot.config.tools
-                per_tool = tools_cfg.learned_examples_per_tool
+                per_tool = rt.snapshot.config.tools.learned_examples_per_tool
                 kb = open_tool_kb(
                     embedder,
                     redis_url=rt.settings.redis_url,
@@ -110,7 +109,6 @@ class ToolKBService:
                         LearnedExamples(rt.store, max_per_tool=per_tool),
                         self._enhancement,
                     ),
-                    description_rows=tools_cfg.description_rows,
                 )
                 await kb.__aenter__()
                 try:

@@ -89,10 +89,8 @@ class ToolKB:
         refresh_interval_s: float = 2.0,
         extras: ExtrasSource | None = None,
         extras_interval_s: float = 30.0,
-        description_rows: bool = True,
     ) -> None:
         self._store = store
-        self._description_rows = description_rows
         self._embedder = embedder  # queries: the shared (cached, batching) embedder
         self._docs_embedder = _MemoEmbedder(embedder)
         self._fixed_fusion = fusion
@@ -155,11 +153,9 @@ class ToolKB:
                 fusion=fusion,
                 query_embedder=self._embedder,
                 extras=extras or None,
-                segment_rows=self._description_rows,
             )
             keep = {d.dense_text() for d in index.docs}
-            parts = self._description_rows
-            keep |= {x for d in index.docs for x in (*(d.segment_texts() if parts else ()), *d.extra)}
+            keep |= {x for d in index.docs for x in (*d.segment_texts(), *d.extra)}
             keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}
             self._docs_embedder.forget_except(keep)
             self._index, self._version = index, version
@@ -230,7 +226,6 @@ def open_tool_kb(
     refresh_interval_s: float = 2.0,
     extras: ExtrasSource | None = None,
     extras_interval_s: float = 30.0,
-    description_rows: bool = True,
 ) -> ToolKB:
     """The KB a gateway process uses: Redis-backed when a URL is set (replicas follow each
     other's writes through ``refresh_loop``), else the embedded SQLite file. Enter it in the
@@ -243,7 +238,6 @@ def open_tool_kb(
         refresh_interval_s=refresh_interval_s,
         extras=extras,
         extras_interval_s=extras_interval_s,
-        description_rows=description_rows,
     )
 
 

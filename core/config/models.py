@@ -186,10 +186,6 @@ class ToolsSettings(Frozen):
     llm: ToolRetrievalLLM | None = None
     learn_from_logs: bool = False  # a successful tool call adds its query to the tool's examples
     learned_examples_per_tool: int = Field(default=20, ge=1, le=1000)
-    # A dense row per part of a many-part tool description (tools_kb.documents): better matches
-    # for requests about one capability of a long description, at the cost of scanning those
-    # rows on every search (catalogs of one-sentence descriptions have none).
-    description_rows: bool = True
 
 
 class GatewayConfig(Frozen):

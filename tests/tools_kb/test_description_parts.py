@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from core.config.models import ToolsSettings
 from tests.tools_kb.fakes.embedder import HashingEmbedder
-from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.documents import build_document
 from tools_kb.evaluation import LabelledQuery, evaluate_catalog
 from tools_kb.fusion import DENSE_ONLY
 from tools_kb.index import ToolIndex
-from tools_kb.kb import ToolKB
 from tools_kb.tool import Tool
 
 OMNI = Tool(
@@ -76,22 +71,3 @@ async def test_eval_baselines_keep_one_plain_row_per_tool() -> None:
     _, dense = await evaluate_catalog([OMNI, PLAIN], queries, embedder, method="dense")
     assert auto.extra_rows == 3
     assert dense.extra_rows == 0
-
-
-async def test_the_kb_keeps_part_rows_across_rebuilds_and_can_do_without(tmp_path: Path) -> None:
-    embedder = HashingEmbedder()
-    async with ToolKB(SqliteCatalogStore(tmp_path / "a.sqlite"), embedder) as kb:
-        await kb.upsert([OMNI, PLAIN])
-        assert kb.index.extra_rows == 3
-        embedder.calls.clear()
-        await kb.upsert([Tool("newTool", "brand new capability")])
-        assert sum(embedder.calls) == 1  # the new document only: the parts' vectors were kept
-        assert kb.index.extra_rows == 3
-    async with ToolKB(SqliteCatalogStore(tmp_path / "b.sqlite"), embedder, description_rows=False) as kb:
-        await kb.upsert([OMNI, PLAIN])
-        assert kb.index.extra_rows == 0
-
-
-def test_the_gateway_config_turns_description_rows_off() -> None:
-    assert ToolsSettings().description_rows is True
-    assert ToolsSettings.model_validate({"description_rows": False}).description_rows is False
