@@ -104,9 +104,7 @@ class ToolSelector:
         index = self._indexes.get(key)
         if index is None:
             # Ad-hoc tool sets are small and change per caller: RRF needs no tuning.
-            index = await ToolIndex.build(
-                tools, self._embedder, fusion=RRF, correct_typos=False, segment_rows=False
-            )
+            index = await ToolIndex.build(tools, self._embedder, fusion=RRF, correct_typos=False)
             self._indexes[key] = index
             if len(self._indexes) > self._cache_size:
                 self._indexes.popitem(last=False)

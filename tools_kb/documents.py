@@ -3,26 +3,17 @@
 A document has fields (name words, description, parameter names + descriptions, tags). The dense
 text is what the embedder reads (name words first: MiniLM truncates at 256 word pieces); the
 lexical text is what BM25 tokenises — everything, with the name words repeated because a name
-is the most specific thing a tool has. A description made of several parts (sentences, or
-clauses between semicolons) also gives one dense text per part (``segment_texts``): the index
-adds them as extra rows of the tool, so a request about one capability of a long, many-sided
-description is not matched against the diluted vector of the whole only.
+is the most specific thing a tool has.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tools_kb.text import split_identifier, squash_spaces
 from tools_kb.tool import Tool
-
-# Where a description's parts end: after a sentence's end or a semicolon, before white space.
-_PART_END = re.compile(r"(?<=[.!?;])\s+")
-# A part shorter than this is a fragment ("Free.", "Beta version."), not a capability of its own.
-MIN_PART_WORDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +40,6 @@ class ToolDocument:
         """Name, parameters and tags only: the held-out view used to tune the fusion weight."""
         parts = [self.name_words, *(_param_phrase(p) for p in self.params), *self.tags]
         return squash_spaces(" ".join(parts))
-
-    def segment_texts(self) -> tuple[str, ...]:
-        """One dense text per part of a description that has two or more parts of at least
-        ``MIN_PART_WORDS`` words ("name words: part"); () otherwise. Fixed rules, read from the
-        tool alone (docs/benchmarks.md: measured once, not tuned)."""
-        parts = [p.strip(" .;") for p in _PART_END.split(self.description)]
-        parts = [p for p in parts if len(p.split()) >= MIN_PART_WORDS]
-        if len(parts) < 2:
-            return ()
-        return tuple(f"{self.name_words}: {p}" for p in parts)
 
     def lexical_text(self) -> str:
         parts = [self.name_words, self.name_words, self.description]

@@ -75,8 +75,7 @@ async def evaluate_catalog(
 ) -> tuple[dict[str, float], ToolIndex]:
     """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
     alone), then score ``queries``. Returns the issue-4 metrics and the index (for its tuning
-    report). ``decompose`` defaults to on for ``auto`` only, and so do the description-part rows
-    (the baselines embed one plain document per tool). ``build_embedder`` (default
+    report). ``decompose`` defaults to on for ``auto`` only. ``build_embedder`` (default
     ``embedder``; it must make the same vectors) embeds the catalog, ``embedder`` the queries."""
     index = await ToolIndex.build(
         tools,
@@ -84,7 +83,6 @@ async def evaluate_catalog(
         fusion=method_fusion(method),
         extras=extras,
         query_embedder=embedder,
-        segment_rows=(method == "auto"),  # baselines: one plain row per tool
     )
     options = SearchOptions(decompose=(method == "auto") if decompose is None else decompose)
     depth = max(k, 10)

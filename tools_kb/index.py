@@ -14,10 +14,9 @@ Pipeline for one query (``search``):
    the max, and then ``prior × centrality`` (z-scored mean cosine of the tool's vector to the
    catalog's, :func:`tools_kb.dense.centrality`): between near-equal candidates, the named tool
    and the broad tool win over the others.
-5. Extra dense rows: a tool's dense score is the max over its rows. Besides its document's row a
-   tool has one row per part of a many-part description (``segment_rows``,
-   :meth:`ToolDocument.segment_texts`) and one per enhancement text (``extras``, see
-   :mod:`tools_kb.enhance`; these are also appended to its BM25 document).
+5. Enhancement (``extras``, see :mod:`tools_kb.enhance`): each extra text of a tool is one more
+   dense row owned by that tool (a tool's dense score is the max over its rows) and is appended
+   to its BM25 document.
 6. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
    top score (adaptive k, at least ``min_k``).
 """
@@ -151,16 +150,11 @@ class ToolIndex:
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None
         self._extra_owner = np.zeros(0, dtype=np.int64)
-        self._extra_starts = np.zeros(0, dtype=np.int64)  # first row of each owner's run
         if extra_vectors is not None and extra_owner is not None and len(extra_owner):
             if extra_vectors.shape[0] != extra_owner.shape[0]:
                 raise ValueError("extra_vectors and extra_owner differ in length")
-            owner = np.asarray(extra_owner, dtype=np.int64)
-            order = np.argsort(owner, kind="stable")  # one run per owner: max-pool by reduceat
-            self._extra = DenseIndex(np.ascontiguousarray(extra_vectors[order]))
-            self._extra_owner = owner[order]
-            runs = np.flatnonzero(self._extra_owner[1:] != self._extra_owner[:-1]) + 1
-            self._extra_starts = np.concatenate(([0], runs)).astype(np.int64)
+            self._extra = DenseIndex(extra_vectors)
+            self._extra_owner = np.asarray(extra_owner, dtype=np.int64)
 
     @property
     def vectors(self) -> npt.NDArray[np.float32]:
@@ -169,7 +163,7 @@ class ToolIndex:
 
     @property
     def extra_rows(self) -> int:
-        """How many extra dense rows (description parts + enhancement texts) the index holds."""
+        """How many enhancement rows the dense index holds."""
         return int(self._extra_owner.shape[0])
 
     @classmethod
@@ -183,7 +177,6 @@ class ToolIndex:
         extras: Mapping[str, Sequence[str]] | None = None,
         compute: ComputeRunner | None = None,
         correct_typos: bool = True,
-        segment_rows: bool = True,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
@@ -192,9 +185,7 @@ class ToolIndex:
         typos in the tools' texts get their correction appended (:mod:`tools_kb.spelling`, found
         from the catalog alone; in a worker thread: the word list takes ~0.3 s and ~40 MB to
         load once per process); ad-hoc tool sets of one request pass False (in a handful of
-        tools almost every word is "used by one tool only", the rule's catalog signal). With
-        ``segment_rows`` each part of a many-part description gets a dense row of its own
-        (catalogs; ad-hoc tool sets pass False, so a chat request embeds one text per tool).
+        tools almost every word is "used by one tool only", the rule's catalog signal).
         Raises ValueError on duplicate tool names."""
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
@@ -208,9 +199,8 @@ class ToolIndex:
             if docs
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
-        rows = [(i, x) for i, d in enumerate(docs) for x in _extra_texts(d, segment_rows)]
-        owner = np.asarray([i for i, _ in rows], dtype=np.int64)
-        extra_vectors = await embedder.embed([x for _, x in rows]) if rows else None
+        owner = np.asarray([i for i, d in enumerate(docs) for _ in d.extra], dtype=np.int64)
+        extra_vectors = await embedder.embed([x for d in docs for x in d.extra]) if len(owner) else None
         tuning = None
         if fusion is None:
             tuning = await choose_fusion(plain, embedder)
@@ -350,8 +340,7 @@ class ToolIndex:
         dense = self._dense.scores(vector, rows, rows_key=tenant or "")
         if self._extra is not None:
             pooled = np.full(len(self.tools), -np.inf, dtype=np.float32)
-            starts = self._extra_starts
-            pooled[self._extra_owner[starts]] = np.maximum.reduceat(self._extra.scores(vector), starts)
+            np.maximum.at(pooled, self._extra_owner, self._extra.scores(vector))
             dense = np.maximum(dense, pooled if rows is None else pooled[rows])
         fused = dense if lexical is None else self.fusion(dense, lexical)
         return fused if named is None else fused + named
@@ -397,11 +386,6 @@ class ToolIndex:
             row = int(j) if rows is None else int(rows[j])
             hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
         return hits
-
-
-def _extra_texts(doc: ToolDocument, segment_rows: bool) -> tuple[str, ...]:
-    """The texts of a tool's extra dense rows: its description's parts, then its enhancements."""
-    return (*(doc.segment_texts() if segment_rows else ()), *doc.extra)
 
 
 def _documents(

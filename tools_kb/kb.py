@@ -154,8 +154,7 @@ class ToolKB:
                 query_embedder=self._embedder,
                 extras=extras or None,
             )
-            keep = {d.dense_text() for d in index.docs}
-            keep |= {x for d in index.docs for x in (*d.segment_texts(), *d.extra)}
+            keep = {d.dense_text() for d in index.docs} | {x for d in index.docs for x in d.extra}
             keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}
             self._docs_embedder.forget_except(keep)
             self._index, self._version = index, version

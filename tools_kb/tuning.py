@@ -30,17 +30,15 @@ WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 # ask for, so it is not tuned per catalog. Chosen as the largest value that did not lower
 # Recall@5 on any of the four public catalogs by more than 0.1 pt (0.01, 0.02, 0.03 tried;
 # docs/benchmarks.md); re-checked with the same rule and grid on the re-exported int8 vectors of
-# 615a53e: still 0.02 (0.03 costs Seal-Tools 0.3 pt); and again with the description-part rows
-# and a name bonus of 0.01 (session 5): still 0.02 (0.03 costs Seal-Tools 0.46 pt).
+# 615a53e: still 0.02 (0.03 costs Seal-Tools 0.3 pt).
 CENTRALITY_PRIOR = 0.02
 # Added to the fused score of each tool a text names (every distinctive word of its name occurs:
 # tools_kb.name_mentions). Not tuned per catalog either: pseudo-queries are the tools' own
 # descriptions, which often restate the name, so they would reward any bonus. Chosen by the
 # prior's rule (largest of 0.01 / 0.02 / 0.03 that lowers no catalog's Recall@5 by more than
-# 0.1 pt against none), then the prior re-checked with it; figures in docs/benchmarks.md. Was
-# 0.02 (session 4); re-checked when description parts got dense rows of their own (session 5):
-# 0.02 then costs API-Bank 0.48 pt and 0.03 0.29 pt, so the rule gives 0.01 (prior still 0.02).
-NAME_MENTION_BONUS = 0.01
+# 0.1 pt against none; 0.03 costs API-Bank 0.13 pt), then the prior re-checked with it (still
+# 0.02); figures in docs/benchmarks.md.
+NAME_MENTION_BONUS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
