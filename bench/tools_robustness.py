@@ -37,6 +37,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.tools_cmd import DEFAULT_CACHE, DEFAULT_MODELS
+
 Row = dict[str, Any]
 METRICS = ("recall@1", "recall@5", "ndcg@5", "sufficiency@5")
 BASELINES = ("dense", "bm25", "rrf")
@@ -156,10 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(key, value)
     p = argparse.ArgumentParser(prog="python -m bench.tools_robustness")
     p.add_argument("--data", type=Path, default=Path("../shared/data/tools"))
-    p.add_argument(
-        "--models-dir", type=Path, default=Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
-    )
-    p.add_argument("--vector-cache", type=Path, default=Path("var/tools_kb/vectors.sqlite"))
+    # the same defaults as `switchboard tools eval`, whose code path this bench runs
+    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--only", default="", help="comma-separated catalog names (default: all)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
