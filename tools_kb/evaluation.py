@@ -9,7 +9,7 @@ baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no decomposition), or ``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,20 +31,46 @@ class LabelledQuery:
 
 
 def read_queries(path: Path | str) -> list[LabelledQuery]:
-    """``{"id", "query", "gold": [names]}`` per line. Raises ValueError naming the line."""
+    """``{"id", "query", "gold": [names]}`` per line (``gold`` may be one name). Raises
+    ValueError naming the file and line: unreadable file, invalid JSON, a missing or empty
+    ``query``, a ``gold`` that is missing, empty or not names (an empty gold set would count as
+    found by Sufficiency and as missed by Recall)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text: {exc.reason}") from exc
     out: list[LabelledQuery] = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{lineno}"
         try:
             row = json.loads(line)
-            gold = row["gold"]
-            if isinstance(gold, str):
-                gold = [gold]
-            out.append(LabelledQuery(str(row.get("id", lineno)), str(row["query"]), tuple(map(str, gold))))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{lineno}: expected {{id, query, gold}}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: expected an object {{id, query, gold}}")
+        query = row.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"{where}: query: must be a non-empty string")
+        gold = row.get("gold")
+        if isinstance(gold, str):
+            gold = [gold]
+        if not isinstance(gold, list) or not gold or not all(isinstance(g, str) and g for g in gold):
+            raise ValueError(f"{where}: gold: must be a non-empty list of tool names")
+        out.append(LabelledQuery(str(row.get("id", lineno)), query, tuple(gold)))
     return out
+
+
+def unknown_gold(queries: Sequence[LabelledQuery], names: Iterable[str]) -> tuple[int, list[str]]:
+    """(how many queries name a gold tool that is not among ``names``, those names sorted):
+    such a tool can never be retrieved, so it counts as a miss."""
+    known = set(names)
+    missing = {g for q in queries for g in q.gold if g not in known}
+    affected = sum(1 for q in queries if any(g in missing for g in q.gold))
+    return affected, sorted(missing)
 
 
 def method_fusion(method: str) -> Fusion | None:

@@ -48,7 +48,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", help="evaluate retrieval on a catalog and a labelled query file")
     ev.add_argument("--catalog", required=True, type=Path)
     ev.add_argument("--queries", required=True, type=Path)
-    ev.add_argument("--k", type=int, default=5)
+    ev.add_argument(
+        "--k", type=int, default=5, help="hits per query (at least 10 are ranked: the metrics go to @10)"
+    )
     ev.add_argument("--llm", action="store_true", help="enhance tool documents with the configured model")
     ev.add_argument(
         "--llm-base-url", default=None, help="OpenAI-compatible server (default: the local SmolLM2)"
@@ -147,14 +149,28 @@ def _build_embedder(args: argparse.Namespace, query_embedder: Any) -> Any:
 
 async def _eval(args: argparse.Namespace) -> int:
     from core.errors import ConfigError, SwitchboardError
-    from tools_kb.evaluation import evaluate_catalog, read_queries
+    from tools_kb.evaluation import evaluate_catalog, method_fusion, read_queries, unknown_gold
     from tools_kb.loaders import load_tools_file
 
     try:
         tools = load_tools_file(args.catalog)
+        # Checked before the (long) build; the queries reach nothing until the index exists.
+        method_fusion(args.method)
+        queries = read_queries(args.queries)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    affected, missing = unknown_gold(queries, (t.name for t in tools))
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (" …" if len(missing) > 5 else "")
+        print(
+            f"warning: {affected} of {len(queries)} queries name gold tools that are not in "
+            f"{args.catalog} ({len(missing)}: {shown}); they count as misses",
+            file=sys.stderr,
+        )
     extras = None
     if args.llm:
         try:
@@ -162,7 +178,6 @@ async def _eval(args: argparse.Namespace) -> int:
         except SwitchboardError as exc:
             print(f"--llm: {exc.message}", file=sys.stderr)
             return 1
-    queries = read_queries(args.queries)  # read only after the tools were enhanced
     started = time.perf_counter()
     embedder = _embedder(args)
     metrics, index = await evaluate_catalog(

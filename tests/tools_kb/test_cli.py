@@ -51,6 +51,58 @@ def test_eval_prints_exactly_the_contract_keys(
     assert out["recall@5"] >= 0.75  # four easy queries on a 12-tool catalog
 
 
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('{"id": 1, "query": "send an email"}', "queries.jsonl:2: gold: must be a non-empty list"),
+        ('{"id": 1, "query": "send an email", "gold": []}', "queries.jsonl:2: gold: must be a non-empty"),
+        ('{"id": 1, "query": "", "gold": ["sendEmail"]}', "queries.jsonl:2: query: must be a non-empty"),
+        ('{"id": 1, "query": "send an email", "gold": [3]}', "queries.jsonl:2: gold: must be"),
+        ('{"id": 1, "query": "send an email"', "queries.jsonl:2:35: invalid JSON"),
+        ('["send an email"]', "queries.jsonl:2: expected an object"),
+    ],
+)
+def test_eval_rejects_a_bad_query_line_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, says: str
+) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"id": 0, "query": "email Bob", "gold": ["sendEmail"]}\n' + line + "\n")
+    code = main(["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries)])
+    assert code == 1
+    assert says in capsys.readouterr().err
+
+
+def test_eval_reports_a_missing_query_file_and_an_unknown_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = str(DATA / "catalog.jsonl")
+    missing = str(tmp_path / "nope.jsonl")
+    assert main(["tools", "eval", "--catalog", catalog, "--queries", missing]) == 1
+    assert f"{missing}: cannot read" in capsys.readouterr().err
+    queries = str(DATA / "queries.jsonl")
+    assert main(["tools", "eval", "--catalog", catalog, "--queries", queries, "--method", "best"]) == 1
+    assert "unknown method 'best'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_warns_when_gold_tools_are_not_in_the_catalog(
+    prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": 1, "query": "send an email to Bob", "gold": ["sendEmail"]}\n'
+        '{"id": 2, "query": "book me a taxi", "gold": ["bookTaxi", "sendEmail"]}\n'
+    )
+    args = ["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries), "--json"]
+    args += ["--models-dir", str(prepared_models_dir), "--embedder", "onnx"]
+    assert main([*args, "--vector-cache", str(tmp_path / "v.sqlite")]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 2 queries name gold tools that are not in" in captured.err
+    assert "'bookTaxi'" in captured.err
+    out = json.loads(captured.out)
+    assert out["n"] == 2 and out["sufficiency@10"] <= 0.5  # the unknown tool counts as a miss
+
+
 def test_add_list_remove_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "c.sqlite")
     assert main(["tools", "add", str(DATA / "catalog.jsonl"), "--db", db]) == 0
