@@ -110,7 +110,7 @@ DOMAINS = [
 
 def synthetic_tools(n: int, seed: int = 0) -> list[dict[str, object]]:
     rng = random.Random(seed)
-    out = []
+    out: list[dict[str, object]] = []
     for i in range(n):
         v, o, d = rng.choice(VERBS), rng.choice(OBJECTS), rng.choice(DOMAINS)
         name = f"{v}{o.title()}{d.title().replace(' ', '')}{i}"
@@ -241,8 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    for key, value in (("OMP_NUM_THREADS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
-        os.environ.setdefault(key, value)
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
         results[str(size)] = asyncio.run(

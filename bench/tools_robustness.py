@@ -150,12 +150,7 @@ async def run(data: Path, models_dir: Path, cache: Path | None, only: Sequence[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    for key, value in (
-        ("OMP_NUM_THREADS", "1"),
-        ("HF_HUB_OFFLINE", "1"),
-        ("TOKENIZERS_PARALLELISM", "false"),
-    ):
-        os.environ.setdefault(key, value)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # one thread: see bench/__init__.py
     p = argparse.ArgumentParser(prog="python -m bench.tools_robustness")
     p.add_argument("--data", type=Path, default=Path("../shared/data/tools"))
     # the same defaults as `switchboard tools eval`, whose code path this bench runs

@@ -8,6 +8,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from core.threads import default_to_one_thread
+
 # subcommand → module that defines ``register(parser)`` and ``run(args) -> int``
 _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("gateway.cli.serve_cmd", "run the gateway (uvicorn)"),
@@ -32,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     name = args_list[0]
+    default_to_one_thread()  # before the command's module imports numpy or ONNX Runtime
     module = importlib.import_module(_COMMANDS[name][0])
     cmd_parser = argparse.ArgumentParser(prog=f"switchboard {name}", description=_COMMANDS[name][1])
     module.register(cmd_parser)
