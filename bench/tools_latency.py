@@ -3,7 +3,9 @@
 For synthetic catalogs (default 10k and 100k tools) it builds a ToolIndex with the hot-path ONNX
 embedder (tool documents embedded, BM25 built, fusion tuned on pseudo-queries) and times
 single-intent searches end to end — query embedding, dense + BM25 scoring, fusion, top-k —
-one at a time on one thread. Prints per size ``{"p50_ms", "p99_ms", "build_tools_per_s"}``.
+one at a time on one thread. Prints per size ``{"p50_ms", "p99_ms", "build_tools_per_s"}``, and
+``p50_ms_float32_scan``: the same searches with the int8 prefilter off (every query scans the
+whole float32 matrix; :mod:`tools_kb.bounded_topk`), timed in alternating blocks with them.
 
 Synthetic tools are built from word lists (verb × object × domain), so documents are short and
 distinct like real catalogs'; queries paraphrase random tools. ``--build-limit N`` embeds at
@@ -197,18 +199,29 @@ async def run_size(
         vectors = np.vstack([vectors, extra.astype(np.float32)])
         docs = [build_document(t) for t in tools]
         index = ToolIndex(tools, docs, vectors, embedder, index.fusion, index.tuning)
+    # The same index scanning the whole float32 matrix for every query (no int8 prefilter),
+    # timed on the same queries in alternating blocks of 25 with the shipped one (blocks, so
+    # neither evicts the other's data between its own queries): the prefilter's gain, same minute.
+    full_scan = ToolIndex(index.tools, index.docs, index.vectors, embedder, index.fusion, prefilter=False)
     qs = synthetic_queries(raw, queries)
-    for q in qs[:10]:
-        await index.search(q, 5)  # warm-up
-    times = []
-    for q in qs:
-        s = time.perf_counter()
+    for q in qs[:10]:  # warm-up
         await index.search(q, 5)
-        times.append((time.perf_counter() - s) * 1000)
+        await full_scan.search(q, 5)
+    times: list[float] = []
+    full_times: list[float] = []
+    for b, start in enumerate(range(0, len(qs), 25)):
+        pair = ((index, times), (full_scan, full_times))
+        for which, out in pair if b % 2 else pair[::-1]:
+            for q in qs[start : start + 25]:
+                s = time.perf_counter()
+                await which.search(q, 5)
+                out.append((time.perf_counter() - s) * 1000)
     times.sort()
     return {
         "p50_ms": round(statistics.median(times), 3),
         "p99_ms": round(times[int(0.99 * (len(times) - 1))], 3),
+        "p50_ms_float32_scan": round(statistics.median(full_times), 3),
+        "int8_prefilter": index.prefiltered,
         "build_tools_per_s": round(build_rate, 1),
         "tools": n,
         "embedded_at_build": built,

@@ -72,12 +72,12 @@ def weighted(dense: Scores, lexical: Scores, weight: float) -> Scores:
         return dense.astype(np.float32, copy=False)
     if weight <= 0.0:
         return lexical.astype(np.float32, copy=False)
-    out = _scaled(dense, weight)
-    out += _scaled(lexical, 1.0 - weight)
+    out = scaled(dense, weight)
+    out += scaled(lexical, 1.0 - weight)
     return out
 
 
-def _scaled(s: Scores, factor: float) -> Scores:
+def scaled(s: Scores, factor: float) -> Scores:
     """``factor * minmax(s)`` as a new float32 array (two passes over ``s``, no temporaries)."""
     lo = float(s.min()) if s.size else 0.0
     hi = float(s.max()) if s.size else 0.0

@@ -204,3 +204,31 @@ async def test_through_cache_and_batching_the_scoring_runs_on_the_inner_compute_
         assert set(b.threads) == {await inline.compute.run(threading.get_ident)}
     finally:
         inline.compute.shutdown()
+
+
+async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefilter() -> None:
+    from tools_kb.dense_bounds import MIN_ROWS
+
+    verbs = ["get", "create", "delete", "search", "book", "cancel", "send", "convert", "track", "list"]
+    things = ["invoice", "flight", "hotel", "order", "ticket", "email", "meeting", "photo", "song", "lead"]
+    tools = [
+        Tool(
+            f"{verbs[i % 10]}{things[i // 10 % 10].title()}{i}",
+            f"{verbs[i % 10].title()} a {things[i // 10 % 10]} in region {i % 37} for team {i % 53}",
+            None,
+            (),
+            None,  # all public: the prefilter serves searches over every row
+        )
+        for i in range(MIN_ROWS + 200)
+    ]
+    embedder = HashingEmbedder()
+    fast = await ToolIndex.build(tools, embedder, fusion=Fusion("weighted", 0.6, prior=0.02, name_bonus=0.02))
+    plain = ToolIndex(fast.tools, fast.docs, fast.vectors, embedder, fast.fusion, prefilter=False)
+    assert fast._bounded is not None and plain._bounded is None
+    queries = ["book a hotel in region 4", "send an email for team 12. Also cancel the flight", "track order"]
+    for options in (SearchOptions(), SearchOptions(min_score_ratio=0.7, min_k=2)):
+        got = await fast.search_many(queries, 10, None, options)
+        want = await plain.search_many(queries, 10, None, options)
+        assert [[h.name for h in hits] for hits in got] == [[h.name for h in hits] for hits in want]
+        for a, b in zip(got, want, strict=True):
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
