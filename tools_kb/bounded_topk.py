@@ -21,15 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tools_kb.dense_bounds import BoundedScan
 from tools_kb.fusion import scaled
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+
+
+class Approximator(Protocol):
+    """Approximate cosines of queries with every row, and one bound per query on their error
+    (:class:`tools_kb.dense_bounds.BoundedScan`, :class:`tools_kb.dense_bounds.RowView`)."""
+
+    def approx(self, queries: F32) -> tuple[F32, F32]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +114,7 @@ class _Text:
 
 
 def bounded_top(
-    scan: BoundedScan,
+    scan: Approximator,
     matrix: F32,
     texts: Sequence[TextScores],
     *,

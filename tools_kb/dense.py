@@ -53,11 +53,12 @@ class DenseIndex:
         """Cosine of ``query`` (dim,) or ``(q, dim)`` with every row, or with ``rows`` only
         (result aligned with ``rows``). ``rows_key`` names the row set for the sub-matrix cache
         (e.g. the tenant); without it the rows' bytes are the key."""
-        m = self._m if rows is None else self._submatrix(rows, rows_key)
+        m = self._m if rows is None else self.submatrix(rows, rows_key)
         out: npt.NDArray[np.float32] = query @ m.T if query.ndim == 2 else m @ query
         return out
 
-    def _submatrix(self, rows: Rows, rows_key: str | None) -> npt.NDArray[np.float32]:
+    def submatrix(self, rows: Rows, rows_key: str | None = None) -> npt.NDArray[np.float32]:
+        """The rows' matrix (read-only use), cached by ``rows_key`` as in :meth:`scores`."""
         key = rows_key.encode() if rows_key is not None else rows.tobytes()
         sub = self._subs.get(key)
         if sub is None:

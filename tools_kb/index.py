@@ -20,15 +20,17 @@ Pipeline for one query (``search``):
 6. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
    top score (adaptive k, at least ``min_k``).
 
-Steps 3, 4 and 6 on a big catalog (public rows, weighted fusion, no enhancement rows): the
-cosines come from an int8 copy of the matrix with a proven error bound, and only the tools whose
-score could reach the top-k are re-scored on their float32 rows (:mod:`tools_kb.bounded_topk`):
-the same hits and scores as scanning the whole float32 matrix, for a quarter of its bytes.
+Steps 3, 4 and 6 on a big catalog (≥ 4096 public tools, weighted fusion, no enhancement rows):
+the public rows' cosines come from an int8 copy of their matrix with a proven error bound (a
+tenant's own private rows are scored exactly), and only the tools whose score could reach the
+top-k are re-scored on their float32 rows (:mod:`tools_kb.bounded_topk`): the same hits and
+scores as scanning the visible float32 rows, for about a quarter of their bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -40,7 +42,7 @@ from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import decompose
 from tools_kb.dense import DenseIndex, Rows, centrality
-from tools_kb.dense_bounds import BoundedScan
+from tools_kb.dense_bounds import BoundedScan, RowView
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex, tokenize
@@ -166,14 +168,19 @@ class ToolIndex:
                 raise ValueError("extra_vectors and extra_owner differ in length")
             self._extra = DenseIndex(extra_vectors)
             self._extra_owner = np.asarray(extra_owner, dtype=np.int64)
-        # Public searches with a weighted fusion that uses the cosines re-score only the rows
-        # that can reach the top-k (tools_kb.bounded_topk); RRF needs every cosine's rank,
-        # enhancement rows their pooling; BM25 alone needs no cosine.
+        # With a weighted fusion that uses the cosines, searches re-score only the rows that can
+        # reach the top-k (tools_kb.bounded_topk): an int8 scan of the public rows, plus a
+        # tenant's own private rows scored exactly. RRF needs every cosine's rank, enhancement
+        # rows their pooling; BM25 alone needs no cosine.
+        public = self._visibility.public
         self._bounded = (
-            BoundedScan.build(self._dense.matrix)
+            BoundedScan.build(
+                self._dense.matrix if self._visibility.all_public else self._dense.matrix[public]
+            )
             if prefilter and self._extra is None and fusion.kind == "weighted" and fusion.weight > 0.0
             else None
         )
+        self._views: OrderedDict[str, RowView] = OrderedDict()  # LRU by tenant, like the sub-matrices
 
     @property
     def vectors(self) -> npt.NDArray[np.float32]:
@@ -313,10 +320,12 @@ class ToolIndex:
         pos = 0
         for texts, weight in parts:
             end = pos + len(texts)
-            if self._bounded is not None and rows is None:  # tenants: their rows, scanned
-                out.append(
-                    self._bounded_hits(vectors[pos:end], lexical[pos:end], named[pos:end], weight, k, options)
-                )
+            if self._bounded is not None:
+                texts_scores = [
+                    TextScores(v, lx, nm)
+                    for v, lx, nm in zip(vectors[pos:end], lexical[pos:end], named[pos:end], strict=True)
+                ]
+                out.append(self._bounded_hits(texts_scores, rows, tenant, weight, k, options))
                 pos = end
                 continue
             scores = self._combined(vectors[pos:end], lexical[pos:end], named[pos:end], rows, tenant, weight)
@@ -403,27 +412,50 @@ class ToolIndex:
 
     def _bounded_hits(
         self,
-        vectors: npt.NDArray[np.float32],
-        lexical: Sequence[npt.NDArray[np.float32] | None],
-        named: Sequence[npt.NDArray[np.float32] | None],
+        texts: list[TextScores],
+        rows: Rows | None,
+        tenant: str | None,
         clause_weight: float,
         k: int,
         options: SearchOptions,
     ) -> list[SearchHit]:
-        """:meth:`_top` of the public rows' combined scores, via :func:`bounded_top`."""
+        """:meth:`_top` of the visible rows' combined scores, via :func:`bounded_top` (``texts``:
+        lexical and name scores already restricted to ``rows``)."""
         assert self._bounded is not None
         prior = np.float32(self.fusion.prior) * self._centrality if self.fusion.uses_prior else None
+        scan: BoundedScan | RowView = self._bounded
+        matrix = self._dense.matrix
+        if rows is not None:
+            key = tenant or ""
+            matrix = self._dense.submatrix(rows, key)
+            scan = self._view(rows, key, matrix)
+            prior = None if prior is None else prior[rows]
         ranked = bounded_top(
-            self._bounded,
-            self._dense.matrix,
-            [TextScores(v, lx, nm) for v, lx, nm in zip(vectors, lexical, named, strict=True)],
+            scan,
+            matrix,
+            texts,
             weight=self.fusion.weight,
             clause_weight=clause_weight,
             prior=prior,
             k=k,
             floor=options.min_score_ratio is not None,
         )
-        return self._hits(ranked.rows, ranked.scores, ranked.floor, options)
+        catalog_rows = ranked.rows if rows is None else rows[ranked.rows]
+        return self._hits(catalog_rows, ranked.scores, ranked.floor, options)
+
+    def _view(self, rows: Rows, key: str, matrix: npt.NDArray[np.float32]) -> RowView:
+        """The public scan seen from ``rows`` (public rows + one tenant's own), cached by ``key``."""
+        assert self._bounded is not None
+        view = self._views.get(key)
+        if view is None:
+            public_pos = np.flatnonzero(np.isin(rows, self._visibility.public))
+            view = RowView(self._bounded, matrix, public_pos)
+            self._views[key] = view
+            if len(self._views) > 32:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(key)
+        return view
 
     def _hits(
         self,

@@ -206,29 +206,54 @@ async def test_through_cache_and_batching_the_scoring_runs_on_the_inner_compute_
         inline.compute.shutdown()
 
 
-async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefilter() -> None:
+def _big_catalog(private_every: int = 0) -> list[Tool]:
     from tools_kb.dense_bounds import MIN_ROWS
 
     verbs = ["get", "create", "delete", "search", "book", "cancel", "send", "convert", "track", "list"]
     things = ["invoice", "flight", "hotel", "order", "ticket", "email", "meeting", "photo", "song", "lead"]
-    tools = [
+    return [
         Tool(
             f"{verbs[i % 10]}{things[i // 10 % 10].title()}{i}",
             f"{verbs[i % 10].title()} a {things[i // 10 % 10]} in region {i % 37} for team {i % 53}",
             None,
             (),
-            None,  # all public: the prefilter serves searches over every row
+            frozenset({"acme" if i % 2 else "globex"}) if private_every and i % private_every == 0 else None,
         )
-        for i in range(MIN_ROWS + 200)
+        for i in range(MIN_ROWS + 1500)  # >= MIN_ROWS public with every 7th private
     ]
+
+
+@pytest.mark.parametrize("private_every", [0, 7])
+async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefilter(
+    private_every: int,
+) -> None:
+    """All public, or with private tools: each tenant's own rows are scored exactly beside the
+    public int8 scan, other tenants' rows never (compared with the plain scan of visible rows)."""
     embedder = HashingEmbedder()
+    tools = _big_catalog(private_every)
     fast = await ToolIndex.build(tools, embedder, fusion=Fusion("weighted", 0.6, prior=0.02, name_bonus=0.02))
     plain = ToolIndex(fast.tools, fast.docs, fast.vectors, embedder, fast.fusion, prefilter=False)
-    assert fast._bounded is not None and plain._bounded is None
+    assert fast.prefiltered and not plain.prefiltered
     queries = ["book a hotel in region 4", "send an email for team 12. Also cancel the flight", "track order"]
     for options in (SearchOptions(), SearchOptions(min_score_ratio=0.7, min_k=2)):
-        got = await fast.search_many(queries, 10, None, options)
-        want = await plain.search_many(queries, 10, None, options)
-        assert [[h.name for h in hits] for hits in got] == [[h.name for h in hits] for hits in want]
-        for a, b in zip(got, want, strict=True):
-            assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
+        for tenant in (None, "acme", "globex", "initech"):
+            got = await fast.search_many(queries, 10, tenant, options)
+            want = await plain.search_many(queries, 10, tenant, options)
+            assert [[h.name for h in hits] for hits in got] == [[h.name for h in hits] for hits in want]
+            for a, b in zip(got, want, strict=True):
+                assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
+                assert (
+                    all(h.tool.visible_to(tenant) for h in a)
+                    if tenant
+                    else all(h.tool.tenants is None for h in a)
+                )
+
+
+async def test_a_tenants_own_tools_rank_beside_the_public_ones() -> None:
+    embedder = HashingEmbedder()
+    tools = _big_catalog(7)
+    index = await ToolIndex.build(tools, embedder, fusion=Fusion("weighted", 0.6))
+    own = next(t for t in tools if t.tenants == frozenset({"acme"}))
+    hits = await index.search(own.description, 3, "acme")
+    assert hits[0].name == own.name
+    assert own.name not in [h.name for h in await index.search(own.description, 10, "globex")]
