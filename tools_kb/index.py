@@ -42,6 +42,7 @@ from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import decompose
 from tools_kb.dense import DenseIndex, Rows, centrality
+from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
 from tools_kb.dense_bounds import BoundedScan, RowView
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
@@ -135,9 +136,10 @@ class ToolIndex:
         extra_owner: npt.NDArray[np.int64] | None = None,
         compute: ComputeRunner | None = None,
         prefilter: bool = True,
+        prefilter_min_rows: int = PREFILTER_MIN_ROWS,
     ) -> None:
         """``extra_vectors`` (m, dim) are enhancement rows; ``extra_owner`` (m,) the tool row
-        each belongs to. ``prefilter`` (catalogs of at least ``dense_bounds.MIN_ROWS`` tools):
+        each belongs to. ``prefilter`` (catalogs of at least ``prefilter_min_rows`` public tools):
         public searches find their candidates on an int8 copy of the matrix and re-score them
         on the float32 rows (:mod:`tools_kb.bounded_topk`; the same hits and scores, to float32
         rounding); False scans the float32 matrix for every query. ``compute``: the thread
@@ -175,7 +177,8 @@ class ToolIndex:
         public = self._visibility.public
         self._bounded = (
             BoundedScan.build(
-                self._dense.matrix if self._visibility.all_public else self._dense.matrix[public]
+                self._dense.matrix if self._visibility.all_public else self._dense.matrix[public],
+                min_rows=prefilter_min_rows,
             )
             if prefilter and self._extra is None and fusion.kind == "weighted" and fusion.weight > 0.0
             else None
@@ -189,7 +192,7 @@ class ToolIndex:
 
     @property
     def prefiltered(self) -> bool:
-        """Whether public searches use the int8 prefilter (see ``prefilter``)."""
+        """Whether searches use the int8 prefilter (see ``prefilter``)."""
         return self._bounded is not None
 
     @property
