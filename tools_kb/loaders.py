@@ -4,12 +4,17 @@
 Every error names the file and line (JSONL) or the tool's position, then the tool and field:
 ``config/tools/crm.yaml: tools[3]: tool 'getLead': parameters.type: must be 'object'``.
 Nothing is returned for a file with any invalid tool (all-or-nothing per file).
+
+:func:`load_tools_repairing` is for measuring someone else's catalog (``switchboard tools
+eval``): instead of rejecting the file, it drops what is invalid in a tool (an unknown field, a
+malformed parameter schema or part of it, malformed tags) and says so, skipping only records that
+cannot be a tool (invalid JSON, no valid name, a name already seen).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,82 @@ def load_tools_file(path: Path | str) -> list[Tool]:
     if problems:
         raise ConfigError(problems)
     return tools
+
+
+def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
+    """All tools in one file that can be tools, and a message per repair or skip (file +
+    position, tool, field, what was done). Raises ConfigError only when the file cannot be read
+    or parsed as a whole."""
+    path = Path(path)
+    problems: list[str] = []
+    notes: list[str] = []
+    tools: list[Tool] = []
+    seen: set[str] = set()
+    for where, raw in _records(path, problems):
+        sep = "" if where[:1].isdigit() else " "
+        body = _flat(raw)
+        for _ in range(16):  # each pass repairs one field
+            try:
+                tool = parse_tool(body, where=where)
+            except ToolValidationError as exc:
+                repaired = _without(body, exc.field_path)
+                if repaired is None:
+                    notes.append(f"{path}:{sep}{where}: {exc.message}: skipped")
+                    break
+                notes.append(f"{path}:{sep}{where}: {exc.message}: dropped")
+                body = repaired
+                continue
+            if tool.name in seen:
+                notes.append(f"{path}:{sep}{where}: tool {tool.name!r}: name: defined twice: skipped")
+            else:
+                seen.add(tool.name)
+                tools.append(tool)
+            break
+    if not tools:  # unreadable, not a list of tools, or nothing in it can be a tool
+        raise ConfigError(problems + notes or [f"{path}: no tools"])
+    return tools, problems + notes  # invalid JSON lines (JSONL) are skipped records too
+
+
+def _flat(raw: Any) -> Any:
+    """The flat form ``{"name", "description", "parameters", "tags", ...}`` of an OpenAI-style
+    ``{"type": "function", "function": {...}}`` entry (other values unchanged)."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("function"), Mapping):
+        return {**raw["function"], **{k: raw[k] for k in ("tags", "tenants") if k in raw}}
+    return raw
+
+
+def _without(body: Any, field: str) -> dict[str, Any] | None:
+    """``body`` without the invalid ``field`` (as ToolValidationError names it), or None when
+    the record cannot be a tool (not an object, no valid name)."""
+    top = field.split(".")[0].split("[")[0]
+    if not isinstance(body, Mapping) or top in {"name", "(tool)", "function"}:
+        return None
+    out = dict(body)
+    params = out.get("parameters")
+    if field == "parameters.required" and isinstance(params, Mapping):
+        props = params.get("properties")
+        props = props if isinstance(props, Mapping) else {}
+        required = params.get("required")
+        kept = (
+            [r for r in required if isinstance(r, str) and r in props] if isinstance(required, list) else []
+        )
+        out["parameters"] = {**params, "required": kept}
+    elif field.startswith("parameters.properties.") and isinstance(params, Mapping):
+        name = field[len("parameters.properties.") :].removesuffix(".description")
+        props = dict(params.get("properties") or {})
+        schema = props.get(name)
+        if field.endswith(".description") and isinstance(schema, Mapping):
+            props[name] = {k: v for k, v in schema.items() if k != "description"}
+        else:
+            props[name] = {}
+        out["parameters"] = {**params, "properties": props}
+    elif top == "parameters":
+        out["parameters"] = None
+    elif top == "description":
+        out["description"] = ""
+    else:  # tags, tenants, an unknown field
+        out.pop(top, None)
+    return out
 
 
 def load_tools_dir(folder: Path | str) -> list[Tool]:

@@ -64,6 +64,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--json", action="store_true", help="print only the JSON metrics")
     ev.add_argument("--method", default="auto", help="auto (default) | dense | bm25 | rrf | weighted:W")
     ev.add_argument("--no-decompose", action="store_true", help="auto without multi-intent decomposition")
+    ev.add_argument(
+        "--strict",
+        action="store_true",
+        help="reject a catalog with any invalid tool (as `tools add` does) instead of dropping "
+        "the invalid parts with a warning",
+    )
     _embedder_args(ev)
 
     se = sub.add_parser("search", help="search the catalog")
@@ -150,10 +156,14 @@ def _build_embedder(args: argparse.Namespace, query_embedder: Any) -> Any:
 async def _eval(args: argparse.Namespace) -> int:
     from core.errors import ConfigError, SwitchboardError
     from tools_kb.evaluation import evaluate_catalog, method_fusion, read_queries, unknown_gold
-    from tools_kb.loaders import load_tools_file
+    from tools_kb.loaders import load_tools_file, load_tools_repairing
 
     try:
-        tools = load_tools_file(args.catalog)
+        if args.strict:
+            tools = load_tools_file(args.catalog)
+        else:
+            tools, notes = load_tools_repairing(args.catalog)
+            _warn_repairs(args.catalog, notes)
         # Checked before the (long) build; the queries reach nothing until the index exists.
         method_fusion(args.method)
         queries = read_queries(args.queries)
@@ -201,6 +211,20 @@ async def _eval(args: argparse.Namespace) -> int:
             print(f"  {key:15s} {value}")
         print(f"({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _warn_repairs(catalog: Path, notes: list[str], shown: int = 10) -> None:
+    """One stderr line per repaired or skipped record (the first ``shown``), then a count."""
+    if not notes:
+        return
+    for note in notes[:shown]:
+        print(f"warning: {note}", file=sys.stderr)
+    more = f" ({len(notes) - shown} more not shown)" if len(notes) > shown else ""
+    print(
+        f"warning: {catalog}: {len(notes)} invalid parts dropped or records skipped{more}; "
+        "--strict rejects such a catalog instead",
+        file=sys.stderr,
+    )
 
 
 async def _enhancement_texts(args: argparse.Namespace, tools: list[Any]) -> dict[str, tuple[str, ...]]:

@@ -103,6 +103,31 @@ def test_eval_warns_when_gold_tools_are_not_in_the_catalog(
     assert out["n"] == 2 and out["sufficiency@10"] <= 0.5  # the unknown tool counts as a miss
 
 
+@pytest.mark.slow
+def test_eval_measures_a_catalog_with_invalid_parts_and_strict_rejects_it(
+    prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [json.loads(line) for line in (DATA / "catalog.jsonl").read_text().splitlines() if line.strip()]
+    rows[0]["category"] = "weather"  # an unknown field
+    rows[1]["parameters"] = {"type": "object", "properties": {}, "required": ["amount"]}
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    base = ["tools", "eval", "--catalog", str(catalog), "--queries", str(DATA / "queries.jsonl"), "--json"]
+    assert main([*base, "--strict"]) == 1
+    assert "category: unknown field" in capsys.readouterr().err
+    args = [*base, "--models-dir", str(prepared_models_dir), "--embedder", "onnx"]
+    assert main([*args, "--vector-cache", str(tmp_path / "v.sqlite")]) == 0
+    captured = capsys.readouterr()
+    assert (
+        f"warning: {catalog}: line 1: tool 'getWeatherForecast': category: unknown field: dropped"
+        in captured.err
+    )
+    assert "parameters.required: names unknown properties ['amount']: dropped" in captured.err
+    assert "2 invalid parts dropped or records skipped" in captured.err
+    out = json.loads(captured.out)
+    assert out["n"] == 4 and out["recall@5"] >= 0.75  # both tools kept and found
+
+
 def test_add_list_remove_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "c.sqlite")
     assert main(["tools", "add", str(DATA / "catalog.jsonl"), "--db", db]) == 0
