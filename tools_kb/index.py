@@ -239,7 +239,10 @@ class ToolIndex:
         if fusion is None:
             tuning = await choose_fusion(plain, embedder)
             fusion = tuning.fusion
-        return cls(
+        # The constructor is CPU work (BM25, name mentions, centrality, the int8 prefilter:
+        # ~1 s at 10k tools): a worker thread, so a gateway's event loop keeps serving.
+        return await asyncio.to_thread(
+            cls,
             tools,
             docs,
             vectors,

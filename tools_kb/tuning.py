@@ -13,6 +13,7 @@ No user query and no gold label is read here.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,19 +82,9 @@ async def choose_fusion(
     held_out = [docs[i].text_without_description() for i in pool]
     queries = [docs[i].description for i in described]
     vectors = await embedder.embed([*held_out, *queries])
-    doc_vecs, query_vecs = vectors[: len(pool)], vectors[len(pool) :]
-    # Plain BM25, without the name-pair score the search index adds: a description often
-    # restates its tool's name word for word, so name pairs would let pseudo-queries match by
-    # copied text (tilting the weight to BM25), which the held-out documents exist to prevent.
-    lexical = LexicalIndex(held_out)
-    dense_scores = query_vecs @ doc_vecs.T
-    lexical_scores = np.stack([lexical.scores(q) for q in queries])
     targets = np.asarray([position[i] for i in described])
-
-    curve: dict[str, float] = {}
-    for w in WEIGHT_GRID:
-        curve[f"{w:.1f}"] = _mrr(Fusion("weighted", w), dense_scores, lexical_scores, targets)
-    curve["rrf"] = _mrr(RRF, dense_scores, lexical_scores, targets)
+    # CPU work (BM25 index, 11 fusions × the pseudo-queries): off the event loop.
+    curve = await asyncio.to_thread(_curve, held_out, queries, vectors, targets)
 
     best = max(curve[f"{w:.1f}"] for w in WEIGHT_GRID)
     plateau = [w for w in WEIGHT_GRID if curve[f"{w:.1f}"] >= best - tolerance]
@@ -109,6 +100,25 @@ async def choose_fusion(
             name_bonus=NAME_MENTION_BONUS,
         )
     return TuningReport(fusion, len(described), curve)
+
+
+def _curve(
+    held_out: Sequence[str], queries: Sequence[str], vectors: np.ndarray, targets: np.ndarray
+) -> dict[str, float]:
+    """Pseudo-query MRR of every weight on the grid and of RRF (``vectors``: the held-out
+    documents' rows, then the queries')."""
+    doc_vecs, query_vecs = vectors[: len(held_out)], vectors[len(held_out) :]
+    # Plain BM25, without the name-pair score the search index adds: a description often
+    # restates its tool's name word for word, so name pairs would let pseudo-queries match by
+    # copied text (tilting the weight to BM25), which the held-out documents exist to prevent.
+    lexical = LexicalIndex(held_out)
+    dense_scores = query_vecs @ doc_vecs.T
+    lexical_scores = np.stack([lexical.scores(q) for q in queries])
+    curve: dict[str, float] = {}
+    for w in WEIGHT_GRID:
+        curve[f"{w:.1f}"] = _mrr(Fusion("weighted", w), dense_scores, lexical_scores, targets)
+    curve["rrf"] = _mrr(RRF, dense_scores, lexical_scores, targets)
+    return curve
 
 
 def _mrr(fusion: Fusion, dense: np.ndarray, lexical: np.ndarray, targets: np.ndarray) -> float:

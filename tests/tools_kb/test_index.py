@@ -257,3 +257,27 @@ async def test_a_tenants_own_tools_rank_beside_the_public_ones() -> None:
     hits = await index.search(own.description, 3, "acme")
     assert hits[0].name == own.name
     assert own.name not in [h.name for h in await index.search(own.description, 10, "globex")]
+
+
+class _ThreadNoting(HashingEmbedder):
+    """Notes the thread that asks for its compute thread: the index constructor does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked_from: list[int] = []
+
+    @property
+    def compute(self) -> None:
+        import threading
+
+        self.asked_from.append(threading.get_ident())
+        return None
+
+
+async def test_build_constructs_the_index_off_the_event_loop(catalog: list[Tool]) -> None:
+    import threading
+
+    embedder = _ThreadNoting()
+    index = await ToolIndex.build(catalog, embedder)
+    assert embedder.asked_from and threading.get_ident() not in embedder.asked_from
+    assert (await index.search("weather forecast in Paris", 1))[0].name == "getWeatherForecast"
