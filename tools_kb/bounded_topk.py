@@ -7,14 +7,14 @@ clauses) and with the catalog's weighted fusion of dense weight w::
     f_t = cos_t + named_t                                                 (dense only)
     score = max(f_0, c · f_1, …, c · f_m) + prior           (w > 0 here)
 
-With :class:`tools_kb.dense_bounds.BoundedScan` every cosine is known to within ``eps``, so every
+With a :class:`tools_kb.dense_view.DenseView` every cosine is known to within ``eps``, so every
 score is known to within a bound Δ: ``w · eps / (hi − lo)`` per text (the min–max scale is exact:
 ``hi`` and ``lo`` are found by re-scoring the few rows that could hold them), the max over texts
 of ``c · δ_t``. A tool can be in the top k only if its upper bound reaches the k-th largest lower
 bound; those candidates (a few dozen at 10k tools) are re-scored exactly on their float32 rows,
 with the same float32 operations as the full scan, and ranked. The adaptive-k floor (the lowest
-score) is found the same way. RRF (ranks of every cosine) and enhancement rows are not handled
-here: the index scans the matrix for them.
+score) is found the same way. RRF (ranks of every cosine) is not handled here: the index scans
+the matrix for it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,18 @@ F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 
-class Approximator(Protocol):
-    """Approximate cosines of queries with every row, and one bound per query on their error
-    (:class:`tools_kb.dense_bounds.BoundedScan`, :class:`tools_kb.dense_bounds.RowView`)."""
+class CosineView(Protocol):
+    """The cosines of the visible tools (:class:`tools_kb.dense_view.DenseView`)."""
 
-    def approx(self, queries: F32) -> tuple[F32, F32]: ...
+    def __len__(self) -> int: ...
+
+    def approx(self, queries: F32) -> tuple[F32, F32]:
+        """(t, tools) approximate cosines and (t,) bounds: ``|exact − approx| ≤ eps[i]``."""
+        ...
+
+    def exact(self, positions: I64, queries: F32) -> F32:
+        """(len(positions), t) exact cosines of the tools at ``positions``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +66,9 @@ class _Text:
     """One text's approximate fused scores and their bound, and its exact fused scores on a
     subset of rows."""
 
-    def __init__(self, text: TextScores, approx: F32, eps: float, matrix: F32, weight: float) -> None:
+    def __init__(self, text: TextScores, approx: F32, eps: float, view: CosineView, weight: float) -> None:
         self.text = text
-        self.matrix = matrix
+        self.view = view
         self.dense_only = text.lexical is None
         self.lo = 0.0
         self.factor: np.float32 | None = None  # None: the cosine unscaled (dense only)
@@ -90,11 +97,12 @@ class _Text:
     def _exact_extreme(self, approx: F32, eps: float, *, top: bool) -> float:
         """The exact max (``top``) or min cosine: only rows within ``2 eps`` of the approximate
         extreme can hold it."""
+        query = self.text.vector[None, :]
         if top:
             rows = np.flatnonzero(approx >= np.float32(float(approx.max()) - 2 * eps))
-            return float((self.matrix[rows] @ self.text.vector).max())
+            return float(self.view.exact(rows, query).max())
         rows = np.flatnonzero(approx <= np.float32(float(approx.min()) + 2 * eps))
-        return float((self.matrix[rows] @ self.text.vector).min())
+        return float(self.view.exact(rows, query).min())
 
     def exact(self, rows: I64, cosines: F32) -> F32:
         """Exact fused scores of ``rows`` (``cosines``: their exact cosines for this text)."""
@@ -114,8 +122,7 @@ class _Text:
 
 
 def bounded_top(
-    scan: Approximator,
-    matrix: F32,
+    view: CosineView,
     texts: Sequence[TextScores],
     *,
     weight: float,
@@ -124,15 +131,16 @@ def bounded_top(
     k: int,
     floor: bool,
 ) -> Ranked:
-    """The exact top ``k`` rows of the combined score (see the module doc) and, with ``floor``,
-    the exact lowest score. ``prior``: the per-row prior term already scaled, or None."""
+    """The exact top ``k`` of the visible tools' combined score (see the module doc; rows are
+    positions in ``view``) and, with ``floor``, the exact lowest score. ``prior``: the per-tool
+    prior term already scaled (aligned with the view), or None."""
     if weight <= 0.0:
         raise ValueError("bounded_top needs a fusion that uses the cosines (weight > 0)")
-    n = matrix.shape[0]
+    n = len(view)
     k = max(0, min(k, n))
     queries = np.stack([t.vector for t in texts])
-    approx, eps = scan.approx(queries)
-    parts = [_Text(t, approx[i], float(eps[i]), matrix, weight) for i, t in enumerate(texts)]
+    approx, eps = view.approx(queries)
+    parts = [_Text(t, approx[i], float(eps[i]), view, weight) for i, t in enumerate(texts)]
     score = parts[0].fused
     delta = parts[0].delta
     for part in parts[1:]:
@@ -142,7 +150,7 @@ def bounded_top(
         score = score + prior
 
     def exact(rows: I64) -> F32:
-        cosines = matrix[rows] @ queries.T
+        cosines = view.exact(rows, queries)
         out = parts[0].exact(rows, cosines[:, 0])
         for i, part in enumerate(parts[1:], start=1):
             out = np.maximum(out, clause_weight * part.exact(rows, cosines[:, i]))

@@ -104,34 +104,3 @@ class BoundedScan:
         qnorm = np.linalg.norm(q.astype(np.float64), axis=1) * (1 + 1e-6)
         eps = qnorm * self._max_resid + 0.5 * step * STEP_MARGIN * self._max_l1 + SLACK
         return np.asarray(approx, dtype=np.float32), eps.astype(np.float32)
-
-
-class RowView:
-    """Approximate cosines over a tenant's visible rows: the public rows from the public
-    :class:`BoundedScan`, the tenant's own private rows (few) exactly from their float32 rows
-    (their error is 0, within the same bound). Other tenants' rows are never read."""
-
-    def __init__(
-        self, scan: BoundedScan, visible: npt.NDArray[np.float32], public_pos: npt.NDArray[np.int64]
-    ) -> None:
-        """``visible``: the visible rows' float32 matrix; ``public_pos``: the positions in it
-        of the public rows, in the order of the scan's rows."""
-        self._scan = scan
-        self._n = visible.shape[0]
-        self._public_pos = public_pos
-        self._own_pos = np.setdiff1d(np.arange(self._n), public_pos)
-        self._own = np.ascontiguousarray(visible[self._own_pos])
-        self._identity = len(public_pos) == self._n and bool(np.all(public_pos == np.arange(self._n)))
-
-    def approx(
-        self, queries: npt.NDArray[np.float32]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Like :meth:`BoundedScan.approx`, one column per visible row."""
-        approx, eps = self._scan.approx(queries)
-        if self._identity:
-            return approx, eps
-        out = np.empty((approx.shape[0], self._n), dtype=np.float32)
-        out[:, self._public_pos] = approx
-        if len(self._own_pos):
-            out[:, self._own_pos] = queries @ self._own.T
-        return out, eps

@@ -20,11 +20,12 @@ Pipeline for one query (``search``):
 6. Top-k; with ``min_score_ratio`` the list is cut where scores fall below that share of the
    top score (adaptive k, at least ``min_k``).
 
-Steps 3, 4 and 6 on a big catalog (≥ 4096 public tools, weighted fusion, no enhancement rows):
-the public rows' cosines come from an int8 copy of their matrix with a proven error bound (a
-tenant's own private rows are scored exactly), and only the tools whose score could reach the
-top-k are re-scored on their float32 rows (:mod:`tools_kb.bounded_topk`): the same hits and
-scores as scanning the visible float32 rows, for about a quarter of their bytes.
+Steps 3 to 6 on a big catalog (≥ 4096 public tools, weighted fusion): the public rows' cosines
+come from an int8 copy of their matrix with a proven error bound (a tenant's own private rows are
+scored exactly; enhancement rows have an int8 copy too, pooled per tool), and only the tools whose
+score could reach the top-k are re-scored on their float32 rows (:mod:`tools_kb.bounded_topk`,
+:mod:`tools_kb.dense_view`): the same hits and scores as scanning the visible float32 rows, for
+about a quarter of their bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import decompose
 from tools_kb.dense import DenseIndex, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
-from tools_kb.dense_bounds import BoundedScan, RowView
+from tools_kb.dense_bounds import BoundedScan
+from tools_kb.dense_view import DenseView, ExtraRows
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex, tokenize
@@ -170,20 +172,25 @@ class ToolIndex:
                 raise ValueError("extra_vectors and extra_owner differ in length")
             self._extra = DenseIndex(extra_vectors)
             self._extra_owner = np.asarray(extra_owner, dtype=np.int64)
-        # With a weighted fusion that uses the cosines, searches re-score only the rows that can
-        # reach the top-k (tools_kb.bounded_topk): an int8 scan of the public rows, plus a
-        # tenant's own private rows scored exactly. RRF needs every cosine's rank, enhancement
-        # rows their pooling; BM25 alone needs no cosine.
+        # With a weighted fusion that uses the cosines, searches re-score only the tools that can
+        # reach the top-k (tools_kb.bounded_topk): an int8 scan of the public rows, a tenant's own
+        # private rows scored exactly, enhancement rows int8-scanned and pooled per tool. RRF
+        # needs every cosine's rank; BM25 alone needs no cosine.
         public = self._visibility.public
         self._bounded = (
             BoundedScan.build(
                 self._dense.matrix if self._visibility.all_public else self._dense.matrix[public],
                 min_rows=prefilter_min_rows,
             )
-            if prefilter and self._extra is None and fusion.kind == "weighted" and fusion.weight > 0.0
+            if prefilter and fusion.kind == "weighted" and fusion.weight > 0.0
             else None
         )
-        self._views: OrderedDict[str, RowView] = OrderedDict()  # LRU by tenant, like the sub-matrices
+        self._extra_rows = (
+            ExtraRows(self._extra.matrix, self._extra_owner, len(self.tools))
+            if self._bounded is not None and self._extra is not None
+            else None
+        )
+        self._views: OrderedDict[str, DenseView] = OrderedDict()  # LRU by tenant, like the sub-matrices
 
     @property
     def vectors(self) -> npt.NDArray[np.float32]:
@@ -427,18 +434,11 @@ class ToolIndex:
     ) -> list[SearchHit]:
         """:meth:`_top` of the visible rows' combined scores, via :func:`bounded_top` (``texts``:
         lexical and name scores already restricted to ``rows``)."""
-        assert self._bounded is not None
         prior = np.float32(self.fusion.prior) * self._centrality if self.fusion.uses_prior else None
-        scan: BoundedScan | RowView = self._bounded
-        matrix = self._dense.matrix
         if rows is not None:
-            key = tenant or ""
-            matrix = self._dense.submatrix(rows, key)
-            scan = self._view(rows, key, matrix)
             prior = None if prior is None else prior[rows]
         ranked = bounded_top(
-            scan,
-            matrix,
+            self._view(rows, tenant or ""),
             texts,
             weight=self.fusion.weight,
             clause_weight=clause_weight,
@@ -449,13 +449,16 @@ class ToolIndex:
         catalog_rows = ranked.rows if rows is None else rows[ranked.rows]
         return self._hits(catalog_rows, ranked.scores, ranked.floor, options)
 
-    def _view(self, rows: Rows, key: str, matrix: npt.NDArray[np.float32]) -> RowView:
-        """The public scan seen from ``rows`` (public rows + one tenant's own), cached by ``key``."""
+    def _view(self, rows: Rows | None, key: str) -> DenseView:
+        """The cosines seen from ``rows`` (None: every tool; else the public ones + one tenant's
+        own), cached by ``key``."""
         assert self._bounded is not None
+        if rows is None:
+            key = "\0all"
         view = self._views.get(key)
         if view is None:
-            public_pos = np.flatnonzero(np.isin(rows, self._visibility.public))
-            view = RowView(self._bounded, matrix, public_pos)
+            public_pos = None if rows is None else np.flatnonzero(np.isin(rows, self._visibility.public))
+            view = DenseView(self._bounded, self._dense.matrix, rows, public_pos, self._extra_rows)
             self._views[key] = view
             if len(self._views) > 32:
                 self._views.popitem(last=False)

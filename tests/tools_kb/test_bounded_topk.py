@@ -9,6 +9,7 @@ import pytest
 
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.dense_bounds import BoundedScan
+from tools_kb.dense_view import DenseView, ExtraRows
 from tools_kb.fusion import weighted
 
 N = 5000
@@ -76,7 +77,8 @@ def test_same_ranking_scores_and_floor_as_the_full_scan(
     texts = _texts(matrix, n_texts, dense_only, seed)
     rng = np.random.default_rng(seed + 100)
     prior = None if seed % 2 else (np.float32(0.02) * rng.standard_normal(N)).astype(np.float32)
-    ranked = bounded_top(scan, matrix, texts, weight=weight, clause_weight=0.9, prior=prior, k=k, floor=True)
+    view = DenseView(scan, matrix, None, None, None)
+    ranked = bounded_top(view, texts, weight=weight, clause_weight=0.9, prior=prior, k=k, floor=True)
     want = _reference(matrix, texts, weight, 0.9, prior)
     kk = min(k, N)
     assert len(ranked.rows) == kk
@@ -88,14 +90,60 @@ def test_same_ranking_scores_and_floor_as_the_full_scan(
 
 def test_bm25_only_is_refused(catalog: tuple[np.ndarray, BoundedScan]) -> None:
     matrix, scan = catalog
+    view = DenseView(scan, matrix, None, None, None)
     with pytest.raises(ValueError, match="weight > 0"):
         bounded_top(
-            scan,
-            matrix,
-            _texts(matrix, 1, False, 0),
-            weight=0.0,
-            clause_weight=0.9,
-            prior=None,
-            k=5,
-            floor=False,
+            view, _texts(matrix, 1, False, 0), weight=0.0, clause_weight=0.9, prior=None, k=5, floor=False
         )
+
+
+@pytest.mark.parametrize("n_extra", [1, 3000])  # one row: scored exactly; many: int8-scanned
+def test_enhancement_rows_pool_into_their_tools_cosines(
+    catalog: tuple[np.ndarray, BoundedScan], n_extra: int
+) -> None:
+    """A tool's cosine is the max over its document row and its extra rows; tools without extra
+    rows keep their own (compared with that definition computed on the float32 rows)."""
+    matrix, scan = catalog
+    rng = np.random.default_rng(n_extra)
+    owner = rng.integers(0, N // 3, n_extra)  # two thirds of the tools have none
+    extra = _unit(matrix[owner] + 0.5 * rng.standard_normal((n_extra, DIM)))
+    extras = ExtraRows(extra, owner, N)
+    texts = _texts(matrix, 2, False, 9)
+    queries = np.stack([t.vector for t in texts])
+    pooled = np.full((2, N), -np.inf, dtype=np.float32)
+    for i in range(2):
+        np.maximum.at(pooled[i], owner, queries[i] @ extra.T)
+    want_cos = np.maximum(queries @ matrix.T, pooled)
+    # a tenant's view: 400 tools hidden (another tenant's), 50 its own (scored exactly), the rest
+    # public (the int8 scan of those rows)
+    shuffled = rng.permutation(N)
+    own, public = np.sort(shuffled[400:450]), np.sort(shuffled[450:])
+    visible = np.sort(np.concatenate([own, public]))
+    public_scan = BoundedScan.build(matrix[public])
+    assert public_scan is not None
+    views = [
+        (None, DenseView(scan, matrix, None, None, extras)),
+        (visible, DenseView(public_scan, matrix, visible, np.flatnonzero(np.isin(visible, public)), extras)),
+    ]
+    for rows, view in views:
+        cos = want_cos if rows is None else want_cos[:, rows]
+        approx, eps = view.approx(queries)
+        assert approx.shape == cos.shape
+        assert np.all(np.abs(approx - cos) <= eps[:, None])
+        picks = np.arange(0, len(view), 7)
+        np.testing.assert_allclose(view.exact(picks, queries), cos[:, picks].T, rtol=0, atol=1e-6)
+
+    def reference_with_extras(weight: float) -> np.ndarray:
+        scores = None
+        for i, t in enumerate(texts):
+            fused = weighted(want_cos[i], t.lexical, weight)
+            if t.named is not None:
+                fused = fused + t.named
+            scores = fused if i == 0 else np.maximum(scores, 0.9 * fused)
+        return scores
+
+    view = DenseView(scan, matrix, None, None, extras)
+    ranked = bounded_top(view, texts, weight=0.6, clause_weight=0.9, prior=None, k=10, floor=True)
+    want = reference_with_extras(0.6)
+    np.testing.assert_allclose(ranked.scores, np.sort(want)[::-1][:10], rtol=0, atol=1e-6)
+    assert ranked.floor == pytest.approx(float(want.min()), abs=1e-6)

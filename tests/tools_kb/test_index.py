@@ -223,18 +223,43 @@ def _big_catalog(private_every: int = 0) -> list[Tool]:
     ]
 
 
-@pytest.mark.parametrize("private_every", [0, 7])
+@pytest.mark.parametrize(("private_every", "with_extras"), [(0, False), (7, False), (0, True), (7, True)])
 async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefilter(
-    private_every: int,
+    private_every: int, with_extras: bool
 ) -> None:
     """All public, or with private tools: each tenant's own rows are scored exactly beside the
-    public int8 scan, other tenants' rows never (compared with the plain scan of visible rows)."""
+    public int8 scan, other tenants' rows never; with enhancement rows, pooled per tool
+    (compared with the plain scan of visible rows)."""
     embedder = HashingEmbedder()
     tools = _big_catalog(private_every)
-    fast = await ToolIndex.build(tools, embedder, fusion=Fusion("weighted", 0.6, prior=0.02, name_bonus=0.02))
-    plain = ToolIndex(fast.tools, fast.docs, fast.vectors, embedder, fast.fusion, prefilter=False)
+    extras = {
+        t.name: [f"how do I {t.name[:4]} my stuff quickly", "export the weekly report"] for t in tools[::5]
+    }
+    fast = await ToolIndex.build(
+        tools,
+        embedder,
+        fusion=Fusion("weighted", 0.6, prior=0.02, name_bonus=0.02),
+        extras=extras if with_extras else None,
+    )
+    assert (fast.extra_rows > 0) == with_extras
+    extra = fast._extra.matrix if fast._extra is not None else None
+    plain = ToolIndex(
+        fast.tools,
+        fast.docs,
+        fast.vectors,
+        embedder,
+        fast.fusion,
+        extra_vectors=extra,
+        extra_owner=fast._extra_owner,
+        prefilter=False,
+    )
     assert fast.prefiltered and not plain.prefiltered
-    queries = ["book a hotel in region 4", "send an email for team 12. Also cancel the flight", "track order"]
+    queries = [
+        "book a hotel in region 4",
+        "send an email for team 12. Also cancel the flight",
+        "track order",
+        "export the weekly report",
+    ]
     for options in (SearchOptions(), SearchOptions(min_score_ratio=0.7, min_k=2)):
         for tenant in (None, "acme", "globex", "initech"):
             got = await fast.search_many(queries, 10, tenant, options)
