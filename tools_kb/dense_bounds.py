@@ -17,12 +17,17 @@ build time (their largest values: one bound per query). A small absolute slack c
 :class:`tools_kb.index.ToolIndex` then re-scores, exactly on the float32 rows, every tool whose
 upper bound could reach the top-k: results and scores are those of the full float32 scan.
 
-The int8 kernel must not saturate (some pre-VNNI x86 kernels sum u8×s8 pairs in 16 bits): the
-build checks the bound on probe queries against the float32 scan and returns None when it does
-not hold, and the index then scans the float32 matrix as before.
+The int8 kernel must not saturate: x86 CPUs without VNNI add u8×s8 pairs in 16 bits, which two
+large neighbours overflow. On those the rows use 7 bits (±63, as ONNX Runtime's ``reduce_range``
+does for its weights; the bound follows the coarser step). The build also checks the bound on
+probe queries against the float32 scan and returns None when it does not hold, and the index then
+scans the float32 matrix as before.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -36,18 +41,29 @@ STEP_MARGIN = 1.01
 _PROBES = 16
 
 
+def int8_levels() -> int:
+    """127 where the CPU multiplies u8×s8 without 16-bit saturation (VNNI), else 63."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return 63
+    return 127 if re.search(r"\b(?:avx512_vnni|avx_vnni)\b", flags) else 63
+
+
 class BoundedScan:
     """Immutable after construction; ``approx`` is safe to call from several threads."""
 
-    def __init__(self, matrix: npt.NDArray[np.float32]) -> None:
+    def __init__(self, matrix: npt.NDArray[np.float32], *, levels: int | None = None) -> None:
+        """``levels``: the largest int8 magnitude used (default :func:`int8_levels`)."""
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
 
+        top = levels or int8_levels()
         m = np.ascontiguousarray(matrix, dtype=np.float32)
         n, dim = m.shape
         peak = np.abs(m).max(axis=1)
-        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-        q8 = np.clip(np.rint(m / scale[:, None]), -127, 127).astype(np.int8)
+        scale = np.where(peak > 0, peak / top, 1.0).astype(np.float32)
+        q8 = np.clip(np.rint(m / scale[:, None]), -top, top).astype(np.int8)
         dequant = q8.astype(np.float32) * scale[:, None]
         # float64 norms, rounded up a little: they are bounds, not estimates
         self._max_resid = float(np.linalg.norm((m - dequant).astype(np.float64), axis=1).max()) * (1 + 1e-6)
@@ -76,12 +92,14 @@ class BoundedScan:
         )
 
     @classmethod
-    def build(cls, matrix: npt.NDArray[np.float32], *, min_rows: int = MIN_ROWS) -> BoundedScan | None:
+    def build(
+        cls, matrix: npt.NDArray[np.float32], *, min_rows: int = MIN_ROWS, levels: int | None = None
+    ) -> BoundedScan | None:
         """A scan of ``matrix`` whose bounds held on probe queries (rows of the matrix, and
         their sums), or None: too few rows to be worth it, or the int8 kernel broke a bound."""
         if matrix.ndim != 2 or matrix.shape[0] < max(min_rows, 2):
             return None
-        scan = cls(matrix)
+        scan = cls(matrix, levels=levels)
         rng = np.random.default_rng(0)
         picks = rng.choice(matrix.shape[0], size=(_PROBES, 2), replace=True)
         probes = (matrix[picks[:, 0]] + 0.5 * matrix[picks[:, 1]]).astype(np.float32)

@@ -26,9 +26,10 @@ def _matrices() -> list[np.ndarray]:
     return [spread, clustered, peaky]
 
 
+@pytest.mark.parametrize("levels", [127, 63], ids=["8-bit", "7-bit (CPUs without VNNI)"])
 @pytest.mark.parametrize("matrix", _matrices(), ids=["spread", "clustered", "peaky"])
-def test_every_approximate_cosine_is_within_its_bound(matrix: np.ndarray) -> None:
-    scan = BoundedScan.build(matrix)
+def test_every_approximate_cosine_is_within_its_bound(matrix: np.ndarray, levels: int) -> None:
+    scan = BoundedScan.build(matrix, levels=levels)
     assert scan is not None
     rng = np.random.default_rng(1)
     queries = np.vstack(
