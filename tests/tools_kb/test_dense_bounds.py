@@ -45,7 +45,7 @@ def test_every_approximate_cosine_is_within_its_bound(matrix: np.ndarray, levels
         assert approx.shape == exact.shape and eps.shape == (len(batch),)
         assert np.all(np.abs(exact - approx) <= eps[:, None])
     # for one unit-length query: loose enough to hold, tight enough to prune
-    assert float(scan.approx(queries[:1])[1][0]) < 0.1
+    assert float(scan.approx(queries[:1])[1][0]) < (0.1 if levels == 127 else 0.2)
 
 
 def test_the_bound_holds_for_a_query_that_rounds_all_one_way() -> None:
