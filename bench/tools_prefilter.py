@@ -11,14 +11,12 @@ largest score difference between the two (float32 summation order only). Nothing
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.tools_cmd import DEFAULT_CACHE, DEFAULT_MODELS
+from bench.tools_args import data_bench_parser
 
 SETS = {
     "toole_single": ("toole", "queries_single"),
@@ -69,13 +67,8 @@ async def run(data: Path, models: Path, cache: Path | None, sets: list[str]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # one thread: see bench/__init__.py
-    p = argparse.ArgumentParser(prog="python -m bench.tools_prefilter")
-    p.add_argument("--data", type=Path, default=Path("../shared/data/tools"))
-    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
-    p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE)
+    p = data_bench_parser("python -m bench.tools_prefilter")
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
-    p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     cache = args.vector_cache if str(args.vector_cache) else None
     results = asyncio.run(run(args.data, args.models_dir, cache, args.sets.split(",")))

@@ -26,10 +26,8 @@ is suspect). A whole run embeds ~25k new texts once (then they come from the vec
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import random
 import sys
 import time
@@ -37,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.tools_cmd import DEFAULT_CACHE, DEFAULT_MODELS
+from bench.tools_args import data_bench_parser
 
 Row = dict[str, Any]
 METRICS = ("recall@1", "recall@5", "ndcg@5", "sufficiency@5")
@@ -150,14 +148,8 @@ async def run(data: Path, models_dir: Path, cache: Path | None, only: Sequence[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # one thread: see bench/__init__.py
-    p = argparse.ArgumentParser(prog="python -m bench.tools_robustness")
-    p.add_argument("--data", type=Path, default=Path("../shared/data/tools"))
-    # the same defaults as `switchboard tools eval`, whose code path this bench runs
-    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
-    p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE)
+    p = data_bench_parser("python -m bench.tools_robustness")
     p.add_argument("--only", default="", help="comma-separated catalog names (default: all)")
-    p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     only = [s for s in args.only.split(",") if s]
     out = asyncio.run(run(args.data, args.models_dir, args.vector_cache, only))
