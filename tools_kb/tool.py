@@ -133,6 +133,16 @@ def _check_parameters(name: str, params: object) -> Mapping[str, Any] | None:
         desc = schema.get("description")
         if desc is not None and not isinstance(desc, str):
             raise ToolValidationError(name, f"parameters.properties.{pname}.description", "must be a string")
+        # YAML flow style cuts "{description: City name, e.g. Paris}" at the comma, leaving a
+        # key "e.g. Paris" without a value; no JSON-schema keyword holds a blank.
+        stray = next((k for k, v in schema.items() if v is None and any(c.isspace() for c in str(k))), None)
+        if stray is not None:
+            raise ToolValidationError(
+                name,
+                f"parameters.properties.{pname}",
+                f"key {stray!r} has no value: text cut at a comma? (quote text that holds a comma in "
+                "YAML flow style)",
+            )
     required = params.get("required", [])
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
         raise ToolValidationError(name, "parameters.required", "must be a list of strings")

@@ -27,6 +27,22 @@ def test_yaml_error_names_file_line_tool_and_field(tmp_path: Path) -> None:
     ]
 
 
+def test_yaml_flow_text_cut_at_a_comma_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        "tools:\n  - name: get_weather\n    parameters:\n      type: object\n      properties:\n"
+        "        city: {type: string, description: City name, e.g. Paris}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_tools_file(path)
+    assert (
+        "tool 'get_weather': parameters.properties.city: key 'e.g. Paris' has no value"
+        in info.value.problems[0]
+    )
+    path.write_text(path.read_text().replace("City name, e.g. Paris", '"City name, e.g. Paris"'))
+    assert load_tools_file(path)[0].parameters["properties"]["city"]["description"] == "City name, e.g. Paris"
+
+
 def test_yaml_duplicate_keys_are_errors(tmp_path: Path) -> None:
     path = tmp_path / "dup.yaml"
     path.write_text("tools:\n  - name: a\n    name: b\n")
