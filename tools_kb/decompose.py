@@ -6,7 +6,8 @@ cut before discourse connectives ("additionally", "after that", "then", "also", 
 "next", "first" and "second" only after a comma or "and", since "my next trip" or "the first
 number" is no clause boundary) and,
 in sentences that make a request, at " and " / ", and " when both sides carry enough content
-words to stand alone. A sentence makes a request when it asks ("can you", "please", "I need",
+words to stand alone and the left side does not end with a bare verb ("compare and cluster
+similar sentences": two verbs, one object). A sentence makes a request when it asks ("can you", "please", "I need",
 "help me", a wh-word) or tells (an imperative such as "find", "book", "show" …). In a
 statement ("My blood pressure was 140/90 and my heart rate was 85 bpm", a pasted input text)
 " and " joins facts, not intents, so it is not cut there. Clauses with fewer than ``min_words``
@@ -34,18 +35,25 @@ _CONNECTIVE = re.compile(
     r"|(?:,\s*|\s+and\s+)(?=(?:next|first(?:ly)?|second)\b)",
     re.IGNORECASE,
 )
+# Imperative verbs of requests ("find …", "book …").
+_VERBS = (
+    r"show|tell|give|find|get|book|search|recommend|suggest|check|create|send|calculate|translate"
+    r"|convert|list|provide|generate|make|schedule|play|order|buy|look up|set|add|remove|delete|update"
+    r"|cancel|record|register|retrieve|fetch|compute|analy[sz]e|summari[sz]e|write|draft|plan|compare"
+    r"|track|estimate|predict|detect|classify|identify|extract|explain|describe|download|upload|query"
+    r"|modify|open"
+)
 # Cues that a sentence asks for something (checked anywhere in the sentence, case-insensitive).
 _REQUEST = re.compile(
     r"\b(?:can|could|would|will) (?:you|i|we)\b|\bplease\b|\bi(?:'d| would)? (?:like|want|need|wish)\b"
     r"|\bwe (?:need|want|would like)\b|\bhelp (?:me|us)\b|\blet me know\b|\bis there\b|\bare there\b"
     r"|\bdo you\b|\bdoes\b|\b(?:what|which|how|where|when|who)\b"
-    r"|\b(?:show|tell|give|find|get|book|search|recommend|suggest|check|create|send|calculate|translate"
-    r"|convert|list|provide|generate|make|schedule|play|order|buy|look up|set|add|remove|delete|update"
-    r"|cancel|record|register|retrieve|fetch|compute|analy[sz]e|summari[sz]e|write|draft|plan|compare"
-    r"|track|estimate|predict|detect|classify|identify|extract|explain|describe|download|upload|query"
-    r"|modify|open)\b",
+    rf"|\b(?:{_VERBS})\b",
     re.IGNORECASE,
 )
+# A side of " and " that ends with a bare verb has no object of its own: "compare and cluster
+# similar sentences" is one action on one thing, not two requests.
+_ENDS_WITH_VERB = re.compile(rf"\b(?:{_VERBS})\W*$", re.IGNORECASE)
 _QUOTES = re.compile(r"[\"“”]")
 _AND = re.compile(r",?\s+and\s+|,\s+as well as\s+|,\s+plus\s+", re.IGNORECASE)
 
@@ -95,7 +103,11 @@ def _split_and(text: str, min_side_words: int) -> list[str]:
         return [text] if text else []
     out = [pieces[0]]
     for piece in pieces[1:]:
-        if len(tokenize(out[-1])) >= min_side_words and len(tokenize(piece)) >= min_side_words:
+        if (
+            len(tokenize(out[-1])) >= min_side_words
+            and len(tokenize(piece)) >= min_side_words
+            and not _ENDS_WITH_VERB.search(out[-1])
+        ):
             out.append(piece)
         else:
             out[-1] = f"{out[-1]} and {piece}"

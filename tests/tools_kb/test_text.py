@@ -82,6 +82,11 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
             ["Multiply two numbers: the first number is 8.7", "next convert the result to hex"],
             True,
         ),
+        (
+            "Find a way to compare and cluster similar sentences in my documents",
+            ["Find a way to compare and cluster similar sentences in my documents"],
+            False,
+        ),
     ],
     ids=[
         "single",
@@ -94,6 +99,7 @@ def test_document_puts_name_words_first_and_lists_parameters() -> None:
         "and-in-request",
         "next-qualifies-a-noun",
         "first-in-phrase-next-after-comma",
+        "two-verbs-one-object",
     ],
 )
 def test_decompose(query: str, clauses: list[str], explicit: bool) -> None:
