@@ -8,11 +8,33 @@ row set is cached, so a tenant's searches do not copy the matrix each time).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Rows = npt.NDArray[np.int64]
+V = TypeVar("V")
+
+
+class Lru(Generic[V]):
+    """At most ``size`` values by key, the least recently used dropped first (per-tenant
+    sub-matrices and prefilter views)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
+        value = self._items.get(key)
+        if value is None:
+            value = self._items[key] = make()
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return value
 
 
 def centrality(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -37,8 +59,7 @@ class DenseIndex:
         if vectors.ndim != 2:
             raise ValueError("vectors must be a 2-D matrix")
         self._m = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._subs: OrderedDict[bytes, npt.NDArray[np.float32]] = OrderedDict()  # LRU
-        self._cache_rowsets = cache_rowsets
+        self._subs: Lru[npt.NDArray[np.float32]] = Lru(cache_rowsets)
 
     def __len__(self) -> int:
         return int(self._m.shape[0])
@@ -53,19 +74,10 @@ class DenseIndex:
         """Cosine of ``query`` (dim,) or ``(q, dim)`` with every row, or with ``rows`` only
         (result aligned with ``rows``). ``rows_key`` names the row set for the sub-matrix cache
         (e.g. the tenant); without it the rows' bytes are the key."""
-        m = self._m if rows is None else self.submatrix(rows, rows_key)
+        m = self._m if rows is None else self._submatrix(rows, rows_key)
         out: npt.NDArray[np.float32] = query @ m.T if query.ndim == 2 else m @ query
         return out
 
-    def submatrix(self, rows: Rows, rows_key: str | None = None) -> npt.NDArray[np.float32]:
-        """The rows' matrix (read-only use), cached by ``rows_key`` as in :meth:`scores`."""
+    def _submatrix(self, rows: Rows, rows_key: str | None) -> npt.NDArray[np.float32]:
         key = rows_key.encode() if rows_key is not None else rows.tobytes()
-        sub = self._subs.get(key)
-        if sub is None:
-            sub = np.ascontiguousarray(self._m[rows])
-            self._subs[key] = sub
-            if len(self._subs) > self._cache_rowsets:
-                self._subs.popitem(last=False)
-        else:
-            self._subs.move_to_end(key)
-        return sub
+        return self._subs.get_or_make(key, lambda: np.ascontiguousarray(self._m[rows]))

@@ -31,7 +31,6 @@ about a quarter of their bytes.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -42,7 +41,7 @@ import numpy.typing as npt
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import decompose
-from tools_kb.dense import DenseIndex, Rows, centrality
+from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
 from tools_kb.dense_bounds import BoundedScan
 from tools_kb.dense_view import DenseView, ExtraRows
@@ -190,7 +189,7 @@ class ToolIndex:
             if self._bounded is not None and self._extra is not None
             else None
         )
-        self._views: OrderedDict[str, DenseView] = OrderedDict()  # LRU by tenant, like the sub-matrices
+        self._views: Lru[DenseView] = Lru(32)  # by tenant, like the dense sub-matrices
 
     @property
     def vectors(self) -> npt.NDArray[np.float32]:
@@ -452,19 +451,18 @@ class ToolIndex:
     def _view(self, rows: Rows | None, key: str) -> DenseView:
         """The cosines seen from ``rows`` (None: every tool; else the public ones + one tenant's
         own), cached by ``key``."""
-        assert self._bounded is not None
-        if rows is None:
-            key = "\0all"
-        view = self._views.get(key)
-        if view is None:
-            public_pos = None if rows is None else np.flatnonzero(np.isin(rows, self._visibility.public))
-            view = DenseView(self._bounded, self._dense.matrix, rows, public_pos, self._extra_rows)
-            self._views[key] = view
-            if len(self._views) > 32:
-                self._views.popitem(last=False)
-        else:
-            self._views.move_to_end(key)
-        return view
+        scan, public = self._bounded, self._visibility.public
+        assert scan is not None
+        return self._views.get_or_make(
+            "\0all" if rows is None else key,
+            lambda: DenseView(
+                scan,
+                self._dense.matrix,
+                rows,
+                None if rows is None else np.flatnonzero(np.isin(rows, public)),
+                self._extra_rows,
+            ),
+        )
 
     def _hits(
         self,
