@@ -20,7 +20,7 @@ from typing import Any
 
 from core.config.yaml_source import parse_yaml
 from core.errors import ConfigError
-from tools_kb.tool import Tool, ToolValidationError, parse_tool
+from tools_kb.tool import Tool, ToolValidationError, flat_definition, parse_tool
 
 SUFFIXES = (".jsonl", ".json", ".yaml", ".yml")
 
@@ -34,8 +34,7 @@ def load_tools_file(path: Path | str) -> list[Tool]:
         try:
             tools.append(parse_tool(raw, where=where))
         except ToolValidationError as exc:
-            sep = "" if where[:1].isdigit() else " "
-            problems.append(f"{path}:{sep}{where}: {exc.message}")
+            problems.append(f"{_at(path, where)}: {exc.message}")
     seen: set[str] = set()
     for tool in tools:
         if tool.name in seen:
@@ -56,21 +55,21 @@ def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
     tools: list[Tool] = []
     seen: set[str] = set()
     for where, raw in _records(path, problems):
-        sep = "" if where[:1].isdigit() else " "
-        body = _flat(raw)
+        at = _at(path, where)
+        body = flat_definition(raw) if isinstance(raw, Mapping) else raw
         for _ in range(16):  # each pass repairs one field
             try:
                 tool = parse_tool(body, where=where)
             except ToolValidationError as exc:
                 repaired = _without(body, exc.field_path)
                 if repaired is None:
-                    notes.append(f"{path}:{sep}{where}: {exc.message}: skipped")
+                    notes.append(f"{at}: {exc.message}: skipped")
                     break
-                notes.append(f"{path}:{sep}{where}: {exc.message}: dropped")
+                notes.append(f"{at}: {exc.message}: dropped")
                 body = repaired
                 continue
             if tool.name in seen:
-                notes.append(f"{path}:{sep}{where}: tool {tool.name!r}: name: defined twice: skipped")
+                notes.append(f"{at}: tool {tool.name!r}: name: defined twice: skipped")
             else:
                 seen.add(tool.name)
                 tools.append(tool)
@@ -80,12 +79,9 @@ def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
     return tools, problems + notes  # invalid JSON lines (JSONL) are skipped records too
 
 
-def _flat(raw: Any) -> Any:
-    """The flat form ``{"name", "description", "parameters", "tags", ...}`` of an OpenAI-style
-    ``{"type": "function", "function": {...}}`` entry (other values unchanged)."""
-    if isinstance(raw, Mapping) and isinstance(raw.get("function"), Mapping):
-        return {**raw["function"], **{k: raw[k] for k in ("tags", "tenants") if k in raw}}
-    return raw
+def _at(path: Path, where: str) -> str:
+    """``file:line:col`` (YAML positions) or ``file: line N`` / ``file: tools[i]``."""
+    return f"{path}:{'' if where[:1].isdigit() else ' '}{where}"
 
 
 def _without(body: Any, field: str) -> dict[str, Any] | None:

@@ -69,18 +69,24 @@ class Tool:
         return json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
 
 
+def flat_definition(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The flat form ``{"name", "description", "parameters", "tags", ...}`` of an OpenAI-style
+    ``{"type": "function", "function": {...}}`` entry (``tags`` and ``tenants`` may sit beside
+    ``function``); any other mapping unchanged."""
+    fn = raw.get("function")
+    if isinstance(fn, Mapping):
+        return {**fn, **{k: raw[k] for k in ("tags", "tenants") if k in raw}}
+    return raw
+
+
 def parse_tool(raw: object, *, where: str = "") -> Tool:
     """Validate one definition. Raises ToolValidationError naming the tool and field."""
     label = where or "?"
     if not isinstance(raw, Mapping):
         raise ToolValidationError(label, "(tool)", "must be an object")
-    if raw.get("type") == "function" or "function" in raw:
-        fn = raw.get("function")
-        if not isinstance(fn, Mapping):
-            raise ToolValidationError(label, "function", "must be an object")
-        body: Mapping[str, Any] = {**fn, **{k: raw[k] for k in ("tags", "tenants") if k in raw}}
-    else:
-        body = raw
+    if (raw.get("type") == "function" or "function" in raw) and not isinstance(raw.get("function"), Mapping):
+        raise ToolValidationError(label, "function", "must be an object")
+    body = flat_definition(raw)
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ToolValidationError(
