@@ -85,6 +85,8 @@ def tools_api(
                 {
                     "name": h.name,
                     "score": round(h.score, 6),
+                    # a prerequisite: the hit above that needs a value this tool hands out
+                    "needed_by": h.needed_by,
                     "description": h.tool.description,
                     "tags": list(h.tool.tags),
                     "tool": h.tool.openai_schema(),

@@ -2,8 +2,9 @@
 
 The index is built from the catalog alone (the fusion is tuned on pseudo-queries made from the
 tools); queries and gold labels are read only after the index exists, to score it.
-Methods: ``auto`` (the production pipeline: tuned fusion + multi-intent decomposition) and the
-baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no decomposition), or ``weighted:W``.
+Methods: ``auto`` (the production pipeline: tuned fusion, multi-intent decomposition and
+prerequisite tools) and the baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no
+decomposition, ranked by their scores alone), or ``weighted:W``.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ async def evaluate_catalog(
         extras=extras,
         query_embedder=embedder,
     )
-    options = SearchOptions(decompose=(method == "auto") if decompose is None else decompose)
+    options = SearchOptions(
+        decompose=(method == "auto") if decompose is None else decompose,
+        prerequisites=method == "auto",  # the baselines rank by their scores alone
+    )
     depth = max(k, 10)
     rankings: list[list[str]] = []
     for start in range(0, len(queries), _BATCH):

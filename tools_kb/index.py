@@ -49,6 +49,7 @@ from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex, tokenize
 from tools_kb.name_mentions import NameMentions
+from tools_kb.prerequisites import Prerequisites
 from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
@@ -64,6 +65,9 @@ class SearchHit:
     name: str
     score: float
     tool: Tool
+    # Set on a prerequisite (tools_kb.prerequisites): the hit above it that needs a value this
+    # tool hands out. It carries that hit's score.
+    needed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class SearchOptions:
     sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
     min_score_ratio: float | None = None  # adaptive k: keep hits within this share of the top
     min_k: int = 1
+    prerequisites: bool = True  # each hit's producer right after it (tools_kb.prerequisites)
 
 
 @dataclass(slots=True)
@@ -162,6 +167,7 @@ class ToolIndex:
         name_tokens = [tokenize(d.name_words) for d in docs]  # once: name pairs and mentions
         self._lexical = LexicalIndex([d.lexical_text() for d in docs], name_tokens=name_tokens)
         self._mentions = NameMentions(name_tokens)
+        self._prerequisites = Prerequisites(self.tools)
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None
@@ -337,7 +343,8 @@ class ToolIndex:
                     TextScores(v, lx, nm)
                     for v, lx, nm in zip(vectors[pos:end], lexical[pos:end], named[pos:end], strict=True)
                 ]
-                out.append(self._bounded_hits(texts_scores, rows, tenant, weight, k, options))
+                hits = self._bounded_hits(texts_scores, rows, tenant, weight, k, options)
+                out.append(self._with_prerequisites(hits, tenant, k, options))
                 pos = end
                 continue
             scores = self._combined(vectors[pos:end], lexical[pos:end], named[pos:end], rows, tenant, weight)
@@ -345,7 +352,30 @@ class ToolIndex:
                 prior = self._centrality if rows is None else self._centrality[rows]
                 scores = scores + np.float32(self.fusion.prior) * prior
             pos = end
-            out.append(self._top(scores, rows, k, options))
+            out.append(self._with_prerequisites(self._top(scores, rows, k, options), tenant, k, options))
+        return out
+
+    def _with_prerequisites(
+        self, hits: list[SearchHit], tenant: str | None, k: int, options: SearchOptions
+    ) -> list[SearchHit]:
+        """``hits`` with each one's prerequisite right after it (:mod:`tools_kb.prerequisites`),
+        still at most ``k``; a prerequisite carries the score of the hit that needs it."""
+        if not options.prerequisites or not len(self._prerequisites) or not hits:
+            return hits
+        by_row = {self._by_name[h.name]: h for h in hits}
+        expanded = self._prerequisites.expand(list(by_row), lambda row: self.tools[row].visible_to(tenant), k)
+        if all(needed_by is None for _, needed_by in expanded) and len(expanded) == len(hits):
+            return hits
+        out: list[SearchHit] = []
+        scores: dict[int, float] = {}
+        for row, needed_by in expanded:
+            if needed_by is None:
+                hit = by_row[row]
+            else:
+                tool = self.tools[row]
+                hit = SearchHit(tool.name, scores[needed_by], tool, needed_by=self.tools[needed_by].name)
+            scores[row] = hit.score
+            out.append(hit)
         return out
 
     def _uses_lexical(self) -> bool:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from core.errors import InvalidRequestError
+from tools_kb.index import SearchHit
 from tools_kb.kb import ToolKB
 
 MAX_K = 20
@@ -47,4 +48,11 @@ async def run_search_tools(
     if not isinstance(k, int) or isinstance(k, bool):
         raise InvalidRequestError("search_tools: 'k' must be an integer", param="k")
     hits = await kb.search(args["query"], k=max(1, min(k, MAX_K)), tenant=tenant)
-    return {"tools": [{**h.tool.openai_schema(), "score": round(h.score, 4)} for h in hits]}
+    return {"tools": [_entry(h) for h in hits]}
+
+
+def _entry(hit: SearchHit) -> dict[str, Any]:
+    out = {**hit.tool.openai_schema(), "score": round(hit.score, 4)}
+    if hit.needed_by is not None:  # tell the model to call it first
+        out["needed_by"] = hit.needed_by
+    return out

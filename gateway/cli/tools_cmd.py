@@ -339,11 +339,14 @@ async def _search(args: argparse.Namespace) -> int:
     options = SearchOptions(min_score_ratio=0.6 if args.adaptive else None)
     hits = await index.search(args.query, args.k, args.tenant, options)
     if args.json:
-        print(json.dumps([{"name": h.name, "score": round(h.score, 6)} for h in hits]))
+        print(
+            json.dumps([{"name": h.name, "score": round(h.score, 6), "needed_by": h.needed_by} for h in hits])
+        )
         return 0
     print(f"{len(tools)} tools, fusion {index.fusion.describe()}")
     for rank, h in enumerate(hits, start=1):
-        print(f"{rank:3d}. {h.score:8.4f}  {h.name}  — {h.tool.description[:90]}")
+        why = f"  (needed by {h.needed_by})" if h.needed_by else ""
+        print(f"{rank:3d}. {h.score:8.4f}  {h.name}{why}  — {h.tool.description[:90]}")
     return 0
 
 

@@ -66,6 +66,22 @@ async def test_admin_upsert_then_search_finds_the_new_tool(client: httpx.AsyncCl
     assert r.json()["data"][0]["name"] == "orderPizza"
 
 
+async def test_search_says_which_hit_needs_a_prerequisite(client: httpx.AsyncClient) -> None:
+    token = {"type": "object", "properties": {"token": {"type": "string"}}}
+    login = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
+    tools = [
+        {"name": "CloseAccount", "description": "Close an account for good", "parameters": token},
+        {"name": "GetUserToken", "description": "Log in with a username and password", "parameters": login},
+    ]
+    assert (await client.post("/admin/tools", json={"tools": tools})).status_code == 200
+    r = await client.post("/v1/tools/search", json={"query": "please close my account", "k": 2})
+    data = r.json()["data"]
+    assert [(d["name"], d["needed_by"]) for d in data] == [
+        ("CloseAccount", None),
+        ("GetUserToken", "CloseAccount"),
+    ]
+
+
 async def test_invalid_upsert_names_tool_and_field_and_loses_nothing(
     client: httpx.AsyncClient, kb: ToolKB
 ) -> None:

@@ -282,7 +282,8 @@ function wire() {
       const res = await api("/v1/tools/search", { method: "POST", body: JSON.stringify({
         query: $("tools-query").value, k: Number($("tools-k").value) || 5 }) });
       showError("tools-error", "");
-      fillTable("tools-results", res.data.map((t) => [t.name, t.score.toFixed(3), t.description]),
+      fillTable("tools-results", res.data.map((t) => [t.name, t.score.toFixed(3),
+        t.needed_by ? `${t.description} (needed by ${t.needed_by})` : t.description]),
         "No tool matched.");
     } catch (e) { showError("tools-error", e.message); }
   });

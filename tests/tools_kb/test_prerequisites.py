@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.evaluation import LabelledQuery, evaluate_catalog
+from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.prerequisites import Prerequisites
+from tools_kb.tool import Tool
+
+
+def _tool(name: str, description: str, *params: str, tenants: frozenset[str] | None = None) -> Tool:
+    schema: dict[str, Any] | None = (
+        {"type": "object", "properties": {p: {"type": "string"} for p in params}} if params else None
+    )
+    return Tool(name, description, schema, (), tenants)
+
+
+CATALOG = [
+    _tool("DeleteAccount", "Close an account for good", "token"),  # 0
+    _tool("GetUserToken", "Log in: a token for a username and password", "username", "password"),  # 1
+    _tool("RefreshToken", "Renew a token before it expires", "token"),  # 2: takes it, not a producer
+    _tool("getWeather", "Weather forecast for a city", "city"),  # 3
+    _tool("getRecord", "A record by its id", "id"),  # 4: a bare id says nothing
+    _tool("getPatientId", "Look up a patient's id by name", "name"),  # 5
+    _tool("getPatientHistory", "Medical history of a patient", "patient_id"),  # 6
+    _tool("openChatSession", "Open a chat session", "token"),  # 7: needs a token itself
+    _tool("sendChatMessage", "Send a message in a chat session", "chat_session", "text"),  # 8
+    _tool("getAccountBalance", "The balance of a bank account", "account_number"),  # 9
+]
+NAMES = [t.name for t in CATALOG]
+
+
+def _names(rows: list[tuple[int, int | None]]) -> list[tuple[str, str | None]]:
+    return [(NAMES[r], None if by is None else NAMES[by]) for r, by in rows]
+
+
+def _all(_: int) -> bool:
+    return True
+
+
+def test_a_consumers_producer_follows_it_and_the_list_keeps_its_length() -> None:
+    pre = Prerequisites(CATALOG)
+    got = _names(pre.expand([0, 3, 4], _all, 3))
+    assert got == [("DeleteAccount", None), ("GetUserToken", "DeleteAccount"), ("getWeather", None)]
+
+
+def test_only_handles_with_a_named_owner_and_one_producer_are_followed() -> None:
+    pre = Prerequisites(CATALOG)
+    assert pre.producers_of(2, _all) == [1]  # RefreshToken's token: GetUserToken, not itself
+    assert pre.producers_of(4, _all) == []  # bare "id"
+    assert pre.producers_of(3, _all) == []  # "city" is not a handle
+    assert pre.producers_of(6, _all) == [5]  # patient_id <- getPatientId
+    assert pre.producers_of(1, _all) == []
+
+
+def test_a_producer_lower_in_the_list_moves_up_and_one_above_stays() -> None:
+    pre = Prerequisites(CATALOG)
+    assert _names(pre.expand([6, 3, 5], _all, 3)) == [
+        ("getPatientHistory", None),
+        ("getPatientId", "getPatientHistory"),
+        ("getWeather", None),
+    ]
+    assert _names(pre.expand([1, 0], _all, 2)) == [("GetUserToken", None), ("DeleteAccount", None)]
+
+
+def test_prerequisites_chain() -> None:
+    pre = Prerequisites(CATALOG)
+    assert _names(pre.expand([8, 3], _all, 4)) == [
+        ("sendChatMessage", None),
+        ("openChatSession", "sendChatMessage"),
+        ("GetUserToken", "openChatSession"),
+        ("getWeather", None),
+    ]
+
+
+def test_two_possible_producers_are_not_guessed_but_one_visible_is_followed() -> None:
+    catalog = [
+        *CATALOG,
+        _tool("IssueAdminToken", "A token for an administrator", "username", tenants=frozenset({"acme"})),
+    ]
+    pre = Prerequisites(catalog)
+    assert pre.producers_of(0, _all) == []  # GetUserToken or IssueAdminToken: unknown
+    public = lambda row: catalog[row].tenants is None  # noqa: E731
+    assert pre.producers_of(0, public) == [1]
+
+
+def test_a_catalog_without_handles_is_left_alone() -> None:
+    pre = Prerequisites([CATALOG[3], CATALOG[4]])
+    assert len(pre) == 0
+    assert pre.expand([1, 0], _all, 1) == [(1, None)]
+
+
+async def test_search_returns_the_login_tool_after_the_tool_that_needs_it() -> None:
+    index = await ToolIndex.build(CATALOG, HashingEmbedder())
+    plain = await index.search("please close my account", k=2, options=SearchOptions(prerequisites=False))
+    hits = await index.search("please close my account", k=2)
+    assert [h.name for h in plain] == ["DeleteAccount", "getAccountBalance"]
+    assert [(h.name, h.needed_by) for h in hits] == [
+        ("DeleteAccount", None),
+        ("GetUserToken", "DeleteAccount"),
+    ]
+    assert hits[1].score == hits[0].score == plain[0].score
+
+
+async def test_a_producer_private_to_another_tenant_is_never_returned() -> None:
+    catalog = [
+        _tool("DeleteAccount", "Close an account for good", "token"),
+        _tool("GetUserToken", "Log in", "username", tenants=frozenset({"acme"})),
+        _tool("getAccountBalance", "The balance of a bank account", "account_number"),
+    ]
+    index = await ToolIndex.build(catalog, HashingEmbedder())
+    assert [h.name for h in await index.search("close my account", k=2, tenant="globex")] == [
+        "DeleteAccount",
+        "getAccountBalance",
+    ]
+    acme = await index.search("close my account", k=2, tenant="acme")
+    assert [(h.name, h.needed_by) for h in acme] == [
+        ("DeleteAccount", None),
+        ("GetUserToken", "DeleteAccount"),
+    ]
+
+
+async def test_eval_baselines_rank_by_their_scores_alone() -> None:
+    queries = [LabelledQuery("1", "please close my account", ("DeleteAccount", "GetUserToken"))]
+    catalog = [*CATALOG[:1], *CATALOG[2:], CATALOG[1]]  # the login tool last: it ties at 0 in BM25
+    auto, _ = await evaluate_catalog(catalog, queries, HashingEmbedder(), method="auto")
+    bm25, _ = await evaluate_catalog(catalog, queries, HashingEmbedder(), method="bm25")
+    assert auto["sufficiency@5"] == 1.0
+    assert bm25["recall@1"] == 0.5 and bm25["sufficiency@5"] == 0.0
