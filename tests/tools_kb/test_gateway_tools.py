@@ -128,6 +128,21 @@ async def test_selection_keeps_the_relevant_top_k_when_over_max_tools(catalog: l
     assert result.dropped == len(catalog) - 3
 
 
+async def test_selection_keeps_the_login_tool_a_kept_tool_needs(catalog: list[Tool]) -> None:
+    token = {"type": "object", "properties": {"token": {"type": "string"}}}
+    login = {"type": "object", "properties": {"username": {"type": "string"}}}
+    own = [
+        *catalog,
+        Tool("CloseAccount", "Close an account for good", token),
+        Tool("GetUserToken", "Log in with a username and password", login),
+    ]
+    selector = ToolSelector(HashingEmbedder())
+    result = await selector.select(
+        _body(own, "Please close my account"), Policy(name="p", candidates=("m",), max_tools=2)
+    )
+    assert result.kept == ("CloseAccount", "GetUserToken")
+
+
 async def test_forced_and_previously_called_tools_are_kept(catalog: list[Tool]) -> None:
     selector = ToolSelector(HashingEmbedder())
     body = _body(

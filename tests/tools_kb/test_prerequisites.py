@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.evaluation import LabelledQuery, evaluate_catalog
 from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.kb import ToolKB
+from tools_kb.meta_tool import run_search_tools
 from tools_kb.prerequisites import Prerequisites
 from tools_kb.tool import Tool
 
@@ -128,3 +132,12 @@ async def test_eval_baselines_rank_by_their_scores_alone() -> None:
     bm25, _ = await evaluate_catalog(catalog, queries, HashingEmbedder(), method="bm25")
     assert auto["sufficiency@5"] == 1.0
     assert bm25["recall@1"] == 0.5 and bm25["sufficiency@5"] == 0.0
+
+
+async def test_search_tools_tells_the_agent_which_tool_needs_the_prerequisite(tmp_path: Path) -> None:
+    async with ToolKB(SqliteCatalogStore(tmp_path / "tools.sqlite"), HashingEmbedder()) as kb:
+        await kb.upsert(CATALOG)
+        result = await run_search_tools(kb, '{"query": "please close my account", "k": 2}', tenant=None)
+    tools = result["tools"]
+    assert [t["function"]["name"] for t in tools] == ["DeleteAccount", "GetUserToken"]
+    assert "needed_by" not in tools[0] and tools[1]["needed_by"] == "DeleteAccount"
