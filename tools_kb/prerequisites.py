@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tools_kb.text import split_identifier
-from tools_kb.tool import Tool
+from tools_kb.documents import ToolDocument
 
 # Last words that make a parameter a handle another tool hands out.
 HANDLE_WORDS = frozenset({"id", "ids", "uuid", "guid", "token", "key", "session"})
@@ -33,22 +32,35 @@ _MAX_CANDIDATES = 8  # a handle more tools than this could produce is not follow
 
 
 class Prerequisites:
-    """Per tool row, the candidate producer rows of each of its handles (immutable)."""
+    """Per tool row, the candidate producer rows of each of its handles (immutable). Built from
+    the tools' documents (their name and parameter words are already split)."""
 
-    def __init__(self, tools: Sequence[Tool]) -> None:
-        name_words = [tuple(split_identifier(t.name).split()) for t in tools]
-        params = [_param_words(t) for t in tools]
-        by_suffix: dict[tuple[str, ...], list[int]] = {}
-        for row, words in enumerate(name_words):
-            for n in range(1, len(words)):  # proper suffixes: a word must come before them
-                by_suffix.setdefault(words[-n:], []).append(row)
+    def __init__(self, docs: Sequence[ToolDocument]) -> None:
+        wanted: dict[int, list[str]] = {}  # row -> its handles, as parameter words
+        for row, doc in enumerate(docs):
+            handles = [w for w, _ in doc.params if w.rpartition(" ")[2] in HANDLE_WORDS]
+            handles = [w for w in handles if not set(w.split()) <= _BARE]
+            if handles:
+                wanted[row] = handles
         self._needs: dict[int, tuple[tuple[int, ...], ...]] = {}
-        for row, handles in enumerate(params):
+        if not wanted:
+            return
+        every = {w for handles in wanted.values() for w in handles}
+        lengths = sorted({w.count(" ") + 1 for w in every})
+        by_suffix: dict[str, list[int]] = {}
+        for row, doc in enumerate(docs):
+            name = doc.name_words.split()
+            for n in lengths:  # proper suffixes only: a word must come before them
+                if n < len(name) and (suffix := " ".join(name[-n:])) in every:
+                    by_suffix.setdefault(suffix, []).append(row)
+        for row, handles in wanted.items():
             groups: list[tuple[int, ...]] = []
-            for words in handles:
-                if words[-1] not in HANDLE_WORDS or set(words) <= _BARE:
-                    continue
-                found = tuple(p for p in by_suffix.get(words, ()) if p != row and words not in params[p])
+            for handle in dict.fromkeys(handles):
+                found = tuple(
+                    p
+                    for p in by_suffix.get(handle, ())
+                    if p != row and all(w != handle for w, _ in docs[p].params)
+                )
                 if 0 < len(found) <= _MAX_CANDIDATES:
                     groups.append(found)
             if groups:
@@ -91,9 +103,3 @@ class Prerequisites:
                 break
             place(row, None)
         return out
-
-
-def _param_words(tool: Tool) -> list[tuple[str, ...]]:
-    props = (tool.parameters or {}).get("properties") or {}
-    words = (tuple(split_identifier(str(name)).split()) for name in props)
-    return [w for w in words if w]
