@@ -167,7 +167,7 @@ class ToolIndex:
         name_tokens = [tokenize(d.name_words) for d in docs]  # once: name pairs and mentions
         self._lexical = LexicalIndex([d.lexical_text() for d in docs], name_tokens=name_tokens)
         self._mentions = NameMentions(name_tokens)
-        self._prerequisites = Prerequisites(self.docs)
+        self._prerequisites = Prerequisites(self.tools)
         self._visibility = _visibility(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None

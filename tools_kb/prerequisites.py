@@ -20,36 +20,51 @@ to its length, so a search returns as many tools as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
-from tools_kb.documents import ToolDocument
+from tools_kb.text import split_identifier
+from tools_kb.tool import Tool
 
 # Last words that make a parameter a handle another tool hands out.
 HANDLE_WORDS = frozenset({"id", "ids", "uuid", "guid", "token", "key", "session"})
 # Handles that say nothing about what they identify on their own.
 _BARE = frozenset({"id", "ids", "uuid", "guid"})
 _MAX_CANDIDATES = 8  # a handle more tools than this could produce is not followed at all
+_TAIL = re.compile(r"[^0-9A-Za-z]+$")
+_HANDLE_ENDINGS = tuple(HANDLE_WORDS)
 
 
 class Prerequisites:
-    """Per tool row, the candidate producer rows of each of its handles (immutable). Built from
-    the tools' documents (their name and parameter words are already split)."""
+    """Per tool row, the candidate producer rows of each of its handles (immutable)."""
 
-    def __init__(self, docs: Sequence[ToolDocument]) -> None:
+    def __init__(self, tools: Sequence[Tool]) -> None:
+        # Identifiers are split only where their plain lower-case ending could match: a 100k
+        # catalog is mostly names and parameters that cannot.
+        handle_of: dict[str, str | None] = {}  # parameter names repeat: decide each once
         wanted: dict[int, list[str]] = {}  # row -> its handles, as parameter words
-        for row, doc in enumerate(docs):
-            handles = [w for w, _ in doc.params if w.rpartition(" ")[2] in HANDLE_WORDS]
-            handles = [w for w in handles if not set(w.split()) <= _BARE]
+        params: list[list[str]] = []  # row -> its parameter names
+        for row, tool in enumerate(tools):
+            names = [str(p) for p in ((tool.parameters or {}).get("properties") or {})]
+            params.append(names)
+            handles = [
+                h
+                for p in names
+                if (h := handle_of[p] if p in handle_of else handle_of.setdefault(p, _handle(p)))
+            ]
             if handles:
                 wanted[row] = handles
         self._needs: dict[int, tuple[tuple[int, ...], ...]] = {}
         if not wanted:
             return
         every = {w for handles in wanted.values() for w in handles}
+        last_words = tuple({w.rpartition(" ")[2] for w in every})
         lengths = sorted({w.count(" ") + 1 for w in every})
         by_suffix: dict[str, list[int]] = {}
-        for row, doc in enumerate(docs):
-            name = doc.name_words.split()
+        for row, tool in enumerate(tools):
+            if not _ending(tool.name).endswith(last_words):
+                continue
+            name = split_identifier(tool.name).split()
             for n in lengths:  # proper suffixes only: a word must come before them
                 if n < len(name) and (suffix := " ".join(name[-n:])) in every:
                     by_suffix.setdefault(suffix, []).append(row)
@@ -59,7 +74,7 @@ class Prerequisites:
                 found = tuple(
                     p
                     for p in by_suffix.get(handle, ())
-                    if p != row and all(w != handle for w, _ in docs[p].params)
+                    if p != row and all(handle_of.get(w) != handle for w in params[p])
                 )
                 if 0 < len(found) <= _MAX_CANDIDATES:
                     groups.append(found)
@@ -103,3 +118,20 @@ class Prerequisites:
                 break
             place(row, None)
         return out
+
+
+def _handle(param: str) -> str | None:
+    """The words of ``param`` when it is a handle that says what it is a handle of, else None."""
+    if not _ending(param).endswith(_HANDLE_ENDINGS):
+        return None
+    words = split_identifier(param)
+    if words.rpartition(" ")[2] not in HANDLE_WORDS or set(words.split()) <= _BARE:
+        return None
+    return words
+
+
+def _ending(identifier: str) -> str:
+    """``identifier`` lower-cased without trailing punctuation (a superset test for its last word)."""
+    if identifier[-1:].isalnum():
+        return identifier.lower()
+    return _TAIL.sub("", identifier).lower()

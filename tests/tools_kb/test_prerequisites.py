@@ -5,7 +5,6 @@ from typing import Any
 
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
-from tools_kb.documents import build_document
 from tools_kb.evaluation import LabelledQuery, evaluate_catalog
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.kb import ToolKB
@@ -40,22 +39,18 @@ def _names(rows: list[tuple[int, int | None]]) -> list[tuple[str, str | None]]:
     return [(NAMES[r], None if by is None else NAMES[by]) for r, by in rows]
 
 
-def _prerequisites(tools: list[Tool]) -> Prerequisites:
-    return Prerequisites([build_document(t) for t in tools])
-
-
 def _all(_: int) -> bool:
     return True
 
 
 def test_a_consumers_producer_follows_it_and_the_list_keeps_its_length() -> None:
-    pre = _prerequisites(CATALOG)
+    pre = Prerequisites(CATALOG)
     got = _names(pre.expand([0, 3, 4], _all, 3))
     assert got == [("DeleteAccount", None), ("GetUserToken", "DeleteAccount"), ("getWeather", None)]
 
 
 def test_only_handles_with_a_named_owner_and_one_producer_are_followed() -> None:
-    pre = _prerequisites(CATALOG)
+    pre = Prerequisites(CATALOG)
     assert pre.producers_of(2, _all) == [1]  # RefreshToken's token: GetUserToken, not itself
     assert pre.producers_of(4, _all) == []  # bare "id"
     assert pre.producers_of(3, _all) == []  # "city" is not a handle
@@ -64,7 +59,7 @@ def test_only_handles_with_a_named_owner_and_one_producer_are_followed() -> None
 
 
 def test_a_producer_lower_in_the_list_moves_up_and_one_above_stays() -> None:
-    pre = _prerequisites(CATALOG)
+    pre = Prerequisites(CATALOG)
     assert _names(pre.expand([6, 3, 5], _all, 3)) == [
         ("getPatientHistory", None),
         ("getPatientId", "getPatientHistory"),
@@ -74,7 +69,7 @@ def test_a_producer_lower_in_the_list_moves_up_and_one_above_stays() -> None:
 
 
 def test_prerequisites_chain() -> None:
-    pre = _prerequisites(CATALOG)
+    pre = Prerequisites(CATALOG)
     assert _names(pre.expand([8, 3], _all, 4)) == [
         ("sendChatMessage", None),
         ("openChatSession", "sendChatMessage"),
@@ -88,14 +83,14 @@ def test_two_possible_producers_are_not_guessed_but_one_visible_is_followed() ->
         *CATALOG,
         _tool("IssueAdminToken", "A token for an administrator", "username", tenants=frozenset({"acme"})),
     ]
-    pre = _prerequisites(catalog)
+    pre = Prerequisites(catalog)
     assert pre.producers_of(0, _all) == []  # GetUserToken or IssueAdminToken: unknown
     public = lambda row: catalog[row].tenants is None  # noqa: E731
     assert pre.producers_of(0, public) == [1]
 
 
 def test_a_catalog_without_handles_is_left_alone() -> None:
-    pre = _prerequisites([CATALOG[3], CATALOG[4]])
+    pre = Prerequisites([CATALOG[3], CATALOG[4]])
     assert len(pre) == 0
     assert pre.expand([1, 0], _all, 1) == [(1, None)]
 
