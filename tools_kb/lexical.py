@@ -1,8 +1,11 @@
 """Lexical index: BM25 from the ``bm25s`` library over the tools' lexical text.
 
 Tokens are lower-case words with identifiers split (``getWeather`` → ``get weather``), English
-stop words dropped and Snowball-stemmed (PyStemmer), so "nurses" meets ``nurse``. Scores are
-raw BM25 (unbounded, 0 when no query term occurs in a document).
+stop words dropped and Snowball-stemmed (PyStemmer), so "nurses" meets ``nurse``. Words of any
+script count: accents are folded ("Zürich" and "Zurich" are one token, not "rich"), and runs of
+Chinese or Japanese characters, which have no spaces to split at, become overlapping character
+pairs ("查询天气" → 查询, 询天, 天气). Scores are raw BM25 (unbounded, 0 when no query term occurs
+in a document).
 
 Given the tools' ``name_tokens`` (their name words, :func:`tokenize`-d), a second BM25 over each name's adjacent token
 pairs is added to the score: a query that says "weather forecast" in that order boosts
@@ -13,6 +16,7 @@ name pair weighs like any other BM25 term; no weight tuned).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -25,7 +29,9 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from tools_kb.text import split_identifier
 
-_WORD = re.compile(r"[0-9A-Za-z]+(?:['’][A-Za-z]+)?")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")  # letters and digits of any script
+# Scripts written without spaces between words: Han, Hiragana, Katakana (and their extensions).
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _STOP = frozenset(STOPWORDS_EN_PLUS) | {"please", "could", "would", "want", "need", "like", "help", "tell"}
 
 
@@ -47,8 +53,32 @@ def _word_stems(raw: str) -> tuple[str, ...]:
     """The stems one raw word contributes (identifier split, stop words dropped); cached, since
     catalogs and queries repeat their words."""
     words = split_identifier(raw.replace("’", "'").split("'")[0]).split()
-    kept = [w for w in words if w and w not in _STOP and len(w) > 1]
+    if not raw.isascii():
+        words = [p if _UNSPACED.match(p) else _fold(p) for w in words for p in _unspaced_pairs(w)]
+    kept = [w for w in words if w and w not in _STOP and (len(w) > 1 or _UNSPACED.match(w))]
     return tuple(_stemmer().stemWords(kept)) if kept else ()
+
+
+def _fold(word: str) -> str:
+    """``word`` without accents ("zürich" → "zurich"); letters without a decomposition stay
+    (not used on Chinese or Japanese pairs: "ザ" is not "サ")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def _unspaced_pairs(word: str) -> list[str]:
+    """``word`` with each run of unspaced-script characters replaced by its overlapping pairs
+    (a single character stays), the rest of the word kept as it is."""
+    if not _UNSPACED.search(word):
+        return [word]
+    out: list[str] = []
+    for piece in re.split(f"({_UNSPACED.pattern})", word):
+        if not piece:
+            continue
+        if _UNSPACED.fullmatch(piece):
+            out.extend([piece] if len(piece) == 1 else [piece[i : i + 2] for i in range(len(piece) - 1)])
+        else:
+            out.append(piece)
+    return out
 
 
 def bigrams(tokens: Sequence[str]) -> list[str]:

@@ -32,8 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from tools_kb.documents import ToolDocument
 
 MIN_LEN = 5
-_WORD = re.compile(r"[A-Za-z]+")
-_CAPITALISED = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z]*")
+# Words are runs of letters of any script, so "Qualität" is one (non-English) word, never the
+# ASCII fragment "Qualit" that would look like a typo of "quality".
+_WORD = re.compile(r"[^\W\d_]+")
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z][^\W\d_]*")
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -34,6 +34,17 @@ def test_shared_words_proper_nouns_and_known_words_are_left_alone() -> None:
     assert correction("weather") is None and correction("abc") is None
 
 
+def test_words_of_other_languages_are_read_whole_not_as_english_fragments() -> None:
+    # "qualität" once read as "qualit" + "t", and "qualit" looked like a typo of "quality"
+    docs = [
+        build_document(Tool("pruefen", "prüft die qualität der daten")),
+        *(build_document(t) for t in TOOLS),
+    ]
+    typos = typo_corrections(docs)
+    assert "qualit" not in typos and "qualität" not in typos
+    assert "qualität der" in apply_corrections(docs[0], typos).description  # nothing inserted
+
+
 async def test_the_index_matches_the_corrected_word() -> None:
     index = await ToolIndex.build(TOOLS, HashingEmbedder(), fusion=LEXICAL_ONLY)
     assert (await index.search("daily astrology reading", k=1))[0].name == "StrologyTool"

@@ -17,8 +17,22 @@ from tools_kb.tool import Tool
         ("PDF&URLTool", "pdf url tool"),
         ("dmis-lab/biobert-v1.1", "dmis lab biobert v 1 1"),
         ("HTTPServerError", "http server error"),
+        ("réserverHôtel", "réserver hôtel"),
+        ("getWetterFürStadt", "get wetter für stadt"),
+        ("ÉtatHTTP2", "état http 2"),
+        ("查询天气_v2", "查询天气 v 2"),
     ],
-    ids=["camel", "snake", "acronym-symbol", "slashed-version", "leading-acronym"],
+    ids=[
+        "camel",
+        "snake",
+        "acronym-symbol",
+        "slashed-version",
+        "leading-acronym",
+        "accents",
+        "umlaut",
+        "accented-acronym",
+        "han",
+    ],
 )
 def test_split_identifier(name: str, words: str) -> None:
     assert split_identifier(name) == words
@@ -26,6 +40,25 @@ def test_split_identifier(name: str, words: str) -> None:
 
 def test_tokenize_stems_and_drops_stop_words() -> None:
     assert tokenize("Can you find the nurses?") == ["find", "nurs"]
+
+
+def test_tokenize_reads_words_of_any_script_whole_and_folds_accents() -> None:
+    # "Zürich" was "z" + "rich", "hôtel" was "h" + "tel": words of other words
+    assert tokenize("Réserver un hôtel à Zürich") == tokenize("Reserver un hotel a Zurich")
+    assert "rich" not in tokenize("Zürich") and "zurich" in tokenize("Zürich")
+
+
+def test_tokenize_cuts_unspaced_scripts_into_character_pairs() -> None:
+    assert tokenize("查询天气") == ["查询", "询天", "天气"]
+    assert tokenize("天 weather") == ["天", "weather"]
+    assert tokenize("ユーザー") != tokenize("ユーサー")  # kana marks are letters, not accents
+
+
+def test_lexical_index_matches_queries_in_other_scripts() -> None:
+    index = LexicalIndex(["Wettervorhersage für eine Stadt", "查询城市天气预报", "Währung umrechnen"])
+    assert int(index.scores_of(tokenize("wettervorhersage fur berlin")).argmax()) == 0
+    assert int(index.scores_of(tokenize("明天的天气")).argmax()) == 1
+    assert int(index.scores_of(tokenize("wahrung")).argmax()) == 2
 
 
 def test_document_puts_name_words_first_and_lists_parameters() -> None:
