@@ -31,7 +31,7 @@ HANDLE_WORDS = frozenset({"id", "ids", "uuid", "guid", "token", "key", "session"
 # Handles that say nothing about what they identify on their own.
 _BARE = frozenset({"id", "ids", "uuid", "guid"})
 _MAX_CANDIDATES = 8  # a handle more tools than this could produce is not followed at all
-_TAIL = re.compile(r"[^0-9A-Za-z]+$")
+_TAIL = re.compile(r"[\W_]+$")  # what split_identifier drops at the end
 _HANDLE_ENDINGS = tuple(HANDLE_WORDS)
 
 
