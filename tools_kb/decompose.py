@@ -12,7 +12,10 @@ similar sentences": two verbs, one object). A sentence makes a request when it a
 statement ("My blood pressure was 140/90 and my heart rate was 85 bpm", a pasted input text)
 " and " joins facts, not intents, so it is not cut there. Clauses with fewer than ``min_words``
 content words (greetings, "Thank you.") are dropped. A query with one intent comes back as
-``[query]``.
+``[query]``. At most ``max_clauses`` come back (each is one more embedding and scoring pass of a
+search; the public query sets have at most 14): past that, a pasted document is mostly context,
+so the clauses of sentences that make a request and those opened by a connective are kept first,
+then the others, in their order.
 """
 
 from __future__ import annotations
@@ -64,24 +67,36 @@ class Decomposition:
     explicit: bool  # a connective or a clause-joining "and" was seen, not only sentence breaks
 
 
-def decompose(query: str, *, min_words: int = 2, min_side_words: int = 3) -> Decomposition:
-    """The clauses of ``query`` that look like separate requests (order kept, deduplicated)."""
+MAX_CLAUSES = 16
+
+
+def decompose(
+    query: str, *, min_words: int = 2, min_side_words: int = 3, max_clauses: int = MAX_CLAUSES
+) -> Decomposition:
+    """The clauses of ``query`` that look like separate requests (order kept, deduplicated,
+    at most ``max_clauses``)."""
     clauses: list[str] = []
+    cued: set[str] = set()  # clauses of a request sentence or opened by a connective
     explicit = False
     for sentence in _SENTENCE.split(_QUOTES.sub(" ", query)):
         parts = _CONNECTIVE.split(sentence)
         explicit = explicit or len(parts) > 1
         asks = is_request(sentence)
-        for part in parts:
+        for n, part in enumerate(parts):
             text = part.strip(" ,")
             pieces = _split_and(text, min_side_words) if asks else ([text] if text else [])
             explicit = explicit or len(pieces) > 1
             clauses.extend(pieces)
+            if asks or n > 0:
+                cued.update(pieces)
     if len(clauses) < 2:  # one clause: nothing to weigh (most queries; skips tokenizing)
         return Decomposition([query], False)
     kept = [c for c in dict.fromkeys(clauses) if len(tokenize(c)) >= min_words]
     if len(kept) < 2:
         return Decomposition([query], False)
+    if len(kept) > max_clauses:
+        first = sorted(range(len(kept)), key=lambda i: kept[i] not in cued)[:max_clauses]
+        kept = [kept[i] for i in sorted(first)]
     return Decomposition(kept, explicit)
 
 

@@ -164,3 +164,12 @@ def test_name_pairs_favour_the_tool_whose_name_says_the_phrase_in_order() -> Non
     assert bigrams(["a", "b", "c"]) == ["a_b", "b_c"]
     with pytest.raises(ValueError):
         LexicalIndex(texts, name_tokens=[tokenize("only one")])
+
+
+def test_a_pasted_document_gives_at_most_max_clauses_with_its_requests_kept() -> None:
+    context = " ".join(f"The report covers region number {i} in great detail." for i in range(40))
+    query = f"{context} Please translate the summary into French. Also email the report to my manager."
+    clauses = decompose(query).clauses
+    assert len(clauses) == 16
+    assert clauses[-2:] == ["Please translate the summary into French", "Also email the report to my manager"]
+    assert clauses[0].startswith("The report covers region number 0")  # the rest: the first ones, in order
