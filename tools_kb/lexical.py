@@ -32,6 +32,7 @@ from tools_kb.text import split_identifier
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")  # letters and digits of any script
 # Scripts written without spaces between words: Han, Hiragana, Katakana (and their extensions).
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_UNSPACED_RUNS = re.compile(f"({_UNSPACED.pattern})")  # split keeping the runs
 _STOP = frozenset(STOPWORDS_EN_PLUS) | {"please", "could", "would", "want", "need", "like", "help", "tell"}
 
 
@@ -71,7 +72,7 @@ def _unspaced_pairs(word: str) -> list[str]:
     if not _UNSPACED.search(word):
         return [word]
     out: list[str] = []
-    for piece in re.split(f"({_UNSPACED.pattern})", word):
+    for piece in _UNSPACED_RUNS.split(word):
         if not piece:
             continue
         if _UNSPACED.fullmatch(piece):

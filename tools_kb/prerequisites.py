@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from tools_kb.text import split_identifier
 from tools_kb.tool import Tool
@@ -39,19 +40,12 @@ class Prerequisites:
     """Per tool row, the candidate producer rows of each of its handles (immutable)."""
 
     def __init__(self, tools: Sequence[Tool]) -> None:
-        # Identifiers are split only where their plain lower-case ending could match: a 100k
-        # catalog is mostly names and parameters that cannot.
-        handle_of: dict[str, str | None] = {}  # parameter names repeat: decide each once
         wanted: dict[int, list[str]] = {}  # row -> its handles, as parameter words
         params: list[list[str]] = []  # row -> its parameter names
         for row, tool in enumerate(tools):
             names = [str(p) for p in ((tool.parameters or {}).get("properties") or {})]
             params.append(names)
-            handles = [
-                h
-                for p in names
-                if (h := handle_of[p] if p in handle_of else handle_of.setdefault(p, _handle(p)))
-            ]
+            handles = [h for p in names if (h := _handle(p))]
             if handles:
                 wanted[row] = handles
         self._needs: dict[int, tuple[tuple[int, ...], ...]] = {}
@@ -62,7 +56,7 @@ class Prerequisites:
         lengths = sorted({w.count(" ") + 1 for w in every})
         by_suffix: dict[str, list[int]] = {}
         for row, tool in enumerate(tools):
-            if not _ending(tool.name).endswith(last_words):
+            if not _ending(tool.name).endswith(last_words):  # most names: no split needed
                 continue
             name = split_identifier(tool.name).split()
             for n in lengths:  # proper suffixes only: a word must come before them
@@ -74,7 +68,7 @@ class Prerequisites:
                 found = tuple(
                     p
                     for p in by_suffix.get(handle, ())
-                    if p != row and all(handle_of.get(w) != handle for w in params[p])
+                    if p != row and all(_handle(w) != handle for w in params[p])
                 )
                 if 0 < len(found) <= _MAX_CANDIDATES:
                     groups.append(found)
@@ -120,6 +114,7 @@ class Prerequisites:
         return out
 
 
+@lru_cache(maxsize=1 << 14)  # parameter names repeat across a catalog and its rebuilds
 def _handle(param: str) -> str | None:
     """The words of ``param`` when it is a handle that says what it is a handle of, else None."""
     if not _ending(param).endswith(_HANDLE_ENDINGS):
