@@ -65,6 +65,8 @@ _AND = re.compile(r",?\s+and\s+|,\s+as well as\s+|,\s+plus\s+", re.IGNORECASE)
 class Decomposition:
     clauses: list[str]
     explicit: bool  # a connective or a clause-joining "and" was seen, not only sentence breaks
+    # every clause asks for something on its own (a question word, "can you", an imperative …)
+    requests: bool = False
 
 
 MAX_CLAUSES = 16
@@ -97,7 +99,7 @@ def decompose(
     if len(kept) > max_clauses:
         first = sorted(range(len(kept)), key=lambda i: kept[i] not in cued)[:max_clauses]
         kept = [kept[i] for i in sorted(first)]
-    return Decomposition(kept, explicit)
+    return Decomposition(kept, explicit, all(is_request(c) for c in kept))
 
 
 def is_request(sentence: str) -> bool:

@@ -8,7 +8,8 @@ Pipeline for one query (``search``):
    by the catalog's ``Fusion`` (chosen by :mod:`tools_kb.tuning` unless given).
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
    that answers one intent well ranks even when the whole query is about something else,
-   while the whole query still decides the top.
+   while the whole query still decides the top. When the query was cut at connectives and every
+   clause is a request of its own, the clauses weigh as much as the whole query.
    A tuned weighted fusion also adds ``name_bonus`` to the tools each text names (all
    distinctive words of the tool's name occur in it, :mod:`tools_kb.name_mentions`), before
    the max, and then ``prior × centrality`` (z-scored mean cosine of the tool's vector to the
@@ -58,6 +59,9 @@ T = TypeVar("T")
 
 CLAUSE_WEIGHT = 0.9
 SENTENCE_WEIGHT = 0.8  # sentences often elaborate one request: trust them less
+# Cut at a connective and every clause a request of its own ("find X, and also book Y"): each
+# clause is an intent, so its best tool ranks with the whole query's best.
+REQUEST_WEIGHT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class SearchOptions:
     decompose: bool = True
     clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
     sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
+    request_weight: float = REQUEST_WEIGHT  # connective cuts whose clauses are all requests
     min_score_ratio: float | None = None  # adaptive k: keep hits within this share of the top
     min_k: int = 1
     prerequisites: bool = True  # each hit's producer right after it (tools_kb.prerequisites)
@@ -407,7 +412,10 @@ class ToolIndex:
         parts = decompose(query)
         if len(parts.clauses) < 2:
             return [query], 0.0
-        weight = options.clause_weight if parts.explicit else options.sentence_weight
+        if not parts.explicit:
+            weight = options.sentence_weight
+        else:
+            weight = options.request_weight if parts.requests else options.clause_weight
         return [query, *parts.clauses], weight
 
     def _fused(

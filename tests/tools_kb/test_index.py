@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.decompose import decompose
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF, Fusion
 from tools_kb.index import SearchHit, SearchOptions, ToolIndex
@@ -30,6 +31,27 @@ async def test_every_intent_of_a_multi_request_query_is_represented(
     )
     names = [h.name for h in await index.search(query, k=3)]
     assert set(names) == {"translateText", "sendEmail", "getStockPrice"}
+
+
+async def test_clauses_that_are_all_requests_weigh_as_much_as_the_whole_query(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder, Fusion("weighted", 0.5))
+    query = "Get the weather forecast for Paris, and also convert 100 euros into dollars"
+    clause = decompose(query).clauses[1]
+    alone = await index.search(clause, k=1, options=SearchOptions(decompose=False))
+    assert alone[0].name == "convert_currency"
+
+    def score_in(hits: list[SearchHit]) -> float:
+        return next(h.score for h in hits if h.name == "convert_currency")
+
+    full = await index.search(query, k=5)
+    assert score_in(full) == pytest.approx(alone[0].score)
+    damped = await index.search(query, k=5, options=SearchOptions(request_weight=0.9))
+    assert score_in(damped) == pytest.approx(0.9 * alone[0].score)
+    # the same cut with a clause that asks for nothing keeps the connective weight
+    statement = "Get the weather forecast for Paris, and also the euro against the dollar"
+    assert not decompose(statement).requests
 
 
 async def test_other_tenants_private_tools_are_never_returned(

@@ -141,6 +141,14 @@ def test_decompose(query: str, clauses: list[str], explicit: bool) -> None:
     assert result.explicit is explicit
 
 
+def test_decompose_says_whether_every_clause_is_a_request() -> None:
+    assert decompose("Find flights to Denver. Then, book a hotel room downtown.").requests
+    assert not decompose(
+        "I want a relaxing getaway for my next trip and calm music for the drive next week"
+    ).requests
+    assert not decompose("What is the weather in Paris?").requests  # one clause: nothing to weigh
+
+
 def test_is_request() -> None:
     assert is_request("Can you find me a hotel")
     assert is_request("Book two tickets to Oslo")
