@@ -13,6 +13,16 @@ words, has a word before them (a verb or a qualifier: ``GetUserToken`` for ``tok
 followed when exactly one visible tool produces it: several candidates mean the name does not
 say which one, and guessing would push a relevant hit out of the list.
 
+REST catalogs name a resource's id after the resource, and a user who knows a resource by its
+name gets the id from the resource's search endpoint: ``GET /person/{person_id}/movie_credits``
+needs ``GET /search/person``. So for a tool named by a path (a ``/`` in its name), when no
+tool's name ends with an identifier handle's words, a tool whose name ends with a search verb
+(``search``, ``find``, ``lookup``) and then the resource's words (``person``, or ``persons``) is
+its producer, under the same rules. Parameters written into a tool's name as a path template
+(``{person_id}``) count as parameters of that tool. Function-style catalogs are left out: in
+Seal-Tools, ``getExoplanetInfo(exoplanet_id)`` next to ``searchExoplanets`` is common, and in
+none of its dev queries whose gold holds such a tool did the gold hold the search tool too.
+
 :meth:`Prerequisites.expand` puts each retrieved consumer's producer right after it (moved up
 if it was lower, chained when the producer needs a handle of its own) and cuts the list back
 to its length, so a search returns as many tools as before.
@@ -31,6 +41,9 @@ from tools_kb.tool import Tool
 HANDLE_WORDS = frozenset({"id", "ids", "uuid", "guid", "token", "key", "session"})
 # Handles that say nothing about what they identify on their own.
 _BARE = frozenset({"id", "ids", "uuid", "guid"})
+# Verbs of an endpoint that finds a resource's identifiers from what a user knows (its name).
+_SEARCH_VERBS = frozenset({"search", "find", "lookup"})
+_TEMPLATE = re.compile(r"\{([^{}]+)\}")  # a path parameter written into a name: /person/{person_id}
 _MAX_CANDIDATES = 8  # a handle more tools than this could produce is not followed at all
 _TAIL = re.compile(r"[\W_]+$")  # what split_identifier drops at the end
 _HANDLE_ENDINGS = tuple(HANDLE_WORDS)
@@ -44,6 +57,8 @@ class Prerequisites:
         params: list[list[str]] = []  # row -> its parameter names
         for row, tool in enumerate(tools):
             names = [str(p) for p in ((tool.parameters or {}).get("properties") or {})]
+            if "{" in tool.name:
+                names += [p for p in _TEMPLATE.findall(tool.name) if p not in names]
             params.append(names)
             handles = [h for p in names if (h := _handle(p))]
             if handles:
@@ -62,14 +77,17 @@ class Prerequisites:
             for n in lengths:  # proper suffixes only: a word must come before them
                 if n < len(name) and (suffix := " ".join(name[-n:])) in every:
                     by_suffix.setdefault(suffix, []).append(row)
+        # search endpoints: only when a REST path takes an identifier
+        if any("/" in tools[row].name and any(map(_resource, hs)) for row, hs in wanted.items()):
+            searches = _search_endpoints(tools)
+        else:
+            searches = {}
         for row, handles in wanted.items():
             groups: list[tuple[int, ...]] = []
             for handle in dict.fromkeys(handles):
-                found = tuple(
-                    p
-                    for p in by_suffix.get(handle, ())
-                    if p != row and all(_handle(w) != handle for w in params[p])
-                )
+                found = _producers(by_suffix.get(handle, ()), row, handle, params)
+                if not found and "/" in tools[row].name:
+                    found = _producers(searches.get(_resource(handle), ()), row, handle, params)
                 if 0 < len(found) <= _MAX_CANDIDATES:
                     groups.append(found)
             if groups:
@@ -112,6 +130,38 @@ class Prerequisites:
                 break
             place(row, None)
         return out
+
+
+def _producers(candidates: Sequence[int], row: int, handle: str, params: list[list[str]]) -> tuple[int, ...]:
+    """The ``candidates`` other than ``row`` that do not take ``handle`` themselves."""
+    return tuple(p for p in candidates if p != row and all(_handle(w) != handle for w in params[p]))
+
+
+def _search_endpoints(tools: Sequence[Tool]) -> dict[str, list[int]]:
+    """Rows of the tools whose name ends with a search verb and a resource's words, by the
+    resource's words (singular): ``GET /search/person`` and ``searchPersons`` under "person"."""
+    out: dict[str, list[int]] = {}
+    for row, tool in enumerate(tools):
+        lowered = tool.name.lower()
+        if not any(verb in lowered for verb in _SEARCH_VERBS):  # most names: no split needed
+            continue
+        words = split_identifier(tool.name).split()
+        for i in range(len(words) - 1, 0, -1):
+            if words[i - 1] in _SEARCH_VERBS:
+                resource = words[i:]
+                if resource[-1].endswith("s") and len(resource[-1]) > 3:
+                    resource = [*resource[:-1], resource[-1][:-1]]
+                out.setdefault(" ".join(resource), []).append(row)
+                break
+            if words[i] in _SEARCH_VERBS:  # the verb is not right before the last words
+                break
+    return out
+
+
+def _resource(handle: str) -> str:
+    """What an identifier handle identifies ("person" for "person id"); "" for other handles."""
+    resource, _, last = handle.rpartition(" ")
+    return resource if last in _BARE else ""
 
 
 @lru_cache(maxsize=1 << 14)  # parameter names repeat across a catalog and its rebuilds

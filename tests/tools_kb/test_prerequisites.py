@@ -89,6 +89,43 @@ def test_two_possible_producers_are_not_guessed_but_one_visible_is_followed() ->
     assert pre.producers_of(0, public) == [1]
 
 
+def test_a_rest_resources_id_comes_from_its_search_endpoint() -> None:
+    catalog = [
+        _tool("GET /person/{person_id}/movie_credits", "Movies a person played in or made"),  # 0
+        _tool("GET /search/person", "Search for people by name", "query"),  # 1
+        _tool("GET /movie/{movie_id}/credits", "Cast and crew of a movie"),  # 2
+        _tool("GET /search/movie", "Search for movies by title", "query"),  # 3
+        _tool("getExoplanetInfo", "Facts about an exoplanet", "exoplanet_id"),  # 4: not a REST path
+        _tool("searchExoplanets", "Find exoplanets by name or star", "name"),  # 5
+        _tool("getPatientHistory", "Medical history of a patient", "patient_id"),  # 6
+        _tool("getPatientId", "Look up a patient's id by name", "name"),  # 7
+        _tool("searchPatients", "Search patients by ward", "ward"),  # 8
+        _tool("DELETE /account", "Close an account for good", "account_token"),  # 9
+        _tool("searchAccount", "Search accounts by owner", "owner"),  # 10
+        _tool("GET /review/{review_id}", "One review"),  # 11
+        _tool("GET /tv/{tv_id}", "A TV show", "language"),  # 12
+        _tool("searchTv", "Search TV shows by title", "query"),  # 13
+    ]
+    pre = Prerequisites(catalog)
+    assert pre.producers_of(0, _all) == [1]  # a path template is a parameter; /search/person its producer
+    assert pre.producers_of(2, _all) == [3]
+    assert pre.producers_of(4, _all) == []  # a function-style name: search tools are not followed
+    assert pre.producers_of(6, _all) == [7]  # a name that ends with the handle's words comes first
+    assert pre.producers_of(9, _all) == []  # a token is handed out by a login, not found by a search
+    assert pre.producers_of(11, _all) == []  # no search endpoint for reviews
+    assert pre.producers_of(12, _all) == [13]
+    assert pre.producers_of(1, _all) == pre.producers_of(3, _all) == []
+
+
+def test_two_search_endpoints_for_one_resource_are_not_guessed() -> None:
+    catalog = [
+        _tool("GET /shelters/{shelter_id}", "A shelter's address"),
+        _tool("GET /find/shelter", "Shelters near a place", "location"),
+        _tool("GET /search/shelters", "Shelters by name", "name"),
+    ]
+    assert Prerequisites(catalog).producers_of(0, _all) == []
+
+
 def test_a_catalog_without_handles_is_left_alone() -> None:
     pre = Prerequisites([CATALOG[3], CATALOG[4]])
     assert len(pre) == 0
