@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from core.errors import LocalModelError
 
 MANIFEST_NAME = "manifest.json"
+MODELS_DIR_ENV = "SWITCHBOARD_MODELS_DIR"
+DEFAULT_MODELS_DIR = Path("var/models")
 MANIFEST_FORMAT = 1
 EMBEDDER_SUBDIR = "minilm"
 ONNX_NAME = "model.int8.onnx"
@@ -99,3 +102,23 @@ def read_manifest(models_dir: Path) -> ModelsManifest:
         ) from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise LocalModelError(f"{path} is unreadable ({exc}): run prepare-models again") from exc
+
+
+def default_models_dir() -> Path:
+    """Where command-line tools look for the prepared models when not told.
+
+    ``$SWITCHBOARD_MODELS_DIR`` when set; else ``var/models`` under the working directory when
+    it holds a manifest; else the ``var/models`` of the checkout this code runs from (an
+    editable install: ``make run`` / ``make test`` prepare it there), so that a command run from
+    another folder uses the same embedder instead of falling back to a slower, different one;
+    else ``var/models`` (whose absence the caller reports).
+    """
+    env = os.environ.get(MODELS_DIR_ENV)
+    if env:
+        return Path(env)
+    if (DEFAULT_MODELS_DIR / MANIFEST_NAME).is_file():
+        return DEFAULT_MODELS_DIR
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / DEFAULT_MODELS_DIR / MANIFEST_NAME).is_file():
+        return checkout / DEFAULT_MODELS_DIR
+    return DEFAULT_MODELS_DIR

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.embedders.manifest import default_models_dir
 from core.embedding import Embedder
 
 
@@ -24,7 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--config", default=os.environ.get("SWITCHBOARD_CONFIG", "config/default.yaml"))
     parser.add_argument("--router", default=None, help="router directory when the policy names none")
-    parser.add_argument("--models-dir", default="var/models")
+    parser.add_argument("--models-dir", default=str(default_models_dir()))
 
 
 def _embedder(models_dir: str) -> Embedder:

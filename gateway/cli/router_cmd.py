@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from core.embedders.manifest import default_models_dir
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
@@ -48,7 +50,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="auto: the ONNX int8 export when var/models is prepared (faster), else the "
         "reference sentence-transformers model",
     )
-    ev.add_argument("--models-dir", default="var/models")
+    ev.add_argument("--models-dir", default=str(default_models_dir()))
 
 
 def _env() -> None:

@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODELS = Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
+from core.embedders.manifest import default_models_dir
+
 DEFAULT_CACHE = Path("var/tools_kb/vectors.sqlite")
 DEFAULT_DB = Path("var/tools_kb/catalog.sqlite")
 DEFAULT_ENHANCE_CACHE = Path("var/tools_kb/enhance.json")
@@ -106,7 +107,7 @@ def _store_args(p: argparse.ArgumentParser) -> None:
 
 
 def _embedder_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--embedder", choices=("auto", "onnx", "st"), default="auto")
     p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE, help="'' disables the cache")
     p.add_argument(
