@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from gateway.cli.tools_cmd import DEFAULT_CACHE, DEFAULT_MODELS
+from core.embedders.manifest import default_models_dir
+from gateway.cli.tools_cmd import DEFAULT_CACHE
 
 
 def data_bench_parser(prog: str) -> argparse.ArgumentParser:
@@ -15,7 +16,7 @@ def data_bench_parser(prog: str) -> argparse.ArgumentParser:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # one thread: see bench/__init__.py
     p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--data", type=Path, default=Path("../shared/data/tools"))
-    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--json", action="store_true")
     return p

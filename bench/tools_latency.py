@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.embedders.manifest import default_models_dir
 
 VERBS = [
     "get",
@@ -249,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="ONNX sessions embedding the catalog in parallel (default: one per CPU)",
     )
-    p.add_argument(
-        "--models-dir", type=Path, default=Path(os.environ.get("SWITCHBOARD_MODELS_DIR", "var/models"))
-    )
+    p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     results = {}
