@@ -38,6 +38,23 @@ def spawn_worker(module: str, args: Sequence[str], name: str, log_dir: Path) -> 
     return proc
 
 
+async def stop_worker(proc: subprocess.Popen[str], name: str, log_dir: Path, timeout_s: float = 30.0) -> None:
+    """SIGTERM ``proc`` and wait for a clean exit (status 0); AssertionError with the exit status
+    and the tail of ``log_dir/name.log`` when it exits otherwise or is still running after
+    ``timeout_s`` (then it is killed)."""
+    proc.terminate()
+    try:
+        code = await asyncio.to_thread(proc.wait, timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        code = None
+    if code != 0:
+        what = f"exited with {code}" if code is not None else f"was still running {timeout_s} s later"
+        tail = (log_dir / f"{name}.log").read_text()[-3000:]
+        raise AssertionError(f"worker {name} did not stop cleanly on SIGTERM: it {what}\n{tail}")
+
+
 async def wait_for(predicate: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60.0) -> None:
     """Poll ``predicate`` every 50 ms; AssertionError naming ``what`` after ``timeout_s``."""
     loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from agents.runs import TERMINAL, RunStore
 from agents.scheduler.global_slots import GlobalSlots
-from tests.agents.procs import enqueue_runs, spawn_worker, wait_for
+from tests.agents.procs import enqueue_runs, spawn_worker, stop_worker, wait_for
 
 N_RUNS = 16
 
@@ -121,10 +121,8 @@ async def test_two_worker_processes_share_the_deployments_slots(clean_redis_url:
             raise AssertionError(
                 f"{exc}: {sorted({(r.status, r.owner, r.steps) for r in recs if r})}\n{logs}"
             ) from None
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            assert await asyncio.to_thread(w.wait, 30) == 0, "a worker did not stop cleanly on SIGTERM"
+        for w, name in zip(workers, ("w-a", "w-b"), strict=True):
+            await stop_worker(w, name, tmp_path)
         recs = [await store.get(rid) for rid in ids]
         assert all(r is not None and r.status == "succeeded" for r in recs), [r.error for r in recs if r]
         assert all(r is not None and r.completions == 1 for r in recs)
