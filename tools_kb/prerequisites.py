@@ -146,15 +146,13 @@ def _search_endpoints(tools: Sequence[Tool]) -> dict[str, list[int]]:
         if not any(verb in lowered for verb in _SEARCH_VERBS):  # most names: no split needed
             continue
         words = split_identifier(tool.name).split()
-        for i in range(len(words) - 1, 0, -1):
-            if words[i - 1] in _SEARCH_VERBS:
-                resource = words[i:]
-                if resource[-1].endswith("s") and len(resource[-1]) > 3:
-                    resource = [*resource[:-1], resource[-1][:-1]]
-                out.setdefault(" ".join(resource), []).append(row)
-                break
-            if words[i] in _SEARCH_VERBS:  # the verb is not right before the last words
-                break
+        verbs = [i for i, w in enumerate(words) if w in _SEARCH_VERBS]
+        if not verbs or verbs[-1] == len(words) - 1:  # no verb, or nothing after the last one
+            continue
+        resource = words[verbs[-1] + 1 :]
+        if resource[-1].endswith("s") and len(resource[-1]) > 3:  # "persons" -> "person"
+            resource[-1] = resource[-1][:-1]
+        out.setdefault(" ".join(resource), []).append(row)
     return out
 
 
