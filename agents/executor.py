@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StateSnapshot
 
 from agents.graph import AgentState, run_input
 from agents.scheduler import Dispatch, StepLease, Verdict
@@ -67,6 +68,15 @@ class NullHooks:
         return None
 
 
+def finished(snapshot: StateSnapshot) -> bool:
+    """Whether the thread's latest checkpoint is the end of a run: no step left to run and no
+    step of its superstep pending. ``next`` alone is not enough: a worker that dies after a step's
+    writes were saved but before the next checkpoint leaves a checkpoint whose ``next`` is empty
+    (the step has its writes) while ``tasks`` still holds that step; resuming applies its writes
+    and goes on."""
+    return not snapshot.next and not snapshot.tasks
+
+
 def run_config(thread_id: str, run_id: str, max_steps: int) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id, "run_key": run_id}, "recursion_limit": 2 * max_steps + 4}
 
@@ -105,9 +115,8 @@ class GraphExecutor:
         snapshot = await graph.aget_state({"configurable": {"thread_id": dispatch.thread_id}})
         if dispatch.resume:
             lease.record_switch(restore_s=self._clock.now() - t0)
-        meta = snapshot.metadata or {}
-        started = meta.get("run_key") == dispatch.run_id
-        if started and not snapshot.next:  # finished before this dispatch (e.g. worker died after)
+        started = (snapshot.metadata or {}).get("run_key") == dispatch.run_id
+        if started and finished(snapshot):  # finished before this dispatch (e.g. worker died after)
             lease.finish()
             await self._hooks.on_finish(dispatch.run_id, dict(snapshot.values))
             return
