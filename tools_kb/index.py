@@ -9,7 +9,10 @@ Pipeline for one query (``search``):
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
    that answers one intent well ranks even when the whole query is about something else,
    while the whole query still decides the top. When the query was cut at connectives and every
-   clause is a request of its own, the clauses weigh as much as the whole query.
+   clause is a request of its own, the clauses weigh as much as the whole query. Otherwise
+   (clauses weigh less than the whole query) the whole query's own best tool stays first: a
+   clause adds tools below it ("…set an alarm. My username is foo" keeps the alarm tool on
+   top, the login tools come next), it does not replace the top.
    A tuned weighted fusion also adds ``name_bonus`` to the tools each text names (all
    distinctive words of the tool's name occur in it, :mod:`tools_kb.name_mentions`), before
    the max, and then ``prior × centrality`` (z-scored mean cosine of the tool's vector to the
@@ -83,6 +86,8 @@ class SearchOptions:
     min_score_ratio: float | None = None  # adaptive k: keep hits within this share of the top
     min_k: int = 1
     prerequisites: bool = True  # each hit's producer right after it (tools_kb.prerequisites)
+    # clauses that weigh less than the whole query (weight < 1) never push its best tool off rank 1
+    keep_whole_top: bool = True
 
 
 @dataclass(slots=True)
@@ -349,16 +354,42 @@ class ToolIndex:
                     for v, lx, nm in zip(vectors[pos:end], lexical[pos:end], named[pos:end], strict=True)
                 ]
                 hits = self._bounded_hits(texts_scores, rows, tenant, weight, k, options)
+                if self._keeps_whole_top(texts, weight, options) and hits:
+                    # the whole query's own ranking (k of it: a tie at its top is not overruled)
+                    whole_hits = self._bounded_hits(texts_scores[:1], rows, tenant, 0.0, k, SearchOptions())
+                    tied = {h.name for h in whole_hits if h.score >= whole_hits[0].score}
+                    if hits[0].name not in tied:
+                        hits = _first_at_top(hits, whole_hits[0].tool, k)
                 out.append(self._with_prerequisites(hits, tenant, k, options))
                 pos = end
                 continue
-            scores = self._combined(vectors[pos:end], lexical[pos:end], named[pos:end], rows, tenant, weight)
+            whole, scores = self._combined(
+                vectors[pos:end], lexical[pos:end], named[pos:end], rows, tenant, weight
+            )
             if self.fusion.uses_prior:
-                prior = self._centrality if rows is None else self._centrality[rows]
-                scores = scores + np.float32(self.fusion.prior) * prior
+                prior = np.float32(self.fusion.prior) * (
+                    self._centrality if rows is None else self._centrality[rows]
+                )
+                whole, scores = whole + prior, scores + prior
             pos = end
-            out.append(self._with_prerequisites(self._top(scores, rows, k, options), tenant, k, options))
+            hits = self._top(scores, rows, k, options)
+            if self._keeps_whole_top(texts, weight, options) and hits:
+                best = int(np.argmax(whole))
+                if whole[self._position(hits[0].name, rows)] < whole[best]:
+                    hits = _first_at_top(hits, self.tools[best if rows is None else int(rows[best])], k)
+            out.append(self._with_prerequisites(hits, tenant, k, options))
         return out
+
+    def _position(self, name: str, rows: Rows | None) -> int:
+        """Where the tool ``name`` is among the visible ``rows`` (sorted catalog rows)."""
+        row = self._by_name[name]
+        return row if rows is None else int(np.searchsorted(rows, row))
+
+    @staticmethod
+    def _keeps_whole_top(texts: Sequence[str], weight: float, options: SearchOptions) -> bool:
+        """Whether the whole query's best tool must stay first (unless the top is one of the
+        tools tied for it): it was cut into clauses that weigh less than itself."""
+        return options.keep_whole_top and len(texts) > 1 and weight < 1.0
 
     def _with_prerequisites(
         self, hits: list[SearchHit], tenant: str | None, k: int, options: SearchOptions
@@ -442,11 +473,13 @@ class ToolIndex:
         rows: Rows | None,
         tenant: str | None,
         clause_weight: float,
-    ) -> npt.NDArray[np.float32]:
-        scores = self._fused(vectors[0], lexical[0], named[0], rows, tenant)
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """(the whole query's fused scores, the combined scores)."""
+        whole = self._fused(vectors[0], lexical[0], named[0], rows, tenant)
+        scores = whole
         for vec, lex, nm in zip(vectors[1:], lexical[1:], named[1:], strict=True):
             scores = np.maximum(scores, clause_weight * self._fused(vec, lex, nm, rows, tenant))
-        return scores
+        return whole, scores
 
     def _top(
         self, scores: npt.NDArray[np.float32], rows: Rows | None, k: int, options: SearchOptions
@@ -529,6 +562,15 @@ class ToolIndex:
                 break
             hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
         return hits
+
+
+def _first_at_top(hits: list[SearchHit], tool: Tool, k: int) -> list[SearchHit]:
+    """``hits`` with ``tool`` moved (or added) to rank 1, cut to ``k``. Moved up, it takes the
+    top score (its own was at most that), so scores stay in rank order."""
+    if hits[0].name == tool.name:
+        return hits
+    rest = [h for h in hits if h.name != tool.name]
+    return [SearchHit(tool.name, hits[0].score, tool), *rest][:k]
 
 
 def _documents(

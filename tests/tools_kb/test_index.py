@@ -54,6 +54,28 @@ async def test_clauses_that_are_all_requests_weigh_as_much_as_the_whole_query(
     assert not decompose(statement).requests
 
 
+async def test_clauses_that_weigh_less_keep_the_whole_querys_best_tool_first(
+    catalog: list[Tool], embedder: HashingEmbedder
+) -> None:
+    index = await _index(catalog, embedder, Fusion("weighted", 0.5))
+    # constructed so that, under the hashing embedder, the clause of the second sentence (a
+    # sentence-only cut: it weighs 0.8 of the whole query) outscores the whole query's best tool
+    query = "Find email headlines hotel forecast. My topic temperature latest."
+    assert not decompose(query).explicit
+    whole = await index.search(query, k=2, options=SearchOptions(decompose=False))
+    assert whole[0].name == "getWeatherForecast"
+    assert whole[0].score > whole[1].score
+    unpinned = await index.search(query, k=3, options=SearchOptions(keep_whole_top=False))
+    assert unpinned[0].name == "bookHotel"
+    hits = await index.search(query, k=3)
+    assert [h.name for h in hits[:2]] == ["getWeatherForecast", "bookHotel"]
+    assert hits[0].score == unpinned[0].score  # moved up, it takes the top score
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # not among the combined top k at all: added at rank 1, the list still has k hits
+    one = await index.search(query, k=1)
+    assert [h.name for h in one] == ["getWeatherForecast"]
+
+
 async def test_other_tenants_private_tools_are_never_returned(
     catalog: list[Tool], embedder: HashingEmbedder
 ) -> None:
@@ -279,6 +301,7 @@ async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefi
     queries = [
         "book a hotel in region 4",
         "send an email for team 12. Also cancel the flight",
+        "book a hotel in region 4. The photo is in region 30.",  # the whole query's best stays first
         "track order",
         "export the weekly report",
     ]
