@@ -15,7 +15,8 @@ content words (greetings, "Thank you.") are dropped. A query with one intent com
 ``[query]``. At most ``max_clauses`` come back (each is one more embedding and scoring pass of a
 search; the public query sets have at most 14): past that, a pasted document is mostly context,
 so the clauses of sentences that make a request and those opened by a connective are kept first,
-then the others, in their order.
+then the others; within each group the clauses nearest the start or the end of the query win
+(the request around a pasted text is at one of its ends), and the kept ones stay in order.
 """
 
 from __future__ import annotations
@@ -97,8 +98,11 @@ def decompose(
     if len(kept) < 2:
         return Decomposition([query], False)
     if len(kept) > max_clauses:
-        first = sorted(range(len(kept)), key=lambda i: kept[i] not in cued)[:max_clauses]
-        kept = [kept[i] for i in sorted(first)]
+        # cued clauses first, and of those (then of the rest) the ones nearest either end: a
+        # pasted text's request comes before it or after it ("<30k characters> Summarise this.")
+        last = len(kept) - 1
+        first = sorted(range(len(kept)), key=lambda i: (kept[i] not in cued, min(i, last - i)))
+        kept = [kept[i] for i in sorted(first[:max_clauses])]
     return Decomposition(kept, explicit, all(is_request(c) for c in kept))
 
 

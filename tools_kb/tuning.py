@@ -23,7 +23,7 @@ import numpy as np
 from core.embedding import Embedder
 from tools_kb.documents import ToolDocument
 from tools_kb.fusion import RRF, Fusion
-from tools_kb.lexical import LexicalIndex
+from tools_kb.lexical import LexicalIndex, tokenize
 
 WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 # Weight of the centrality prior that a tuned weighted fusion adds (see tools_kb.index). One
@@ -64,7 +64,7 @@ async def choose_fusion(
     own tools always among them). 1000 (was 2000): the held-out views were ~10 % of a 10k
     build's CPU, and 400 pseudo-queries against 1000 tools already rank the weights the same
     way on the public catalogs (docs/benchmarks.md)."""
-    described = [i for i, d in enumerate(docs) if len(d.description.split()) >= 3]
+    described = [i for i, d in enumerate(docs) if _described(d.description)]
     if len(described) < min_queries or len(docs) < 2:
         return TuningReport(
             Fusion("rrf", reason=f"rrf: only {len(described)} described tools to tune on"),
@@ -129,3 +129,11 @@ def _mrr(fusion: Fusion, dense: np.ndarray, lexical: np.ndarray, targets: np.nda
         rank = float((s > s[t]).sum()) + 0.5 * float((s == s[t]).sum() - 1)
         total += 1.0 / (rank + 1.0)
     return total / len(targets)
+
+
+def _described(description: str) -> bool:
+    """Whether a description is long enough to serve as a pseudo-query: three words, or, in a
+    script written without spaces (Chinese, Japanese), three content tokens (character pairs)."""
+    if len(description.split()) >= 3:
+        return True
+    return not description.isascii() and len(tokenize(description)) >= 3

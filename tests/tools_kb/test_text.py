@@ -181,3 +181,14 @@ def test_a_pasted_document_gives_at_most_max_clauses_with_its_requests_kept() ->
     assert len(clauses) == 16
     assert clauses[-2:] == ["Please translate the summary into French", "Also email the report to my manager"]
     assert clauses[0].startswith("The report covers region number 0")  # the rest: the first ones, in order
+
+
+def test_a_request_after_a_long_pasted_text_of_requests_is_kept() -> None:
+    """Past ``max_clauses``, the clauses nearest either end of the query win: the question that
+    follows a pasted text full of imperatives is not cut off."""
+    pasted = " ".join(f"Check the valve number {i} before the shift." for i in range(40))
+    query = f"{pasted} What is the weather forecast in Paris tomorrow?"
+    clauses = decompose(query).clauses
+    assert len(clauses) == 16
+    assert clauses[-1] == "What is the weather forecast in Paris tomorrow"
+    assert clauses[0] == "Check the valve number 0 before the shift"

@@ -27,6 +27,15 @@ async def test_tuning_returns_a_weight_on_the_grid_and_a_curve() -> None:
         assert report.fusion.prior == CENTRALITY_PRIOR  # tuned fusions carry the prior
 
 
+async def test_descriptions_written_without_spaces_count_as_pseudo_queries() -> None:
+    """A Chinese description is one whitespace "word"; its character pairs are its words."""
+    topics = ["天气预报", "股票价格", "航班查询", "酒店预订", "发送邮件", "菜谱推荐", "新闻头条", "音乐播放"]
+    tools = [Tool(f"tool_{i}", f"为用户提供{topics[i % len(topics)]}服务，编号{i}") for i in range(24)]
+    report = await choose_fusion([build_document(t) for t in tools], HashingEmbedder())
+    assert report.n_pseudo == 24
+    assert report.curve  # tuned, not the "too few described tools" fallback
+
+
 async def test_small_catalogs_fall_back_to_rrf() -> None:
     report = await choose_fusion([build_document(t) for t in _catalog(5)], HashingEmbedder())
     assert report.fusion.kind == "rrf"
