@@ -9,14 +9,15 @@ decomposition, ranked by their scores alone), or ``weighted:W``.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.embedding import Embedder
 from tools_kb.fusion import DENSE_ONLY, LEXICAL_ONLY, RRF, Fusion
 from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.loaders import json_line, jsonl_lines, read_text
 from tools_kb.metrics import evaluate
 from tools_kb.tool import Tool
 
@@ -32,25 +33,16 @@ class LabelledQuery:
 
 
 def read_queries(path: Path | str) -> list[LabelledQuery]:
-    """``{"id", "query", "gold": [names]}`` per line (``gold`` may be one name). Raises
-    ValueError naming the file and line: unreadable file, invalid JSON, a missing or empty
-    ``query``, a ``gold`` that is missing, empty or not names (an empty gold set would count as
-    found by Sufficiency and as missed by Recall)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text: {exc.reason}") from exc
+    """``{"id", "query", "gold": [names]}`` per line (``gold`` may be one name), in a UTF-8 file
+    (a byte-order mark is dropped; lines end at ``\n`` only). Raises ValueError naming the file
+    and line: unreadable or not UTF-8, invalid JSON, a missing or empty ``query``, a ``gold``
+    that is missing, empty or not names (an empty gold set would count as found by Sufficiency
+    and as missed by Recall), or no query at all (every metric would be a meaningless 0)."""
+    text = read_text(path)
     out: list[LabelledQuery] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in jsonl_lines(text):
         where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+        row = json_line(line, where)
         if not isinstance(row, dict):
             raise ValueError(f"{where}: expected an object {{id, query, gold}}")
         query = row.get("query")
@@ -62,6 +54,8 @@ def read_queries(path: Path | str) -> list[LabelledQuery]:
         if not isinstance(gold, list) or not gold or not all(isinstance(g, str) and g for g in gold):
             raise ValueError(f"{where}: gold: must be a non-empty list of tool names")
         out.append(LabelledQuery(str(row.get("id", lineno)), query, tuple(gold)))
+    if not out:
+        raise ValueError(f"{path}: no queries (one JSON object per line: id, query, gold)")
     return out
 
 
@@ -74,8 +68,19 @@ def unknown_gold(queries: Sequence[LabelledQuery], names: Iterable[str]) -> tupl
     return affected, sorted(missing)
 
 
+def public_tools(tools: Iterable[Tool]) -> tuple[list[Tool], int]:
+    """``tools`` with their tenant lists dropped, and how many had one. The eval searches as no
+    tenant and measures the whole catalog, so a private tool must count as public, not as a
+    miss."""
+    out = list(tools)
+    private = sum(1 for t in out if t.tenants is not None)
+    return ([replace(t, tenants=None) for t in out] if private else out), private
+
+
 def method_fusion(method: str) -> Fusion | None:
-    """The fixed fusion of a baseline method, or None for ``auto`` (tuned on the catalog)."""
+    """The fixed fusion of a baseline method, or None for ``auto`` (tuned on the catalog).
+    Raises ValueError for an unknown method or a ``weighted:W`` whose W is not a number from 0
+    to 1."""
     if method == "auto":
         return None
     if method == "dense":
@@ -85,7 +90,14 @@ def method_fusion(method: str) -> Fusion | None:
     if method == "rrf":
         return RRF
     if method.startswith("weighted:"):
-        return Fusion("weighted", float(method.split(":", 1)[1]), "fixed by caller")
+        text = method.split(":", 1)[1]
+        try:
+            weight = float(text)
+        except ValueError:
+            weight = math.nan
+        if not 0.0 <= weight <= 1.0:  # also NaN
+            raise ValueError(f"method weighted:W needs a dense share W from 0 to 1, got {text!r}")
+        return Fusion("weighted", weight, "fixed by caller")
     raise ValueError(f"unknown method {method!r}; use one of {METHODS} or weighted:W")
 
 
@@ -101,11 +113,13 @@ async def evaluate_catalog(
     build_embedder: Embedder | None = None,
 ) -> tuple[dict[str, float], ToolIndex]:
     """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
-    alone), then score ``queries``. Returns the issue-4 metrics and the index (for its tuning
-    report). ``decompose`` defaults to on for ``auto`` only. ``build_embedder`` (default
-    ``embedder``; it must make the same vectors) embeds the catalog, ``embedder`` the queries."""
+    alone), every tool public (:func:`public_tools`), then score ``queries``. Returns the issue-4
+    metrics and the index (for its tuning report). ``decompose`` defaults to on for ``auto``
+    only. ``build_embedder`` (default ``embedder``; it must make the same vectors) embeds the
+    catalog, ``embedder`` the queries. ``k`` only deepens the ranking past 10 (the metrics stop
+    at @10)."""
     index = await ToolIndex.build(
-        tools,
+        public_tools(tools)[0],
         build_embedder or embedder,
         fusion=method_fusion(method),
         extras=extras,

@@ -1,5 +1,7 @@
-"""Read tool definitions from files: JSON Lines (one tool per line), YAML or JSON documents
-(a list of tools, or ``{"tools": [...]}``), and whole folders of them (config/tools/).
+"""Read tool definitions from files: JSON Lines (``.jsonl`` / ``.ndjson``, one tool per line),
+YAML or JSON documents (a list of tools, or ``{"tools": [...]}``), and whole folders of them
+(config/tools/). Files are UTF-8 (a leading byte-order mark is dropped); JSON Lines are split at
+``\n`` only, so a U+2028 inside a JSON string stays in its line.
 
 Every error names the file and line (JSONL) or the tool's position, then the tool and field:
 ``config/tools/crm.yaml: tools[3]: tool 'getLead': parameters.type: must be 'object'``.
@@ -8,13 +10,14 @@ Nothing is returned for a file with any invalid tool (all-or-nothing per file).
 :func:`load_tools_repairing` is for measuring someone else's catalog (``switchboard tools
 eval``): instead of rejecting the file, it drops what is invalid in a tool (an unknown field, a
 malformed parameter schema or part of it, malformed tags) and says so, skipping only records that
-cannot be a tool (invalid JSON, no valid name, a name already seen).
+cannot be a tool (invalid JSON, no valid name, a name already seen). Every record is either kept or
+named in a note.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,8 @@ from core.config.yaml_source import parse_yaml
 from core.errors import ConfigError
 from tools_kb.tool import Tool, ToolValidationError, flat_definition, parse_tool
 
-SUFFIXES = (".jsonl", ".json", ".yaml", ".yml")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+SUFFIXES = (*JSONL_SUFFIXES, ".json", ".yaml", ".yml")
 
 
 def load_tools_file(path: Path | str) -> list[Tool]:
@@ -56,32 +60,53 @@ def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
     seen: set[str] = set()
     for where, raw in _records(path, problems):
         at = _at(path, where)
-        body = flat_definition(raw) if isinstance(raw, Mapping) else raw
-        for _ in range(16):  # each pass repairs one field
-            try:
-                tool = parse_tool(body, where=where)
-            except ToolValidationError as exc:
-                repaired = _without(body, exc.field_path)
-                if repaired is None:
-                    notes.append(f"{at}: {exc.message}: skipped")
-                    break
-                notes.append(f"{at}: {exc.message}: dropped")
-                body = repaired
-                continue
-            if tool.name in seen:
-                notes.append(f"{at}: tool {tool.name!r}: name: defined twice: skipped")
-            else:
-                seen.add(tool.name)
-                tools.append(tool)
-            break
+        tool, repairs, failure = _parse_repairing(raw, where)
+        notes.extend(f"{at}: {repair}: dropped" for repair in repairs)
+        if tool is None:
+            notes.append(f"{at}: {failure}: skipped")
+        elif tool.name in seen:
+            notes.append(f"{at}: tool {tool.name!r}: name: defined twice: skipped")
+        else:
+            seen.add(tool.name)
+            tools.append(tool)
     if not tools:  # unreadable, not a list of tools, or nothing in it can be a tool
         raise ConfigError(problems + notes or [f"{path}: no tools"])
     return tools, problems + notes  # invalid JSON lines (JSONL) are skipped records too
 
 
+def _parse_repairing(raw: object, where: str) -> tuple[Tool | None, list[str], str]:
+    """Parse ``raw``, dropping each invalid part it holds until it is a tool. Returns the tool
+    (None when the record cannot be one), the repairs (``tool 'x': a, b: unknown field``: the
+    fields dropped for one problem, in the order met) and why the record was skipped (``''``
+    when it was not). Every repair removes part of the record, so this ends; a repair that
+    changes nothing skips the record."""
+    body = flat_definition(raw) if isinstance(raw, Mapping) else raw
+    dropped: dict[tuple[str, str], list[str]] = {}  # (tool, problem) -> fields
+    tool: Tool | None = None
+    failure = ""
+    while tool is None and not failure:
+        try:
+            tool = parse_tool(body, where=where)
+        except ToolValidationError as exc:
+            repaired = _without(body, exc.field_path)
+            if repaired is None or repaired == body:
+                failure = exc.message
+            else:
+                problem = exc.message.removeprefix(f"tool {exc.tool!r}: {exc.field_path}: ")
+                dropped.setdefault((exc.tool, problem), []).append(exc.field_path)
+                body = repaired
+    repairs = [
+        f"tool {name!r}: {', '.join(fields)}: {problem}" for (name, problem), fields in dropped.items()
+    ]
+    return tool, repairs, failure
+
+
 def _at(path: Path, where: str) -> str:
     """``file:line:col`` (YAML positions) or ``file: line N`` / ``file: tools[i]``."""
     return f"{path}:{'' if where[:1].isdigit() else ' '}{where}"
+
+
+_PROPERTIES = "parameters.properties."
 
 
 def _without(body: Any, field: str) -> dict[str, Any] | None:
@@ -100,14 +125,23 @@ def _without(body: Any, field: str) -> dict[str, Any] | None:
             [r for r in required if isinstance(r, str) and r in props] if isinstance(required, list) else []
         )
         out["parameters"] = {**params, "required": kept}
-    elif field.startswith("parameters.properties.") and isinstance(params, Mapping):
-        name = field[len("parameters.properties.") :].removesuffix(".description")
+    elif field.startswith(_PROPERTIES) and isinstance(params, Mapping):
+        # The property's name may hold dots itself ("sort.description"): repair the part that
+        # is actually invalid, else drop the parameters.
         props = dict(params.get("properties") or {})
-        schema = props.get(name)
-        if field.endswith(".description") and isinstance(schema, Mapping):
-            props[name] = {k: v for k, v in schema.items() if k != "description"}
-        else:
+        name = field[len(_PROPERTIES) :]
+        owner = name.removesuffix(".description")
+        schema = props.get(owner)
+        if (
+            owner != name
+            and isinstance(schema, Mapping)
+            and not isinstance(schema.get("description"), str | None)
+        ):
+            props[owner] = {k: v for k, v in schema.items() if k != "description"}
+        elif name in props:
             props[name] = {}
+        else:
+            return {**out, "parameters": None}
         out["parameters"] = {**params, "properties": props}
     elif top == "parameters":
         out["parameters"] = None
@@ -142,20 +176,57 @@ def load_tools_dir(folder: Path | str) -> list[Tool]:
     return tools
 
 
+def read_text(path: Path | str) -> str:
+    """The file's text: UTF-8, a leading byte-order mark dropped. Raises ValueError naming the
+    file: ``FILE: cannot read: REASON`` or ``FILE:LINE: not UTF-8 text: REASON (byte 0xNN)``."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 text: {exc.reason} (byte 0x{data[exc.start]:02x})"
+        ) from exc
+
+
+def jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each non-blank line of JSON Lines ``text``. Lines end at ``\n``
+    only (a ``\r`` before it is dropped): ``str.splitlines`` would also cut at U+2028, U+2029
+    or U+0085, which JSON allows raw inside strings."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if line.strip():
+            yield lineno, line
+
+
+def json_line(line: str, where: str) -> Any:
+    """One JSON Lines record; ``where`` is ``file:line``. Raises ValueError
+    ``file:line:col: invalid JSON: REASON``; nesting too deep for the parser is invalid JSON too."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{where}: invalid JSON: nested too deeply") from exc
+
+
 def _records(path: Path, problems: list[str]) -> Iterable[tuple[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        text = read_text(path)
+    except ValueError as exc:
+        problems.append(str(exc))
         return
-    if path.suffix == ".jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+    if path.suffix in JSONL_SUFFIXES:
+        for lineno, line in jsonl_lines(text):
             try:
-                yield f"line {lineno}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+                record = json_line(line, f"{path}:{lineno}")
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            yield f"line {lineno}", record
         return
     positions: dict[int, str] = {}
     if path.suffix == ".json":
@@ -164,11 +235,17 @@ def _records(path: Path, problems: list[str]) -> Iterable[tuple[str, Any]]:
         except json.JSONDecodeError as exc:
             problems.append(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
             return
+        except RecursionError:
+            problems.append(f"{path}: invalid JSON: nested too deeply")
+            return
     else:
         try:
             ydoc = parse_yaml(text, str(path))  # positions + duplicate keys are errors
         except ConfigError as exc:
             problems.extend(exc.problems)
+            return
+        except RecursionError:
+            problems.append(f"{path}: invalid YAML: nested too deeply")
             return
         doc = ydoc.data
         prefix: tuple[str | int, ...] = ("tools",) if isinstance(doc, dict) else ()

@@ -9,8 +9,12 @@ The stored catalog is the SQLite file ``--db`` (default var/tools_kb/catalog.sql
 when ``SWITCHBOARD_REDIS_URL`` / ``--redis-url`` is set — the same store the gateway reads.
 ``search --catalog`` takes a file, or a NAME from config/tools/ (NAME.yaml / NAME.jsonl).
 
-``eval`` builds a fresh index from the catalog alone and prints n, recall@1/5/10, ndcg@5/10 and
-sufficiency@5/10. Without ``--llm`` no language model is used.
+``eval`` builds a fresh index from the catalog alone (every tool public: tenant lists are dropped,
+with a warning) and prints n, recall@1/5/10, ndcg@5/10 and sufficiency@5/10. Without ``--llm`` no
+language model is used.
+
+Bad arguments exit with 2 (argparse); bad files and an unusable store print one line on stderr and
+exit with 1 (the store's as ``switchboard: error: tool catalog (sqlite PATH): …``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from core.embedders.manifest import default_models_dir
+from gateway.cli.catalog_store import CatalogStoreError, opened_catalog_store
 
 DEFAULT_CACHE = Path("var/tools_kb/vectors.sqlite")
 DEFAULT_DB = Path("var/tools_kb/catalog.sqlite")
@@ -50,7 +55,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--catalog", required=True, type=Path)
     ev.add_argument("--queries", required=True, type=Path)
     ev.add_argument(
-        "--k", type=int, default=5, help="hits per query (at least 10 are ranked: the metrics go to @10)"
+        "--k",
+        type=_at_least_one,
+        default=5,
+        help="kept for compatibility: each query is ranked max(k, 10) deep and the metrics are fixed "
+        "at @1, @5 and @10, so k does not change what is measured",
     )
     ev.add_argument("--llm", action="store_true", help="enhance tool documents with the configured model")
     ev.add_argument(
@@ -63,7 +72,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--llm-cache", type=Path, default=DEFAULT_ENHANCE_CACHE, help="enhancement cache ('' = none)"
     )
     ev.add_argument("--json", action="store_true", help="print only the JSON metrics")
-    ev.add_argument("--method", default="auto", help="auto (default) | dense | bm25 | rrf | weighted:W")
+    ev.add_argument(
+        "--method",
+        default="auto",
+        help="auto (default) | dense | bm25 | rrf | weighted:W (W = dense share, 0 to 1)",
+    )
     ev.add_argument("--no-decompose", action="store_true", help="auto without multi-intent decomposition")
     ev.add_argument(
         "--strict",
@@ -74,11 +87,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     _embedder_args(ev)
 
     se = sub.add_parser("search", help="search the catalog")
-    se.add_argument("query")
+    se.add_argument("query", type=_non_blank)
     se.add_argument(
         "--catalog", help="a catalog file, or a NAME in config/tools/; default: the stored catalog"
     )
-    se.add_argument("--k", type=int, default=5)
+    se.add_argument("--k", type=_at_least_one, default=5, help="hits to show (at least 1)")
     se.add_argument("--tenant", default=None)
     se.add_argument("--adaptive", action="store_true", help="cut the list where scores drop")
     se.add_argument("--json", action="store_true")
@@ -112,10 +125,28 @@ def _embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vector-cache", type=Path, default=DEFAULT_CACHE, help="'' disables the cache")
     p.add_argument(
         "--build-threads",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="ONNX sessions embedding the catalog in parallel (default: one per CPU; queries: one)",
     )
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_blank(text: str) -> str:
+    """argparse type: text that is not empty or only blanks (as the search API asks)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty or blank")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
     ):
         os.environ.setdefault(key, value)
     handler = {"eval": _eval, "search": _search, "add": _add, "list": _list, "remove": _remove}[args.action]
-    return asyncio.run(handler(args))
+    try:
+        return asyncio.run(handler(args))
+    except CatalogStoreError as exc:
+        print(f"switchboard: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _optional_path(value: Path | str | None) -> Path | None:
@@ -156,17 +191,21 @@ def _build_embedder(args: argparse.Namespace, query_embedder: Any) -> Any:
 
 async def _eval(args: argparse.Namespace) -> int:
     from core.errors import ConfigError, SwitchboardError
-    from tools_kb.evaluation import evaluate_catalog, method_fusion, read_queries, unknown_gold
+    from tools_kb.evaluation import evaluate_catalog, method_fusion, public_tools, read_queries, unknown_gold
     from tools_kb.loaders import load_tools_file, load_tools_repairing
 
+    try:  # checked before the (long) build
+        method_fusion(args.method)
+    except ValueError as exc:
+        print(f"--method: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.strict:
             tools = load_tools_file(args.catalog)
         else:
             tools, notes = load_tools_repairing(args.catalog)
             _warn_repairs(args.catalog, notes)
-        # Checked before the (long) build; the queries reach nothing until the index exists.
-        method_fusion(args.method)
+        # The queries reach nothing until the index exists.
         queries = read_queries(args.queries)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
@@ -174,6 +213,13 @@ async def _eval(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 1
+    tools, private = public_tools(tools)
+    if private:
+        print(
+            f"warning: {args.catalog}: {private} tools have tenants; the eval measures the whole "
+            "catalog, so they are evaluated as public",
+            file=sys.stderr,
+        )
     affected, missing = unknown_gold(queries, (t.name for t in tools))
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -294,17 +340,11 @@ class _LazyLocalBackend:
         return None
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from tools_kb.catalog import open_catalog_store
-
-    return open_catalog_store(args.redis_url, args.db)
-
-
 def _catalog_file(name: str) -> Path:
     path = Path(name)
     if path.is_file():
         return path
-    for suffix in (".yaml", ".yml", ".jsonl", ".json"):
+    for suffix in (".yaml", ".yml", ".jsonl", ".ndjson", ".json"):
         candidate = CONFIG_TOOLS / f"{name}{suffix}"
         if candidate.is_file():
             return candidate
@@ -325,11 +365,8 @@ async def _search(args: argparse.Namespace) -> int:
         if args.catalog:
             tools = load_tools_file(_catalog_file(args.catalog))
         else:
-            store = _store(args)
-            try:
+            async with opened_catalog_store(args.redis_url, args.db) as store:
                 tools = (await store.load())[1]
-            finally:
-                await store.aclose()
             if not tools:
                 tools = _config_tools(load_tools_dir)
     except (ConfigError, FileNotFoundError) as exc:
@@ -382,21 +419,15 @@ async def _add(args: argparse.Namespace) -> int:
     if not tools:
         print("no tools given", file=sys.stderr)
         return 2
-    store = _store(args)
-    try:
+    async with opened_catalog_store(args.redis_url, args.db) as store:
         version = await store.upsert(tools)
-    finally:
-        await store.aclose()
     print(f"stored {len(tools)} tools; catalog version {version}")
     return 0
 
 
 async def _list(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
+    async with opened_catalog_store(args.redis_url, args.db) as store:
         version, tools = await store.load()
-    finally:
-        await store.aclose()
     if args.json:
         print(json.dumps({"version": version, "tools": [t.to_json() for t in tools]}))
         return 0
@@ -408,15 +439,13 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _remove(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
+    names = list(dict.fromkeys(args.names))  # a name given twice is one tool
+    async with opened_catalog_store(args.redis_url, args.db) as store:
         known = {t.name for t in (await store.load())[1]}
-        missing = [n for n in args.names if n not in known]
-        if missing:
-            print(f"unknown tools: {missing}; nothing removed", file=sys.stderr)
-            return 1
-        version = await store.remove(args.names)
-    finally:
-        await store.aclose()
-    print(f"removed {len(args.names)}; catalog version {version}")
+        missing = [n for n in names if n not in known]
+        version = None if missing else await store.remove(names)
+    if version is None:
+        print(f"unknown tools: {missing}; nothing removed", file=sys.stderr)
+        return 1
+    print(f"removed {len(names)}; catalog version {version}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,123 @@ def test_empty_cache_option_means_no_cache() -> None:
     assert _optional_path("") is None
     assert _optional_path(None) is None
     assert _optional_path("var/x.sqlite") == Path("var/x.sqlite")
+
+
+def test_eval_rejects_a_query_file_without_queries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("\n")
+    assert main(["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries)]) == 1
+    assert f"{queries}: no queries" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["weighted:5", "weighted:-1", "weighted:nan", "weighted:abc"])
+def test_eval_rejects_a_weighted_method_outside_0_to_1(
+    capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    args = ["--catalog", str(DATA / "catalog.jsonl"), "--queries", str(DATA / "queries.jsonl")]
+    assert main(["tools", "eval", *args, "--method", method]) == 1
+    assert "--method: method weighted:W needs a dense share W from 0 to 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ["eval", "--catalog", "c.jsonl", "--queries", "q.jsonl", "--k", "0"],
+            "argument --k: must be at least 1",
+        ),
+        (
+            ["eval", "--catalog", "c.jsonl", "--queries", "q.jsonl", "--build-threads", "0"],
+            "--build-threads: must",
+        ),
+        (["search", "email", "--k", "0"], "argument --k: must be at least 1, got 0"),
+        (["search", "email", "--k", "-3"], "argument --k: must be at least 1, got -3"),
+        (["search", ""], "argument query: must not be empty or blank"),
+        (["search", "  "], "argument query: must not be empty or blank"),
+    ],
+    ids=["eval-k", "eval-build-threads", "search-k-0", "search-k-negative", "search-empty", "search-blank"],
+)
+def test_bad_arguments_are_rejected_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["tools", *argv])
+    assert info.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def _unusable_store(kind: str, tmp_path: Path) -> tuple[list[str], str]:
+    """Store options that cannot work, and how the error names the store."""
+    if kind == "redis-not-listening":
+        with socket.socket() as s:  # a free port: nothing listens there
+            s.bind(("127.0.0.1", 0))
+            url = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+        return ["--redis-url", url], f"redis {url}"
+    if kind == "db-under-a-file":
+        (tmp_path / "file").write_text("")
+        db = tmp_path / "file" / "c.sqlite"
+    elif kind == "db-is-a-folder":
+        db = tmp_path
+    else:  # a file that is not SQLite
+        db = tmp_path / "notes.sqlite"
+        db.write_text("not a database\n" * 100)
+    return ["--db", str(db)], f"sqlite {db}"
+
+
+@pytest.mark.parametrize(
+    "store", ["redis-not-listening", "db-under-a-file", "db-is-a-folder", "db-not-sqlite"]
+)
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["add", str(DATA / "catalog.jsonl")], ["remove", "sendEmail"], ["search", "send an email"]],
+    ids=["list", "add", "remove", "search"],
+)
+def test_an_unusable_store_is_one_error_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store: str, command: list[str]
+) -> None:
+    options, label = _unusable_store(store, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert main(["tools", *command, *options]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"switchboard: error: tool catalog ({label}): ")
+    assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # nothing overwritten
+
+
+def test_remove_counts_a_name_given_twice_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "c.sqlite")
+    assert main(["tools", "add", str(DATA / "catalog.jsonl"), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["tools", "remove", "sendEmail", "sendEmail", "--db", db]) == 0
+    assert capsys.readouterr().out == "removed 1; catalog version 2\n"
+
+
+def test_add_reads_a_file_with_a_byte_order_mark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (DATA / "catalog.jsonl").read_bytes())
+    db = str(tmp_path / "c.sqlite")
+    assert main(["tools", "add", str(path), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["tools", "list", "--json", "--db", db]) == 0
+    stored = {t["name"] for t in json.loads(capsys.readouterr().out)["tools"]}
+    assert stored == {json.loads(line)["name"] for line in (DATA / "catalog.jsonl").read_text().splitlines()}
+
+
+@pytest.mark.slow
+def test_eval_measures_tools_that_have_tenants_as_public(
+    prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": 1, "query": "run the payroll for Acme employees", "gold": ["acme_internal_payroll"]}\n'
+    )
+    args = ["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries), "--json"]
+    args += ["--models-dir", str(prepared_models_dir), "--embedder", "onnx"]
+    assert main([*args, "--vector-cache", str(tmp_path / "v.sqlite")]) == 0
+    captured = capsys.readouterr()
+    assert (
+        f"warning: {DATA / 'catalog.jsonl'}: 2 tools have tenants; the eval measures the whole catalog, "
+        "so they are evaluated as public"
+    ) in captured.err
+    assert json.loads(captured.out)["recall@1"] == 1.0
