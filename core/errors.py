@@ -19,6 +19,7 @@ OpenAI's error JSON ``{"error": {"message", "type", "param", "code"}}``. Foreign
     ├── ConflictError (409 conflict)
     ├── NoCandidateError (503 no_candidate: routing constraints cannot be met)
     ├── StoreUnavailableError (503 store_unavailable: Redis unreachable or failing)
+    ├── ToolCatalogUnavailableError (503 tool_catalog_unavailable: the tool catalog cannot serve searches)
     ├── ConfigError (not an HTTP error; carries compiler-style ``path:line:col: where: msg`` lines)
     ├── LocalModelError (503 local_model_unavailable: a bundled model is missing or not prepared)
     └── UpstreamError (502 upstream_error)          ← the only family a ChatBackend raises
@@ -33,6 +34,7 @@ OpenAI's error JSON ``{"error": {"message", "type", "param", "code"}}``. Foreign
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -151,6 +153,19 @@ class StoreUnavailableError(SwitchboardError):
     type = "api_error"
     code = "store_unavailable"
     retryable = True
+
+
+class ToolCatalogUnavailableError(SwitchboardError):
+    """The tool catalog cannot answer searches now (e.g. ``config/tools/`` could not seed an
+    empty catalog); the message lists ``problems``. Admin calls still work."""
+
+    status = 503
+    type = "api_error"
+    code = "tool_catalog_unavailable"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(f"The tool catalog is unavailable: {'; '.join(problems)}")
+        self.problems = tuple(problems)
 
 
 class ConfigError(SwitchboardError):

@@ -39,7 +39,10 @@ def sse_error_event(exc: SwitchboardError) -> bytes:
 
 
 def _loc_param(loc: tuple[Any, ...]) -> str | None:
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    """The dotted ``param`` of a FastAPI error location: its first element says where the value
+    came from (body, query, path, header) and is dropped; field names are kept, even a body field
+    called ``query``."""
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))

@@ -48,8 +48,9 @@ class ToolSelector(Protocol):
     def wanted(self, body: Mapping[str, Any], policy: Policy, headers: Mapping[str, str]) -> bool: ...
 
     async def __call__(self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str],
-                       tenant: str) -> tuple[dict[str, Any], str]:
-        """The body to send and the ``x-switchboard-tools-kept`` header value."""
+                       tenant: str) -> tuple[dict[str, Any], Sequence[str]]:
+        """The body to send and the names of the tools it carries (for the
+        ``x-switchboard-tools-kept`` headers, ``gateway.tool_request.kept_headers``)."""
         ...
 
 # A lead-wired extension entered in the lifespan after the runtime is up (agents scheduler, …).

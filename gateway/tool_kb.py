@@ -6,10 +6,19 @@
   (``open_tool_kb``: Redis when ``SWITCHBOARD_REDIS_URL`` is set, else SQLite under ``var/``),
   seeds it from ``config/tools/`` when empty and starts ``kb.refresh_loop()`` so this replica
   follows catalog writes made by the others.
+* An invalid file in ``config/tools/`` fails nothing but the searches of a catalog it should
+  have seeded: the KB opens empty, the problems are logged (warning) and kept as
+  :meth:`ToolKBService.problems` until the catalog is written (an admin upsert, any replica) or
+  the folder changes and seeds it. Meanwhile ``POST /v1/tools/search`` and the ``search_tools``
+  meta-tool answer 503 ``tool_catalog_unavailable`` with the problems, chat requests that ask
+  for KB tools are served without them (a warning per request), ``GET /admin/tools`` lists the
+  problems and the admin routes keep working. Readiness is not affected: chat is served.
 * HTTP: :meth:`router` mounts ``gateway.tools_api`` with the caller's key deciding the tenant
   (the master key may search as any tenant) and the admin routes behind the master key.
 * Chat: the service is the runtime's ``hooks.tool_selector`` (E's ``ToolSelector.select``),
-  counted in ``switchboard_tool_selection_tools_total``.
+  counted in ``switchboard_tool_selection_tools_total``. Only a malformed request (400) fails
+  the request; when selection itself fails (the KB or the embedder unavailable) the request is
+  served without KB tools, its own tools ranked when possible, else sent unchanged.
 * Agents: :meth:`find` is F's ``ToolCatalog`` (``kb_top_k`` / ``tag`` tool references) and
   :meth:`search_tools_tool` is the ``search_tools`` meta-tool as an agent tool.
 """
@@ -19,14 +28,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 
 from core.config.models import Policy, ToolRetrievalLLM
-from core.errors import AuthenticationError, SwitchboardError
+from core.errors import (
+    AuthenticationError,
+    ConfigError,
+    InvalidRequestError,
+    SwitchboardError,
+    ToolCatalogUnavailableError,
+)
 from gateway.runtime import Runtime
 from gateway.tool_request import asks_for_kb, tool_name
 
@@ -46,8 +61,10 @@ class ToolKBService:
         seed_dir: str | Path = "config/tools",
         sqlite_path: str | Path = "var/tools_kb/catalog.sqlite",
         extras_interval_s: float = 30.0,
+        refresh_interval_s: float = 2.0,
     ) -> None:
         self._seed_dir = Path(seed_dir)
+        self._refresh_interval_s = refresh_interval_s  # how often to poll for other replicas' writes
         self._sqlite_path = str(sqlite_path)
         self._extras_interval_s = extras_interval_s  # learned/enhanced texts: rebuild at most this often
         self._rt: Runtime | None = None
@@ -60,6 +77,8 @@ class ToolKBService:
         self._learning: set[asyncio.Task[None]] = set()
         self._enhancement: EnhancementExtras | None = None
         self._enhancing: asyncio.Task[None] | None = None
+        self._seed_problems: tuple[str, ...] = ()  # config/tools/ could not seed the empty catalog
+        self._seed_state: object = None  # the seed folder's files when the seed was last tried
 
     # -- lifespan -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -85,14 +104,18 @@ class ToolKBService:
 
     async def kb(self) -> ToolKB:
         """The process's ToolKB, opened (and seeded) on first use; its language-model stages
-        follow the config's ``tools.llm`` (re-read on every call, so a reload applies)."""
+        follow the config's ``tools.llm`` (re-read on every call, so a reload applies). An
+        invalid seed folder does not fail it (see :meth:`problems`); raises the store's errors
+        (StoreUnavailableError) and the embedder's (LocalModelError)."""
         if self._kb is not None:
+            if self._seed_problems:
+                await self._retry_seed(self._kb)
             self._sync_llm(self._kb)
             return self._kb
         async with self._lock:
             if self._kb is None:
                 from tools_kb.extras import CombinedExtras, EnhancementExtras
-                from tools_kb.kb import open_tool_kb, seed_if_empty
+                from tools_kb.kb import open_tool_kb
                 from tools_kb.learned_examples import LearnedExamples
 
                 rt = self._runtime()
@@ -104,6 +127,7 @@ class ToolKBService:
                     embedder,
                     redis_url=rt.settings.redis_url,
                     sqlite_path=self._sqlite_path,
+                    refresh_interval_s=self._refresh_interval_s,
                     extras_interval_s=self._extras_interval_s,
                     extras=CombinedExtras(
                         LearnedExamples(rt.store, max_per_tool=per_tool),
@@ -112,16 +136,58 @@ class ToolKBService:
                 )
                 await kb.__aenter__()
                 try:
-                    seeded = await seed_if_empty(kb, self._seed_dir)
+                    await self._seed(kb)
                 except BaseException:
                     await kb.__aexit__(None, None, None)
                     raise
-                if seeded:
-                    log.info("tool catalog seeded with %d tools from %s", seeded, self._seed_dir)
                 self._refresh = asyncio.create_task(kb.refresh_loop(), name="tool-kb-refresh")
                 self._kb = kb
             self._sync_llm(self._kb)
             return self._kb
+
+    def problems(self) -> Sequence[str]:
+        """Why the catalog cannot serve searches: the seed folder's problems (``file:line:col:
+        tools[i]: tool 'x': field: problem``) while the catalog was never written; () otherwise."""
+        if self._seed_problems and self._kb is not None and self._kb.version > 0:
+            self._seed_problems = ()  # written since (admin upsert, another replica): seeding is moot
+        return self._seed_problems
+
+    async def searchable_kb(self) -> ToolKB:
+        """:meth:`kb` for searches. Raises ToolCatalogUnavailableError (503) while
+        :meth:`problems` says the catalog cannot serve them."""
+        kb = await self.kb()
+        if found := self.problems():
+            raise ToolCatalogUnavailableError(found)
+        return kb
+
+    async def _seed(self, kb: ToolKB) -> None:
+        """Seed an empty catalog from the seed folder; an invalid folder leaves it empty and is
+        remembered (:meth:`problems`) and logged. Raises only the store's and embedder's errors."""
+        from tools_kb.kb import seed_if_empty
+
+        self._seed_state = await asyncio.to_thread(_folder_state, self._seed_dir)
+        try:
+            seeded = await seed_if_empty(kb, self._seed_dir)
+        except ConfigError as exc:
+            self._seed_problems = (
+                f"{self._seed_dir} could not seed the empty catalog (fix the files, or add tools "
+                "with POST /admin/tools)",
+                *exc.problems,
+            )
+            log.warning("tool catalog left empty: %s", "\n".join(self._seed_problems))
+            return
+        self._seed_problems = ()
+        if seeded:
+            log.info("tool catalog seeded with %d tools from %s", seeded, self._seed_dir)
+
+    async def _retry_seed(self, kb: ToolKB) -> None:
+        """Seed again when the seed folder's files changed since the last try."""
+        if not self.problems():
+            return
+        state = await asyncio.to_thread(_folder_state, self._seed_dir)
+        async with self._lock:
+            if self._seed_problems and state != self._seed_state:
+                await self._seed(kb)
 
     def _sync_llm(self, kb: ToolKB) -> None:
         """Point the KB's language-model stages at the routed backend per ``tools.llm``."""
@@ -231,24 +297,38 @@ class ToolKBService:
 
     async def __call__(
         self, body: dict[str, Any], policy: Policy, headers: Mapping[str, str], tenant: str
-    ) -> tuple[dict[str, Any], str]:
-        selector = await self._selector_for(asks_for_kb(body, headers))
+    ) -> tuple[dict[str, Any], Sequence[str]]:
+        """The body to send and the names of its tools. Raises InvalidRequestError (400) for a
+        malformed request tool or a repeated function name, nothing else: a selection failure
+        must not fail the request."""
         try:
+            selector = await self._usable_selector(asks_for_kb(body, headers))
             sel = await selector.select(body, policy, headers=headers, tenant=tenant)
-        except SwitchboardError:
+        except InvalidRequestError:
             raise  # a malformed request tool: 400 naming tool and field
-        except Exception:  # a selection failure must not fail the request: send the tools as given
+        except Exception:  # send the tools as given
             log.exception("tool selection failed; sending the request's tools unchanged")
-            names = [tool_name(t) for t in body.get("tools") or [] if isinstance(t, Mapping)]
-            return body, ",".join(names)
+            return body, [tool_name(t) for t in body.get("tools") or [] if isinstance(t, Mapping)]
         self._runtime().metrics.tools_selected(policy.name, len(sel.kept), sel.dropped, sel.added)
-        return sel.body, sel.header_value()
+        return sel.body, sel.kept
+
+    async def _usable_selector(self, with_kb: bool) -> ToolSelector:
+        """The selector with the KB when asked for and it can serve, else (a warning) the one
+        over the request's own tools. Raises the embedder's errors."""
+        if with_kb:
+            try:
+                return await self._selector_for(True)
+            except Exception as exc:  # the catalog or its store: the request is served without it
+                log.warning("request served without KB tools: %s", exc)
+        return await self._selector_for(False)
 
     async def _selector_for(self, with_kb: bool) -> ToolSelector:
+        """Raises ToolCatalogUnavailableError (``with_kb``, see :meth:`problems`) and the KB's and
+        embedder's errors."""
         from gateway.tool_selection import ToolSelector
 
         if with_kb:
-            kb = await self.kb()  # also applies a reloaded tools.llm to the KB the selector holds
+            kb = await self.searchable_kb()  # also applies a reloaded tools.llm to the KB
             if self._selector_kb is None:
                 self._selector_kb = ToolSelector(await self._runtime().local_embedder(), kb)
             return self._selector_kb
@@ -275,7 +355,7 @@ class ToolKBService:
         async def admin_guard(request: Request) -> None:
             await require_admin(request)
 
-        return tools_api(self.kb, tenant_of=tenant_of, admin_guard=admin_guard)
+        return tools_api(self.kb, tenant_of=tenant_of, admin_guard=admin_guard, problems=self.problems)
 
     # -- agents (agents.tools.ToolCatalog + the search_tools meta-tool) ----------------------------
     async def find(
@@ -295,7 +375,9 @@ class ToolKBService:
             import orjson
 
             try:
-                result = await run_search_tools(await self.kb(), dict(arguments), tenant=ctx.tenant)
+                result = await run_search_tools(
+                    await self.searchable_kb(), dict(arguments), tenant=ctx.tenant
+                )
             except SwitchboardError as exc:
                 raise ToolCallError(str(exc)) from exc
             return orjson.dumps(result).decode()
@@ -304,6 +386,9 @@ class ToolKBService:
         return FunctionTool(fn["name"], fn["description"], call, parameters=fn["parameters"])
 
 
-def _name(tool: Mapping[str, Any]) -> str:
-    fn = tool.get("function")
-    return str(fn.get("name", "")) if isinstance(fn, Mapping) else str(tool.get("name", ""))
+def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The files of ``folder`` (name, mtime, size): a change means the seed may succeed now."""
+    if not folder.is_dir():
+        return ()
+    stats = [(p.name, p.stat()) for p in folder.iterdir()]
+    return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))

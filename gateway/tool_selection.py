@@ -9,7 +9,9 @@
   tenant) are added to the request's own, and the union is cut to ``max_tools``.
 
 Tools the caller forced with ``tool_choice`` or already called earlier in the conversation are
-always kept. It returns a :class:`ToolSelection` with the body to send and the names kept (the
+always kept. When it runs, every request tool is validated like a catalog tool (400 naming
+``tools[i].function.<field>``), and a function name that repeats is a 400 naming the repeat and
+its first use. It returns a :class:`ToolSelection` with the body to send and the names kept (the
 gateway puts them in the ``x-switchboard-tools-kept`` header and counts ``dropped`` in metrics).
 ``ToolSelector.hook`` is (body, policy) → body; the served gateway calls ``select`` through
 ``gateway.tool_kb.ToolKBService``.
@@ -41,9 +43,6 @@ class ToolSelection:
     added: int  # KB tools added
     reason: str  # "none" | "max_tools" | "kb"
 
-    def header_value(self) -> str:
-        return ",".join(self.kept)
-
 
 class ToolSelector:
     """Holds an optional ToolKB and a small cache of indexes over request tool sets."""
@@ -66,15 +65,18 @@ class ToolSelector:
         headers: Mapping[str, str] | None = None,
         tenant: str | None = None,
     ) -> ToolSelection:
-        """Raises ToolValidationError (400) when a request tool is malformed."""
+        """Raises ToolValidationError (400) when a request tool is malformed or a function name
+        repeats (checked only when selection runs: over ``max_tools`` or asking for KB tools)."""
         own = body.get("tools") or []
         wants_kb = self._kb is not None and asks_for_kb(body, headers)
         limit = policy.max_tools
         if not wants_kb and len(own) <= limit:
             return ToolSelection(body, tuple(_names(own)), 0, 0, "none")
+        parsed = [_parse(t, i) for i, t in enumerate(own)]
+        _check_unique(own, [t.name for t in parsed])
         query = prompt_text(body.get("messages") or [])
         pinned = _pinned(body)
-        ranked_own = await self._rank_own(own, query, limit) if len(own) > limit else list(own)
+        ranked_own = await self._rank_own(own, parsed, query) if len(own) > limit else list(own)
         added: list[dict[str, Any]] = []
         if wants_kb and self._kb is not None and query:
             have = set(_names(own))
@@ -96,10 +98,12 @@ class ToolSelector:
         n_added = len([t for t in chosen if tool_name(t) not in by_name])
         return ToolSelection(new_body, kept, dropped, n_added, "kb" if wants_kb else "max_tools")
 
-    async def _rank_own(self, own: Sequence[dict[str, Any]], query: str, k: int) -> list[dict[str, Any]]:
+    async def _rank_own(
+        self, own: Sequence[dict[str, Any]], tools: Sequence[Tool], query: str
+    ) -> list[dict[str, Any]]:
+        """``own`` best-first for ``query`` (``tools``: the same tools parsed; names unique)."""
         if not query:
             return list(own)
-        tools = [_parse(t, i) for i, t in enumerate(own)]
         key = json.dumps([t.fingerprint() for t in tools])
         index = self._indexes.get(key)
         if index is None:
@@ -119,17 +123,33 @@ def _names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
     return [tool_name(t) for t in tools]
 
 
+_FUNCTION_FIELDS = ("name", "description", "parameters", "strict")
+
+
 def _parse(raw: Mapping[str, Any], i: int) -> Tool:
+    """Request tool ``i`` (Chat Completions' wrapped form or the flat Responses form) as a Tool.
+    Fields other than the function's own are ignored (a request may carry more than a catalog
+    stores). Raises ToolValidationError with ``param`` = the field's path in the request."""
+    fn = raw.get("function")
+    shown: dict[str, Any] = {k: raw[k] for k in ("type", "function") if k in raw}
+    if isinstance(fn, Mapping):
+        shown["function"] = {k: fn[k] for k in _FUNCTION_FIELDS if k in fn}
+    else:
+        shown.update({k: raw[k] for k in _FUNCTION_FIELDS if k in raw})
     try:
-        fn = raw.get("function") if isinstance(raw.get("function"), Mapping) else raw
-        assert isinstance(fn, Mapping)
-        return parse_tool(
-            {k: fn[k] for k in ("name", "description", "parameters") if k in fn}, where=f"tools[{i}]"
-        )
+        return parse_tool(shown, where=f"tools[{i}]")
     except ToolValidationError as exc:
-        raise ToolValidationError(
-            exc.tool, f"tools[{i}].{exc.field_path}", exc.message.split(": ", 2)[-1]
-        ) from exc
+        raise exc.located(f"tools[{i}]", raw) from exc
+
+
+def _check_unique(own: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
+    """Raises ToolValidationError at the first function name that repeats, naming its first use."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            exc = ToolValidationError(name, "name", f"duplicate function name (also tools[{first[name]}])")
+            raise exc.located(f"tools[{i}]", own[i])
+        first[name] = i
 
 
 def _pinned(body: Mapping[str, Any]) -> list[str]:

@@ -4,9 +4,15 @@
   ``{"object": "list", "version", "fusion", "data": [{"name", "score", "description", "tags",
   "tool": <OpenAI tool schema>}]}``. The caller's own tenant (from its key) is used when
   ``tenant_of`` is given; only the master key may search as another tenant.
-* ``GET /admin/tools`` → the catalog and its version; ``POST /admin/tools`` ``{"tools": [...]}``
-  upserts (all-or-nothing: one invalid definition rejects the request with a 400 naming the tool
-  and field, nothing is written); ``DELETE /admin/tools/{name}`` removes one.
+  A blank query is a 400 (``param: "query"``). While the catalog cannot serve searches
+  (``problems()`` non-empty, e.g. ``config/tools/`` could not seed an empty catalog) a search is a
+  503 ``tool_catalog_unavailable`` saying why.
+* ``GET /admin/tools`` → the catalog, its version and ``problems``; ``POST /admin/tools``
+  ``{"tools": [...]}`` upserts (all-or-nothing: one invalid definition rejects the request with a
+  400 whose ``param`` is the entry's field, ``tools[1].parameters.type``; nothing is written);
+  ``DELETE /admin/tools/{name}`` removes one (404 when the catalog has no such tool). Admin reads
+  and removes first catch this replica up with the shared catalog store, so they see every write
+  made through any replica (read-your-writes).
 
 Errors are ``core.errors`` classes, rendered by the app's one error handler.
 """
@@ -14,14 +20,14 @@ Errors are ``core.errors`` classes, rendered by the app's one error handler.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.errors import NotFoundError
-from tools_kb.tool import parse_tool
+from core.errors import NotFoundError, ToolCatalogUnavailableError
+from tools_kb.tool import Tool, ToolValidationError, parse_tool
 
 if TYPE_CHECKING:  # tools_kb.kb pulls in the index (bm25s, ~0.2 s): the app imports this module at start-up
     from tools_kb.kb import ToolKB
@@ -34,6 +40,13 @@ class SearchBody(BaseModel):
     k: int = Field(default=5, ge=1, le=100)
     tenant: str | None = None
     adaptive: bool = False
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("must not be blank")
+        return query
 
 
 class UpsertBody(BaseModel):
@@ -53,16 +66,23 @@ async def _no_guard() -> None:
     return None
 
 
+def _no_problems() -> Sequence[str]:
+    return ()
+
+
 def tools_api(
     kb: ToolKB | Callable[[], ToolKB | Awaitable[ToolKB]],
     *,
     tenant_of: TenantOf = _body_tenant,
     admin_guard: Callable[..., Awaitable[None]] = _no_guard,
+    problems: Callable[[], Sequence[str]] = _no_problems,
 ) -> APIRouter:
     """Routers for search and admin. ``kb``: the KB or a zero-argument callable (sync or async)
-    returning it (built in the lifespan, or opened on first use). ``tenant_of(request, asked)`` decides the tenant a search runs as
-    (e.g. the key's tenant; the master key may pass ``asked``). ``admin_guard`` is a FastAPI
-    dependency that raises for non-admins (e.g. the master-key check)."""
+    returning it (built in the lifespan, or opened on first use). ``tenant_of(request, asked)``
+    decides the tenant a search runs as (e.g. the key's tenant; the master key may pass
+    ``asked``). ``admin_guard`` is a FastAPI dependency that raises for non-admins (e.g. the
+    master-key check). ``problems()``, asked after ``kb``: why the catalog cannot serve searches
+    (each a line for the 503 and ``GET /admin/tools``); empty when it can."""
 
     async def get_kb() -> ToolKB:
         if not callable(kb):
@@ -75,6 +95,8 @@ def tools_api(
     @api.post("/v1/tools/search")
     async def search(body: SearchBody, request: Request) -> dict[str, Any]:
         store = await get_kb()
+        if found := problems():
+            raise ToolCatalogUnavailableError(found)
         tenant = await tenant_of(request, body.tenant)
         hits = await store.search(body.query, k=body.k, tenant=tenant, adaptive=body.adaptive)
         return {
@@ -100,24 +122,47 @@ def tools_api(
     @admin.get("")
     async def list_tools() -> dict[str, Any]:
         store = await get_kb()
+        await store.refresh()  # read-your-writes: another replica may have written just now
+        index, version = store.index, store.version  # one snapshot: no await between the two
         return {
             "object": "list",
-            "version": store.version,
-            "data": [t.to_json() for t in await store.tools()],
+            "version": version,
+            "problems": list(problems()),
+            "data": [t.to_json() for t in index.tools],
         }
 
     @admin.post("")
     async def upsert(body: UpsertBody) -> dict[str, Any]:
-        tools = [parse_tool(raw, where=f"tools[{i}]") for i, raw in enumerate(body.tools)]
+        tools = _parse_entries(body.tools)
         version = await (await get_kb()).upsert(tools)
         return {"version": version, "upserted": [t.name for t in tools]}
 
     @admin.delete("/{name:path}")
     async def remove(name: str) -> dict[str, Any]:
         store = await get_kb()
+        await store.refresh()  # the tool may have been added through another replica just now
         if store.index.get(name) is None:
             raise NotFoundError(f"No tool named {name!r}.", param="name")
         return {"version": await store.remove([name]), "removed": [name]}
 
     api.include_router(admin)
     return api
+
+
+def _parse_entries(raws: Sequence[object]) -> list[Tool]:
+    """Every definition of an upsert's ``tools`` list. Raises ToolValidationError at the first
+    wrong entry with ``param`` = that entry's field (``tools[1].parameters.type``); a name given
+    twice is wrong at its second entry."""
+    tools: list[Tool] = []
+    first: dict[str, int] = {}
+    for i, raw in enumerate(raws):
+        try:
+            tool = parse_tool(raw, where=f"tools[{i}]")
+        except ToolValidationError as exc:
+            raise exc.located(f"tools[{i}]", raw) from exc
+        if tool.name in first:
+            dupe = ToolValidationError(tool.name, "name", f"appears twice (also tools[{first[tool.name]}])")
+            raise dupe.located(f"tools[{i}]", raw)
+        first[tool.name] = i
+        tools.append(tool)
+    return tools

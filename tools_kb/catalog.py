@@ -14,14 +14,20 @@ the stored catalog as it was. Backend errors become :class:`core.errors.Switchbo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from core.errors import StoreUnavailableError
-from tools_kb.tool import Tool, parse_tool
+from tools_kb.tool import Tool, ToolValidationError, parse_tool
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class CatalogStore(Protocol):
@@ -49,19 +55,52 @@ def _dump(tool: Tool) -> str:
 
 
 def _undump(text: str | bytes) -> Tool:
-    return parse_tool(json.loads(text))
+    """A stored tool. One stored under older, looser rules (``tenants: []``, a description over
+    today's limit) is kept as it was accepted, with a warning: a stored catalog always loads."""
+    raw = json.loads(text)
+    try:
+        return parse_tool(raw)
+    except ToolValidationError as exc:
+        log.warning("stored %s (kept as stored; upsert the tool again to fix it)", exc.message)
+        tenants = raw.get("tenants")
+        return Tool(
+            raw["name"],
+            raw.get("description", ""),
+            raw.get("parameters"),
+            tuple(raw.get("tags", ())),
+            None if tenants is None else frozenset(tenants),
+            strict=raw.get("strict"),
+        )
 
 
 class SqliteCatalogStore:
-    """One SQLite file; safe across processes (WAL, each write one transaction)."""
+    """One SQLite file; safe across processes (WAL, each write one transaction). A file that
+    cannot be created, opened, read or written (a folder, not a database, no permission) raises
+    StoreUnavailableError naming it, from the constructor and from every call."""
 
     def __init__(self, path: Path | str) -> None:
         self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS tools (name TEXT PRIMARY KEY, body TEXT NOT NULL)")
-            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
-            db.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('version', 0)")
+        with self._errors():
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS tools (name TEXT PRIMARY KEY, body TEXT NOT NULL)")
+                db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+                db.execute("INSERT OR IGNORE INTO meta (k, v) VALUES ('version', 0)")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreUnavailableError(f"tool catalog: sqlite {self._path}: {reason}") from exc
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        def guarded() -> T:
+            with self._errors():
+                return fn(*args)
+
+        return await asyncio.to_thread(guarded)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
@@ -69,7 +108,7 @@ class SqliteCatalogStore:
         return db
 
     async def version(self) -> int:
-        return await asyncio.to_thread(self._version)
+        return await self._call(self._version)
 
     def _version(self) -> int:
         with self._connect() as db:
@@ -77,7 +116,7 @@ class SqliteCatalogStore:
         return int(row[0]) if row else 0
 
     async def load(self) -> tuple[int, list[Tool]]:
-        return await asyncio.to_thread(self._load)
+        return await self._call(self._load)
 
     def _load(self) -> tuple[int, list[Tool]]:
         db = self._connect()
@@ -92,10 +131,10 @@ class SqliteCatalogStore:
 
     async def upsert(self, tools: Sequence[Tool]) -> int:
         rows = [(t.name, _dump(t)) for t in tools]
-        return await asyncio.to_thread(self._write, rows, [])
+        return await self._call(self._write, rows, [])
 
     async def remove(self, names: Iterable[str]) -> int:
-        return await asyncio.to_thread(self._write, [], list(names))
+        return await self._call(self._write, [], list(names))
 
     def _write(self, rows: list[tuple[str, str]], removals: list[str]) -> int:
         db = self._connect()

@@ -23,7 +23,7 @@ from typing import Any
 
 from core.config.yaml_source import parse_yaml
 from core.errors import ConfigError
-from tools_kb.tool import Tool, ToolValidationError, flat_definition, parse_tool
+from tools_kb.tool import MAX_DESCRIPTION_CHARS, Tool, ToolValidationError, flat_definition, parse_tool
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SUFFIXES = (*JSONL_SUFFIXES, ".json", ".yaml", ".yml")
@@ -61,7 +61,7 @@ def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
     for where, raw in _records(path, problems):
         at = _at(path, where)
         tool, repairs, failure = _parse_repairing(raw, where)
-        notes.extend(f"{at}: {repair}: dropped" for repair in repairs)
+        notes.extend(f"{at}: {repair}" for repair in repairs)
         if tool is None:
             notes.append(f"{at}: {failure}: skipped")
         elif tool.name in seen:
@@ -76,8 +76,8 @@ def load_tools_repairing(path: Path | str) -> tuple[list[Tool], list[str]]:
 
 def _parse_repairing(raw: object, where: str) -> tuple[Tool | None, list[str], str]:
     """Parse ``raw``, dropping each invalid part it holds until it is a tool. Returns the tool
-    (None when the record cannot be one), the repairs (``tool 'x': a, b: unknown field``: the
-    fields dropped for one problem, in the order met) and why the record was skipped (``''``
+    (None when the record cannot be one), the repairs (``tool 'x': a, b: unknown field:
+    dropped``: the fields repaired for one problem, in the order met) and why the record was skipped (``''``
     when it was not). Every repair removes part of the record, so this ends; a repair that
     changes nothing skips the record."""
     body = flat_definition(raw) if isinstance(raw, Mapping) else raw
@@ -92,8 +92,9 @@ def _parse_repairing(raw: object, where: str) -> tuple[Tool | None, list[str], s
             if repaired is None or repaired == body:
                 failure = exc.message
             else:
-                problem = exc.message.removeprefix(f"tool {exc.tool!r}: {exc.field_path}: ")
-                dropped.setdefault((exc.tool, problem), []).append(exc.field_path)
+                cut = isinstance(repaired.get("description"), str) and repaired["description"] != ""
+                verb = "cut to its first characters" if exc.field_path == "description" and cut else "dropped"
+                dropped.setdefault((exc.tool, f"{exc.problem}: {verb}"), []).append(exc.field_path)
                 body = repaired
     repairs = [
         f"tool {name!r}: {', '.join(fields)}: {problem}" for (name, problem), fields in dropped.items()
@@ -146,7 +147,9 @@ def _without(body: Any, field: str) -> dict[str, Any] | None:
     elif top == "parameters":
         out["parameters"] = None
     elif top == "description":
-        out["description"] = ""
+        text = out.get("description")
+        # too long: keep its head (the note says it was cut); not a string: drop it
+        out["description"] = text[:MAX_DESCRIPTION_CHARS] if isinstance(text, str) else ""
     else:  # tags, tenants, an unknown field
         out.pop(top, None)
     return out

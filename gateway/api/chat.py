@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from core.deadline import Deadline
 from core.errors import PayloadTooLargeError, SwitchboardError
 from core.wire import ChatRequest, Usage
-from gateway.api.common import Admitted, admit, header_safe, read_body, route_headers_raw, settle
+from gateway.api.common import Admitted, admit, read_body, route_headers_raw, settle
 from gateway.api.validation import parse_json_object, validate_chat
 from gateway.dispatch import OpenedStream, RoutePlan
 from gateway.http_errors import error_body, error_response
@@ -34,6 +34,7 @@ from gateway.middleware import request_id_and_length, server_timing
 from gateway.route_inputs import estimate_prompt_tokens, max_output_tokens
 from gateway.runtime import Runtime
 from gateway.streaming import ClientDisconnected, SSEResponse, cancel_on_disconnect, sse_events
+from gateway.tool_request import kept_headers
 
 ENDPOINT = "chat"
 _DEFAULT_MAX_BODY = 4 * 1024 * 1024
@@ -60,7 +61,7 @@ async def plan_chat(rt: Runtime, headers: Mapping[str, str], body: dict[str, Any
             creq = dataclasses.replace(creq, body=new_body)
             plan = await rt.dispatcher.plan(creq, snapshot=plan.snapshot, caller=who.caller, headers=headers)
         plan = dataclasses.replace(plan, request=dataclasses.replace(plan.request, body=new_body),
-                                   extra_headers=(*plan.extra_headers, (b"x-switchboard-tools-kept", header_safe(kept, 4096).encode("ascii"))))
+                                   extra_headers=(*plan.extra_headers, *kept_headers(kept)))
     rt.metrics.decision(plan.policy_label, plan.decision.ranked[0], plan.decision.router)
     return plan
 

@@ -19,8 +19,8 @@ from core.errors import SwitchboardError
 if TYPE_CHECKING:  # tools_kb.catalog is imported when a command opens the store
     from tools_kb.catalog import CatalogStore
 
-# What the stores raise: our errors (Redis, and invalid stored tools), the file system's and
-# SQLite's (the SQLite store does not convert them), and redis-py's ValueError for a bad URL.
+# What the stores raise: our errors (the SQLite and Redis stores convert theirs, and invalid
+# stored tools), and redis-py's ValueError for a bad URL; OSError and sqlite3.Error in case.
 _STORE_ERRORS = (SwitchboardError, OSError, sqlite3.Error, ValueError)
 
 
@@ -48,20 +48,21 @@ async def opened_catalog_store(redis_url: str | None, db: Path) -> AsyncIterator
     try:
         store = open_catalog_store(redis_url, db)
     except _STORE_ERRORS as exc:
-        raise CatalogStoreError(f"tool catalog ({label}): {_reason(exc)}") from exc
+        raise CatalogStoreError(f"tool catalog ({label}): {_reason(exc, label)}") from exc
     try:
         try:
             yield store
         finally:
             await store.aclose()
     except _STORE_ERRORS as exc:
-        raise CatalogStoreError(f"tool catalog ({label}): {_reason(exc)}") from exc
+        raise CatalogStoreError(f"tool catalog ({label}): {_reason(exc, label)}") from exc
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, label: str) -> str:
     if isinstance(exc, SwitchboardError):
-        # "tool catalog: redis unavailable: ConnectionError": the label already says the first part
-        return exc.message.removeprefix("tool catalog: ")
+        # "tool catalog: redis unavailable: ConnectionError", "tool catalog: sqlite PATH: …": the
+        # label already says the first part
+        return exc.message.removeprefix("tool catalog: ").removeprefix(f"{label}: ")
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     return str(exc) or type(exc).__name__

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -102,7 +103,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     add.add_argument("files", nargs="*", type=Path)
     add.add_argument("--mcp", action="append", default=[], help="stdio MCP server command line")
     add.add_argument("--mcp-url", action="append", default=[], help="Streamable HTTP MCP server URL")
-    add.add_argument("--tenant", action="append", default=None, help="make the added tools private to it")
+    add.add_argument(
+        "--tenant", action="append", default=None, type=_tenant, help="make the added tools private to it"
+    )
     _store_args(add)
 
     ls = sub.add_parser("list", help="list the stored catalog")
@@ -112,6 +115,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     rm = sub.add_parser("remove", help="remove tools by name")
     rm.add_argument("names", nargs="+")
     _store_args(rm)
+
+
+def _tenant(value: str) -> str:
+    """A ``--tenant`` value: a tenant name, not blank (a tool private to "" is visible to no one)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must name a tenant")
+    return value.strip()
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -410,7 +420,7 @@ async def _add(args: argparse.Namespace) -> int:
         print(exc.message, file=sys.stderr)
         return 1
     if args.tenant is not None and args.files:
-        tools = [Tool(t.name, t.description, t.parameters, t.tags, frozenset(args.tenant)) for t in tools]
+        tools = [dataclasses.replace(t, tenants=frozenset(args.tenant)) for t in tools]
     names = [t.name for t in tools]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -123,16 +123,17 @@ class GatewayServer:
 
 
 def tool_kb_gateway(config_text: str, workdir: Path, *, master_key: str, models_dir: Path,
-                    **service: Any) -> GatewayServer:
+                    redis_url: str | None = None, **service: Any) -> GatewayServer:
     """A (not yet started) gateway wired like ``switchboard serve`` with a tool KB whose catalog
-    lives in ``workdir`` (empty seed folder; tests upsert their own tools). ``service``: extra
-    ToolKBService arguments."""
+    lives in ``workdir`` (seed folder ``workdir/seed``, empty unless the test writes files there;
+    tests upsert their own tools), or in Redis when ``redis_url`` is given (replicas share it).
+    ``service``: extra ToolKBService arguments."""
     from gateway.tool_kb import ToolKBService
     from gateway.wiring import default_hooks, extra_routers
 
-    (workdir / "seed").mkdir(exist_ok=True)
+    (workdir / "seed").mkdir(parents=True, exist_ok=True)
     tools = ToolKBService(seed_dir=workdir / "seed", sqlite_path=workdir / "catalog.sqlite", **service)
     hooks = default_hooks(None, tools)
     hooks.env = {}
     return GatewayServer(config_text, hooks=hooks, extra_routers=extra_routers(None, tools),
-                         master_key=master_key, models_dir=models_dir)
+                         master_key=master_key, models_dir=models_dir, redis_url=redis_url)

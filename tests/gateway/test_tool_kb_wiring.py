@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
+import openai
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
@@ -148,3 +150,64 @@ def test_few_tools_pass_untouched(server: GatewayServer, fake: FakeUpstream) -> 
     assert isinstance(body, dict)
     assert body["tools"] == tools
     assert "x-switchboard-tools-kept" not in r.headers
+
+
+def test_a_repeated_tool_name_is_a_400_naming_both_places(server: GatewayServer, fake: FakeUpstream) -> None:
+    tools = [_tool(i, t) for i, t in enumerate(TOPICS[:19])] + [_tool(0, TOPICS[0])]
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=MASTER, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="main", messages=[{"role": "user", "content": "Weather in Oslo?"}],
+                                       tools=tools)  # type: ignore[arg-type]
+    assert info.value.param == "tools[19].function.name"
+    assert "duplicate function name (also tools[0])" in info.value.message
+    assert not fake.requests_for("m-fast")
+
+
+def test_kb_tool_keeps_strict_on_its_way_upstream(server: GatewayServer, fake: FakeUpstream) -> None:
+    strict_tool = {"name": "book_table", "description": "Book a restaurant table for dinner.", "strict": True,
+                   "parameters": {"type": "object", "properties": {"people": {"type": "integer"}},
+                                  "required": ["people"], "additionalProperties": False}}
+    r = httpx.post(f"{server.url}/admin/tools", json={"tools": [strict_tool]}, headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    r = _chat(server, None, "Book a restaurant table for dinner for four", headers={"x-switchboard-tool-kb": "1"})
+    assert r.status_code == 200, r.text
+    body = fake.requests_for("m-fast")[-1].body
+    assert isinstance(body, dict)
+    sent = {t["function"]["name"]: t["function"] for t in body["tools"]}
+    assert sent["book_table"]["strict"] is True
+
+
+def _pinned_chat(server: GatewayServer, tools: list[dict[str, Any]], first: str, second: str) -> httpx.Response:
+    """A chat over ``tools`` that forces ``first`` and has already called ``second`` (both kept)."""
+    called = {"id": "c1", "type": "function", "function": {"name": second, "arguments": "{}"}}
+    body: dict[str, Any] = {
+        "model": "main", "tools": tools, "tool_choice": {"type": "function", "function": {"name": first}},
+        "messages": [{"role": "user", "content": "Weather forecast for Lyon?"},
+                     {"role": "assistant", "content": None, "tool_calls": [called]},
+                     {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]}
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=AUTH, timeout=60)
+
+
+def test_kept_header_percent_encodes_each_name(server: GatewayServer, fake: FakeUpstream) -> None:
+    tools = [_tool(i, t) for i, t in enumerate(TOPICS[:17])]
+    tools[5]["function"]["name"], tools[9]["function"]["name"] = "a,b", "查询天气"
+    r = _pinned_chat(server, tools, "a,b", "查询天气")
+    assert r.status_code == 200, r.text
+    sent = _sent_tools(fake)
+    listed = r.headers["x-switchboard-tools-kept"].split(",")
+    assert listed[:2] == ["a%2Cb", "%E6%9F%A5%E8%AF%A2%E5%A4%A9%E6%B0%94"]
+    assert [unquote(n) for n in listed] == sent
+    assert r.headers["x-switchboard-tools-kept-count"] == "16"
+
+
+def test_kept_header_cut_says_how_many_were_kept(server: GatewayServer, fake: FakeUpstream) -> None:
+    tools = [_tool(i, t) for i, t in enumerate(TOPICS[:17])]
+    for i, tool in enumerate(tools):  # 256 characters, 2,304 bytes encoded: one name fills the header
+        tool["function"]["name"] = chr(0x4E00 + i) * 256
+    r = _pinned_chat(server, tools, tools[3]["function"]["name"], tools[4]["function"]["name"])
+    assert r.status_code == 200, r.text
+    sent = _sent_tools(fake)
+    listed = r.headers["x-switchboard-tools-kept"].split(",")
+    assert len(r.headers["x-switchboard-tools-kept"]) <= 4096
+    assert [unquote(n) for n in listed] == sent[: len(listed)] and len(listed) < len(sent)
+    assert r.headers["x-switchboard-tools-kept-count"] == str(len(sent)) == "16"

@@ -152,6 +152,19 @@ def test_add_rejects_an_invalid_file_and_stores_nothing(
     assert json.loads(capsys.readouterr().out) == {"version": 0, "tools": []}
 
 
+def test_add_with_a_tenant_keeps_every_other_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "t.jsonl"
+    source.write_text(json.dumps({"type": "function", "function": {"name": "pay", "strict": True}}) + "\n")
+    db = str(tmp_path / "c.sqlite")
+    assert main(["tools", "add", str(source), "--tenant", "acme", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["tools", "list", "--json", "--db", db]) == 0
+    (tool,) = json.loads(capsys.readouterr().out)["tools"]
+    assert tool["tenants"] == ["acme"] and tool["strict"] is True
+
+
 def test_remove_unknown_tool_fails(tmp_path: Path) -> None:
     assert main(["tools", "remove", "nope", "--db", str(tmp_path / "c.sqlite")]) == 1
 
@@ -198,8 +211,17 @@ def test_eval_rejects_a_weighted_method_outside_0_to_1(
         (["search", "email", "--k", "-3"], "argument --k: must be at least 1, got -3"),
         (["search", ""], "argument query: must not be empty or blank"),
         (["search", "  "], "argument query: must not be empty or blank"),
+        (["add", str(DATA / "catalog.jsonl"), "--tenant", " "], "argument --tenant: must name a tenant"),
     ],
-    ids=["eval-k", "eval-build-threads", "search-k-0", "search-k-negative", "search-empty", "search-blank"],
+    ids=[
+        "eval-k",
+        "eval-build-threads",
+        "search-k-0",
+        "search-k-negative",
+        "search-empty",
+        "search-blank",
+        "add-blank-tenant",
+    ],
 )
 def test_bad_arguments_are_rejected_before_anything_runs(
     capsys: pytest.CaptureFixture[str], argv: list[str], says: str

@@ -18,7 +18,7 @@ from gateway.tools_api import tools_api
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.kb import ToolKB
-from tools_kb.tool import Tool
+from tools_kb.tool import Tool, ToolValidationError
 
 
 @pytest.fixture
@@ -58,6 +58,37 @@ async def test_bad_search_body_is_a_400(client: httpx.AsyncClient) -> None:
     assert r.json()["error"]["type"] == "invalid_request_error"
 
 
+BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("missing", {"k": 3}),
+    ("empty", {"query": ""}),
+    ("not-a-string", {"query": 5}),
+    ("blank", {"query": "   "}),
+]
+
+
+@pytest.mark.parametrize("body", [b[1] for b in BAD_QUERIES], ids=[b[0] for b in BAD_QUERIES])
+async def test_bad_query_is_a_400_naming_query(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    r = await client.post("/v1/tools/search", json=body)
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert (err["type"], err["param"]) == ("invalid_request_error", "query")
+    assert "'query'" in err["message"]
+
+
+async def test_search_is_a_503_naming_the_problem_while_the_catalog_cannot_serve(kb: ToolKB) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(tools_api(kb, problems=lambda: ["config/tools/mine.yaml:3:5: tools[0]: broken"]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/v1/tools/search", json={"query": "weather"})
+        listed = await c.get("/admin/tools")
+    assert r.status_code == 503
+    err = r.json()["error"]
+    assert err["code"] == "tool_catalog_unavailable" and "mine.yaml:3:5: tools[0]: broken" in err["message"]
+    assert listed.status_code == 200
+    assert listed.json()["problems"] == ["config/tools/mine.yaml:3:5: tools[0]: broken"]
+
+
 async def test_admin_upsert_then_search_finds_the_new_tool(client: httpx.AsyncClient) -> None:
     tool = {"name": "orderPizza", "description": "Order a pizza for delivery", "parameters": None}
     r = await client.post("/admin/tools", json={"tools": [tool]})
@@ -90,8 +121,70 @@ async def test_invalid_upsert_names_tool_and_field_and_loses_nothing(
     bad = {"name": "broken", "parameters": {"type": "string"}}
     r = await client.post("/admin/tools", json={"tools": [good, bad]})
     assert r.status_code == 400
-    assert "tool 'broken': parameters.type" in r.json()["error"]["message"]
+    assert (
+        r.json()["error"]["message"]
+        == "tool 'broken': tools[1].parameters.type: must be 'object', got 'string'"
+    )
     assert (kb.version, len(await kb.tools())) == before
+
+
+PARAM_OF_BAD_ENTRY: list[tuple[str, dict[str, Any], str]] = [
+    ("flat", {"name": "broken", "parameters": {"type": "string"}}, "tools[1].parameters.type"),
+    (
+        "chat-completions",
+        {"type": "function", "function": {"name": "broken", "parameters": {"type": "string"}}},
+        "tools[1].function.parameters.type",
+    ),
+    ("empty-tenants", {"name": "hidden", "tenants": []}, "tools[1].tenants"),
+    ("description-too-long", {"name": "huge", "description": "x" * 20_000}, "tools[1].description"),
+    ("name-twice", {"name": "fine", "description": "again"}, "tools[1].name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "param"), [(c[1], c[2]) for c in PARAM_OF_BAD_ENTRY], ids=[c[0] for c in PARAM_OF_BAD_ENTRY]
+)
+async def test_invalid_upsert_param_names_the_list_entry(
+    client: httpx.AsyncClient, kb: ToolKB, bad: dict[str, Any], param: str
+) -> None:
+    before = (kb.version, len(await kb.tools()))
+    r = await client.post("/admin/tools", json={"tools": [{"name": "fine", "description": "ok"}, bad]})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert (err["type"], err["param"]) == ("invalid_request_error", param)
+    assert f": {param}: " in err["message"]
+    assert (kb.version, len(await kb.tools())) == before
+
+
+async def test_strict_is_kept_by_admin_and_search(client: httpx.AsyncClient) -> None:
+    params = {"type": "object", "properties": {"size": {"type": "string"}}, "required": ["size"]}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "orderPizza",
+            "description": "Order a pizza for delivery",
+            "parameters": params,
+            "strict": True,
+        },
+    }
+    assert (await client.post("/admin/tools", json={"tools": [tool]})).status_code == 200
+    listed = {t["name"]: t for t in (await client.get("/admin/tools")).json()["data"]}
+    assert listed["orderPizza"]["strict"] is True and "strict" not in listed["sendEmail"]
+    r = await client.post("/v1/tools/search", json={"query": "order a pizza delivery", "k": 1})
+    assert r.json()["data"][0]["tool"] == tool
+
+
+async def test_responses_style_tool_is_accepted(client: httpx.AsyncClient) -> None:
+    tool = {
+        "type": "function",
+        "name": "resp_style",
+        "description": "Order a pizza for delivery",
+        "parameters": {"type": "object", "properties": {}},
+        "strict": False,
+    }
+    assert (await client.post("/admin/tools", json={"tools": [tool]})).status_code == 200
+    listed = {t["name"]: t for t in (await client.get("/admin/tools")).json()["data"]}
+    assert listed["resp_style"]["strict"] is False
 
 
 async def test_admin_remove_unknown_is_404(client: httpx.AsyncClient) -> None:
@@ -163,6 +256,54 @@ async def test_forced_and_previously_called_tools_are_kept(catalog: list[Tool]) 
     result = await selector.select(body, Policy(name="p", candidates=("m",), max_tools=3))
     assert result.kept[:2] == ("findRecipes", "sendEmail")
     assert "getWeatherForecast" in result.kept
+
+
+REPEATS: list[tuple[str, Any, str]] = [
+    ("chat-completions", lambda t: t.openai_schema(), "tools[12].function.name"),
+    (
+        "responses",
+        lambda t: {"type": "function", "name": t.name, "description": t.description},
+        "tools[12].name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("form", "param"), [(r[1], r[2]) for r in REPEATS], ids=[r[0] for r in REPEATS])
+async def test_a_repeated_function_name_is_a_400_naming_both_places(
+    catalog: list[Tool], form: Any, param: str
+) -> None:
+    body = _body(catalog, "What is the weather forecast in Oslo?")
+    body["tools"] = [form(t) for t in catalog] + [form(catalog[0])]
+    with pytest.raises(ToolValidationError) as info:
+        await ToolSelector(HashingEmbedder()).select(body, Policy(name="p", candidates=("m",), max_tools=3))
+    assert info.value.param == param
+    assert (
+        info.value.message == f"tool 'getWeatherForecast': {param}: duplicate function name (also tools[0])"
+    )
+
+
+async def test_a_repeated_function_name_is_a_400_when_kb_tools_are_added(
+    catalog: list[Tool], kb: ToolKB
+) -> None:
+    body = _body(catalog[:2] + catalog[:1], "convert 20 euros to yen currency")
+    with pytest.raises(ToolValidationError) as info:
+        await ToolSelector(HashingEmbedder(), kb).select(
+            body, Policy(name="p", candidates=("m",), max_tools=4), headers={KB_HEADER: "1"}
+        )
+    assert info.value.param == "tools[2].function.name"
+
+
+async def test_responses_style_request_tools_are_ranked(catalog: list[Tool]) -> None:
+    body = _body(catalog, "What is the weather forecast in Oslo?")
+    body["tools"] = [
+        {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters}
+        for t in catalog
+    ]
+    result = await ToolSelector(HashingEmbedder()).select(
+        body, Policy(name="p", candidates=("m",), max_tools=3)
+    )
+    assert result.kept[0] == "getWeatherForecast"
+    assert result.body["tools"][0] == body["tools"][0]
 
 
 async def test_kb_tools_are_added_when_the_header_asks(kb: ToolKB) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from core.errors import ConfigError
 from tools_kb.loaders import load_tools_dir, load_tools_file, load_tools_repairing
+from tools_kb.tool import MAX_DESCRIPTION_CHARS
 
 
 def test_yaml_file_with_tools_key(tmp_path: Path) -> None:
@@ -165,6 +166,19 @@ def test_repairing_loader_repairs_a_property_whose_name_holds_a_dot(tmp_path: Pa
         f"{path}: line 1: tool 'search_items': parameters.properties.sort.description: must be an object: dropped",
         f"{path}: line 1: tool 'search_items': parameters.properties.page.description: must be a string: dropped",
     ]
+
+
+def test_repairing_loader_keeps_the_head_of_a_description_that_is_too_long(tmp_path: Path) -> None:
+    long = "Forecast. " * 2000  # 20,000 characters
+    path = _jsonl(tmp_path / "c.jsonl", [{"name": "weather", "description": long}])
+    tools, notes = load_tools_repairing(path)
+    assert tools[0].description == long[:MAX_DESCRIPTION_CHARS]
+    assert notes == [
+        f"{path}: line 1: tool 'weather': description: must be at most {MAX_DESCRIPTION_CHARS} "
+        "characters, got 20000: cut to its first characters"
+    ]
+    with pytest.raises(ConfigError, match="description: must be at most"):
+        load_tools_file(path)  # a catalog file for the gateway is rejected, not cut
 
 
 @pytest.mark.parametrize(
