@@ -36,12 +36,13 @@ from fastapi import APIRouter, Request
 
 from core.config.models import Policy, ToolRetrievalLLM
 from core.errors import (
-    AuthenticationError,
     ConfigError,
     InvalidRequestError,
+    PermissionDeniedError,
     SwitchboardError,
     ToolCatalogUnavailableError,
 )
+from gateway.auth import ANONYMOUS_KEY_ID
 from gateway.runtime import Runtime
 from gateway.tool_request import asks_for_kb, tool_name
 
@@ -344,13 +345,17 @@ class ToolKBService:
         async def tenant_of(request: Request, asked: str | None) -> str | None:
             rt: Runtime = request.app.state.runtime
             assert rt.keys is not None
-            authorization = request.headers.get("authorization")
-            if asked is not None and rt.keys.auth.is_master(authorization):
-                return asked  # the master key may search as any tenant
-            principal = await rt.keys.auth.authenticate(authorization)
-            if asked is not None and asked != principal.tenant:
-                raise AuthenticationError("Only the master key may search as another tenant.")
-            return str(principal.tenant)
+            principal = await rt.keys.auth.authenticate(request.headers.get("authorization"))
+            if asked is None or asked == principal.tenant:
+                return str(principal.tenant)
+            # the master key may search as any tenant; so may an anonymous caller of an open
+            # gateway (no master key), which may read every tool through /admin/tools anyway
+            if principal.is_master or principal.key_id == ANONYMOUS_KEY_ID:
+                return asked
+            raise PermissionDeniedError(
+                f"This key searches as tenant {principal.tenant!r}; only the master key may search "
+                "as another tenant."
+            )
 
         async def admin_guard(request: Request) -> None:
             await require_admin(request)

@@ -100,6 +100,24 @@ def test_search_after_admin_upsert(server: GatewayServer) -> None:
     assert len(data) == 2
 
 
+def test_a_virtual_key_searches_as_its_own_tenant_only(server: GatewayServer) -> None:
+    private = {"name": "globex_ledger", "description": "Export the Globex payroll ledger.", "tenants": ["globex"]}
+    r = httpx.post(f"{server.url}/admin/tools", json={"tools": [private]}, headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    key = httpx.post(f"{server.url}/admin/keys", json={"tenant": "acme"}, headers=AUTH, timeout=10).json()["key"]
+    as_acme = {"authorization": f"Bearer {key}"}
+    body = {"query": "export the payroll ledger", "k": 5}
+    own = httpx.post(f"{server.url}/v1/tools/search", json=body, headers=as_acme, timeout=60)
+    assert own.status_code == 200 and "globex_ledger" not in [h["name"] for h in own.json()["data"]]
+    other = httpx.post(f"{server.url}/v1/tools/search", json={**body, "tenant": "globex"}, headers=as_acme,
+                       timeout=60)
+    assert other.status_code == 403, other.text  # a valid key, not allowed: not a 401
+    assert other.json()["error"]["code"] == "permission_denied"
+    master = httpx.post(f"{server.url}/v1/tools/search", json={**body, "tenant": "globex"}, headers=AUTH,
+                        timeout=60)
+    assert master.json()["data"][0]["name"] == "globex_ledger"
+
+
 def test_admin_needs_master_key(server: GatewayServer) -> None:
     r = httpx.get(f"{server.url}/admin/tools", headers={"authorization": "Bearer sk-wrong"}, timeout=10)
     assert r.status_code == 401
