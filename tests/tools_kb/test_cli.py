@@ -85,18 +85,24 @@ def test_eval_reports_a_missing_query_file_and_an_unknown_method(
     assert "unknown method 'best'" in capsys.readouterr().err
 
 
+def _eval_fixture_catalog(models_dir: Path, tmp_path: Path, queries: str) -> int:
+    """``tools eval --json`` of the fixture catalog against ``queries`` (JSON Lines text)."""
+    path = tmp_path / "q.jsonl"
+    path.write_text(queries)
+    args = ["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(path), "--json"]
+    args += ["--models-dir", str(models_dir), "--embedder", "onnx"]
+    return main([*args, "--vector-cache", str(tmp_path / "v.sqlite")])
+
+
 @pytest.mark.slow
 def test_eval_warns_when_gold_tools_are_not_in_the_catalog(
     prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    queries = tmp_path / "q.jsonl"
-    queries.write_text(
+    queries = (
         '{"id": 1, "query": "send an email to Bob", "gold": ["sendEmail"]}\n'
         '{"id": 2, "query": "book me a taxi", "gold": ["bookTaxi", "sendEmail"]}\n'
     )
-    args = ["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries), "--json"]
-    args += ["--models-dir", str(prepared_models_dir), "--embedder", "onnx"]
-    assert main([*args, "--vector-cache", str(tmp_path / "v.sqlite")]) == 0
+    assert _eval_fixture_catalog(prepared_models_dir, tmp_path, queries) == 0
     captured = capsys.readouterr()
     assert "1 of 2 queries name gold tools that are not in" in captured.err
     assert "'bookTaxi'" in captured.err
@@ -292,13 +298,8 @@ def test_add_reads_a_file_with_a_byte_order_mark(tmp_path: Path, capsys: pytest.
 def test_eval_measures_tools_that_have_tenants_as_public(
     prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    queries = tmp_path / "q.jsonl"
-    queries.write_text(
-        '{"id": 1, "query": "run the payroll for Acme employees", "gold": ["acme_internal_payroll"]}\n'
-    )
-    args = ["tools", "eval", "--catalog", str(DATA / "catalog.jsonl"), "--queries", str(queries), "--json"]
-    args += ["--models-dir", str(prepared_models_dir), "--embedder", "onnx"]
-    assert main([*args, "--vector-cache", str(tmp_path / "v.sqlite")]) == 0
+    queries = '{"id": 1, "query": "run the payroll for Acme employees", "gold": ["acme_internal_payroll"]}\n'
+    assert _eval_fixture_catalog(prepared_models_dir, tmp_path, queries) == 0
     captured = capsys.readouterr()
     assert (
         f"warning: {DATA / 'catalog.jsonl'}: 2 tools have tenants; the eval measures the whole catalog, "
