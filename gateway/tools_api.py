@@ -34,7 +34,9 @@ if TYPE_CHECKING:  # tools_kb.kb pulls in the index (bm25s, ~0.2 s): the app imp
 
 
 class SearchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "3" is not a k and "yes" not a boolean (a 400 naming the field, as the
+    # search_tools meta-tool does)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     query: str = Field(min_length=1, max_length=20_000)
     k: int = Field(default=5, ge=1, le=100)

@@ -7,12 +7,14 @@
 * :class:`CombinedExtras` — several sources as one (e.g. enhancement + learned examples).
 
 A source's ``version`` never decreases; it changes when its texts do, which tells the KB to
-rebuild.
+rebuild. ``forget(names)`` drops the texts of tools the catalog no longer has (the KB calls it
+when a rebuild sees tools removed), so a new tool that reuses a removed one's name does not
+inherit its texts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from tools_kb.enhance import Enhancer, extra_texts
@@ -25,6 +27,8 @@ class ExtrasSource(Protocol):
     async def version(self) -> int: ...
 
     async def load(self) -> Mapping[str, Sequence[str]]: ...
+
+    async def forget(self, names: Iterable[str]) -> None: ...
 
 
 class CombinedExtras:
@@ -40,6 +44,11 @@ class CombinedExtras:
             for name, texts in (await source.load()).items():
                 out.setdefault(name, {}).update(dict.fromkeys(texts))
         return {name: tuple(texts) for name, texts in out.items()}
+
+    async def forget(self, names: Iterable[str]) -> None:
+        gone = list(names)
+        for source in self._sources:
+            await source.forget(gone)
 
 
 class EnhancementExtras:
@@ -62,6 +71,10 @@ class EnhancementExtras:
             texts.update(extra_texts(await enhancer.enhance(tools[start : start + BATCH])))
             self._publish(texts)
         self._publish(texts)
+
+    async def forget(self, names: Iterable[str]) -> None:
+        gone = set(names)
+        self._publish({name: t for name, t in self._texts.items() if name not in gone})
 
     def _publish(self, texts: dict[str, tuple[str, ...]]) -> None:
         if texts != self._texts:

@@ -142,6 +142,11 @@ class ToolKB:
             if not force and not await self._stale():
                 return False
             version, tools = await self._store.load()
+            if self._extras is not None and self._index is not None:
+                # tools this replica saw leave the catalog: their learned texts go with them
+                removed = {t.name for t in self._index.tools} - {t.name for t in tools}
+                if removed:
+                    await self._extras.forget(sorted(removed))
             extras_version = await self._extras.version() if self._extras is not None else 0
             extras = dict(await self._extras.load()) if self._extras is not None else {}
             fusion = self._fixed_fusion

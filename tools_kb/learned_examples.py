@@ -21,6 +21,8 @@ grow a tool's document without bound.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from core.store.protocol import Store
 
 PREFIX = "toolex:"
@@ -74,8 +76,14 @@ class LearnedExamples:
                 out[tool] = tuple(ranked[-self._max :])
         return out
 
-    async def forget(self, tool: str) -> None:
-        """Drop every example of ``tool`` (e.g. when it is removed from the catalog)."""
-        await self._store.delete(_examples_key(tool))
-        await self._store.hdel(TOOLS_KEY, tool)
+    async def forget(self, tools: Iterable[str]) -> None:
+        """Drop every example of ``tools`` (the KB calls this when they leave the catalog); the
+        version moves only when something was dropped."""
+        known = await self._store.hgetall(TOOLS_KEY)
+        gone = [t for t in dict.fromkeys(tools) if t in known]
+        if not gone:
+            return
+        for tool in gone:
+            await self._store.delete(_examples_key(tool))
+        await self._store.hdel(TOOLS_KEY, *gone)
         await self._store.incr_by(VERSION_KEY, 1)

@@ -41,7 +41,10 @@ async def run_search_tools(
 ) -> dict[str, Any]:
     """Execute one ``search_tools`` call. ``arguments`` is the call's JSON string or dict.
     Raises InvalidRequestError for malformed arguments (the caller reports it to the model)."""
-    args = json.loads(arguments) if isinstance(arguments, str) else arguments
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequestError(f"search_tools arguments are not valid JSON: {exc}") from exc
     if not isinstance(args, dict) or not isinstance(args.get("query"), str) or not args["query"].strip():
         raise InvalidRequestError("search_tools needs a non-empty 'query' string", param="query")
     k = args.get("k", 5)

@@ -81,3 +81,15 @@ async def test_cache_is_reused_and_a_partial_run_resumes(catalog: list[Tool], tm
     enhancer = Enhancer(_backend(), EnhancementCache(path), model=MODEL)
     await enhancer.enhance([changed])
     assert enhancer.asked == 1
+
+
+async def test_enhancement_extras_forget_removed_tools(catalog: list[Tool], tmp_path: Path) -> None:
+    from tools_kb.extras import EnhancementExtras
+
+    extras = EnhancementExtras()
+    await extras.update(Enhancer(_backend(), EnhancementCache(tmp_path / "e.json"), model=MODEL), catalog)
+    v = await extras.version()
+    assert "searchFlights" in await extras.load()
+    await extras.forget(["searchFlights"])
+    assert "searchFlights" not in await extras.load()
+    assert await extras.version() > v

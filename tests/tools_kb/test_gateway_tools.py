@@ -75,6 +75,23 @@ async def test_bad_query_is_a_400_naming_query(client: httpx.AsyncClient, body: 
     assert "'query'" in err["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"query": "x", "k": "3"}, "k"),
+        ({"query": "x", "k": True}, "k"),
+        ({"query": "x", "adaptive": "yes"}, "adaptive"),
+    ],
+    ids=["k-string", "k-bool", "adaptive-string"],
+)
+async def test_wrong_types_are_not_coerced(
+    client: httpx.AsyncClient, body: dict[str, Any], param: str
+) -> None:
+    r = await client.post("/v1/tools/search", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param
+
+
 async def test_search_is_a_503_naming_the_problem_while_the_catalog_cannot_serve(kb: ToolKB) -> None:
     app = FastAPI()
     install_error_handlers(app)

@@ -73,6 +73,9 @@ async def test_search_tools_meta_tool_returns_openai_schemas(tmp_path: Path, cat
         assert out["tools"][0]["function"]["name"] == "sendEmail"
         with pytest.raises(InvalidRequestError):
             await run_search_tools(kb, {"k": 2}, tenant=None)
+        for broken in ('{"query": "send email"', ""):  # a model's truncated call: still a clear error
+            with pytest.raises(InvalidRequestError, match="not valid JSON"):
+                await run_search_tools(kb, broken, tenant=None)
 
 
 async def test_empty_catalog_is_seeded_from_config_once(tmp_path: Path) -> None:

@@ -32,9 +32,12 @@ async def test_capped_deduplicated_and_persisted(tmp_path: Path) -> None:
         ex = LearnedExamples(store, max_per_tool=3)
         assert len((await ex.load())["getWeather"]) == 3
         assert await ex.version() == v
-        await ex.forget("getWeather")
+        await ex.forget(["getWeather", "neverLearned"])
         assert await ex.load() == {}
         assert await ex.version() > v
+        v = await ex.version()
+        await ex.forget(["neverLearned"])  # nothing dropped: no rebuild asked for
+        assert await ex.version() == v
 
 
 async def test_replicas_share_examples_through_redis(clean_redis_url: str) -> None:
@@ -78,3 +81,24 @@ async def test_the_kb_indexes_learned_examples_on_refresh(tmp_path: Path) -> Non
             hits = await kb.search(query, 1)
             assert hits[0].name == "getWeather"
             assert kb.index.extra_rows == 1
+
+
+async def test_a_removed_tool_takes_its_examples_with_it(tmp_path: Path) -> None:
+    """A new tool that reuses a removed tool's name starts without the old one's examples."""
+    from tools_kb.catalog import SqliteCatalogStore
+    from tools_kb.kb import ToolKB
+
+    tools = [Tool("sendEmail", "Send an email message."), Tool("bookHotel", "Reserve a hotel room.")]
+    query = "inform the yak syndicate"
+    async with open_store(None) as store:
+        ex = LearnedExamples(store)
+        kb = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder(), extras=ex, extras_interval_s=0.0)
+        async with kb:
+            await kb.upsert(tools)
+            await ex.add("sendEmail", query)
+            await ex.add("bookHotel", "a room near the yak farm")
+            assert await kb.refresh()
+            await kb.remove(["sendEmail"])
+            assert await ex.load() == {"bookHotel": ("a room near the yak farm",)}
+            await kb.upsert([Tool("sendEmail", "Compute the square root of a number.")])
+            assert kb.index.extra_rows == 1  # bookHotel's example only
