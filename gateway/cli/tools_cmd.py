@@ -3,6 +3,7 @@
     switchboard tools eval --catalog CATALOG.jsonl --queries QUERIES.jsonl [--k 5] [--llm] --json
     switchboard tools search "query" [--catalog NAME|FILE] [--k 5] [--tenant T] [--json]
     switchboard tools add FILE... | --mcp "python server.py" | --mcp-url http://host/mcp
+        [--mcp-label NAME] [--mcp-env NAME[=VALUE]]... [--mcp-timeout S]
     switchboard tools list | remove NAME...
 
 The stored catalog is the SQLite file ``--db`` (default var/tools_kb/catalog.sqlite) or Redis
@@ -24,7 +25,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
+import shlex
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -101,8 +105,46 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     add = sub.add_parser("add", help="validate tool definitions and store them (upsert by name)")
     add.add_argument("files", nargs="*", type=Path)
-    add.add_argument("--mcp", action="append", default=[], help="stdio MCP server command line")
-    add.add_argument("--mcp-url", action="append", default=[], help="Streamable HTTP MCP server URL")
+    add.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        type=_mcp_command,
+        metavar="COMMAND",
+        help="stdio MCP server command line, split as a POSIX shell does (quote a path with spaces)",
+    )
+    add.add_argument(
+        "--mcp-url",
+        action="append",
+        default=[],
+        type=_non_blank,
+        metavar="URL",
+        help="Streamable HTTP MCP server URL",
+    )
+    add.add_argument(
+        "--mcp-label",
+        type=_mcp_label,
+        default=None,
+        metavar="NAME",
+        help="tag the MCP tools mcp:NAME (every --mcp/--mcp-url of this command; default: "
+        "scheme://host:port/path of a URL, the script or executable name of a command)",
+    )
+    add.add_argument(
+        "--mcp-env",
+        action="append",
+        default=[],
+        type=_mcp_env,
+        metavar="NAME[=VALUE]",
+        help="pass the variable NAME from this environment (or NAME=VALUE) to every --mcp server; "
+        "they get only HOME, LOGNAME, PATH, SHELL, TERM and USER otherwise",
+    )
+    add.add_argument(
+        "--mcp-timeout",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="give up on an MCP server that has not listed all its tools in S seconds (default 30)",
+    )
     add.add_argument(
         "--tenant", action="append", default=None, type=_tenant, help="make the added tools private to it"
     )
@@ -149,6 +191,46 @@ def _at_least_one(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _mcp_command(text: str) -> list[str]:
+    """A ``--mcp`` value: a command line split as a POSIX shell does (no expansion)."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a valid command line: {exc}") from None
+    if not argv:
+        raise argparse.ArgumentTypeError("must name the server's command")
+    return argv
+
+
+def _mcp_label(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty or blank")
+    return text.strip()
+
+
+def _mcp_env(text: str) -> tuple[str, str]:
+    """A ``--mcp-env`` value: NAME (taken from this environment; it must be set) or NAME=VALUE."""
+    name, eq, value = text.partition("=")
+    if not name or any(c.isspace() or c == "\0" for c in name):
+        raise argparse.ArgumentTypeError("must be NAME or NAME=VALUE")
+    if not eq:
+        if name not in os.environ:
+            raise argparse.ArgumentTypeError(f"{name} is not set in this environment")
+        value = os.environ[name]
+    return name, value
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {text!r}")
     return value
 
 
@@ -404,21 +486,37 @@ async def _add(args: argparse.Namespace) -> int:
     from tools_kb.mcp_source import tools_from_mcp
     from tools_kb.tool import Tool
 
+    servers: list[str | list[str]] = [*args.mcp, *args.mcp_url]
+    misuse = None
+    if not servers and (args.mcp_label is not None or args.mcp_timeout is not None):
+        misuse = "--mcp-label and --mcp-timeout need an --mcp or --mcp-url"
+    elif args.mcp_env and not args.mcp:
+        misuse = "--mcp-env needs an --mcp (a stdio server)"
+    if misuse:
+        print(f"switchboard tools add: error: {misuse}", file=sys.stderr)
+        return 2
+    options: dict[str, Any] = {"label": args.mcp_label, "tenants": args.tenant, "env": dict(args.mcp_env)}
+    if args.mcp_timeout is not None:
+        options["timeout_s"] = args.mcp_timeout
     tools: list[Tool] = []
+    stopped: list[signal.Signals] = []
     try:
         for path in args.files:
             tools.extend(load_tools_file(path))
-        for command in args.mcp:
-            tools.extend(await tools_from_mcp(command.split(), tenants=args.tenant))
-        for url in args.mcp_url:
-            tools.extend(await tools_from_mcp(url, tenants=args.tenant))
-    except ConfigError as exc:
-        print(exc.message, file=sys.stderr)
-        print("nothing was stored", file=sys.stderr)
-        return 1
-    except SwitchboardError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
+        async with _stopped_by_signals(stopped):
+            for server in servers:
+                tools.extend(await tools_from_mcp(server, **options))
+    except (SwitchboardError, asyncio.CancelledError) as exc:
+        if not stopped:  # after a signal, whatever the interrupted listing raised means "stopped"
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            print(exc.message, file=sys.stderr)
+            if isinstance(exc, ConfigError):
+                print("nothing was stored", file=sys.stderr)
+            return 1
+    if stopped:
+        print(f"stopped by {stopped[0].name}; nothing was stored", file=sys.stderr)
+        return 128 + stopped[0].value
     if args.tenant is not None and args.files:
         tools = [dataclasses.replace(t, tenants=frozenset(args.tenant)) for t in tools]
     names = [t.name for t in tools]
@@ -433,6 +531,38 @@ async def _add(args: argparse.Namespace) -> int:
         version = await store.upsert(tools)
     print(f"stored {len(tools)} tools; catalog version {version}")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _stopped_by_signals(received: list[signal.Signals]) -> AsyncIterator[None]:
+    """While inside, SIGTERM and SIGHUP cancel the current task instead of ending the process
+    at once, so the MCP client contexts exit and stop the stdio servers they started (those run
+    in their own process group and would outlive us). The signal is appended to ``received``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def stop(sig: signal.Signals) -> None:
+        if not received and task is not None:
+            received.append(sig)
+            task.cancel()
+
+    installed: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            before = signal.getsignal(sig)
+            loop.add_signal_handler(sig, stop, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            continue
+        installed[sig] = before
+    try:
+        yield
+    finally:
+        for sig, before in installed.items():
+            loop.remove_signal_handler(sig)
+            if before is not None:  # remove_signal_handler leaves SIG_DFL, not what was there
+                signal.signal(sig, before)
+        if received and task is not None:
+            task.uncancel()
 
 
 async def _list(args: argparse.Namespace) -> int:
