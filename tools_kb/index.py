@@ -65,6 +65,8 @@ SENTENCE_WEIGHT = 0.8  # sentences often elaborate one request: trust them less
 # Cut at a connective and every clause a request of its own ("find X, and also book Y"): each
 # clause is an intent, so its best tool ranks with the whole query's best.
 REQUEST_WEIGHT = 1.0
+# Big catalogs: the whole query's ranking is read this far past k to see ties at its top.
+_TIE_MARGIN = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,10 +357,15 @@ class ToolIndex:
                 ]
                 hits = self._bounded_hits(texts_scores, rows, tenant, weight, k, options)
                 if self._keeps_whole_top(texts, weight, options) and hits:
-                    # the whole query's own ranking (k of it: a tie at its top is not overruled)
-                    whole_hits = self._bounded_hits(texts_scores[:1], rows, tenant, 0.0, k, SearchOptions())
-                    tied = {h.name for h in whole_hits if h.score >= whole_hits[0].score}
-                    if hits[0].name not in tied:
+                    # the whole query's own ranking, a few past k: a top already tied with its
+                    # best is not overruled (as in the plain path); when the tie runs past the
+                    # list, whether the top is in it is unknown and it stays (never seen so far)
+                    whole_hits = self._bounded_hits(
+                        texts_scores[:1], rows, tenant, 0.0, k + _TIE_MARGIN, SearchOptions()
+                    )
+                    best = whole_hits[0].score
+                    tied = {h.name for h in whole_hits if h.score >= best}
+                    if hits[0].name not in tied and whole_hits[-1].score < best:
                         hits = _first_at_top(hits, whole_hits[0].tool, k)
                 out.append(self._with_prerequisites(hits, tenant, k, options))
                 pos = end

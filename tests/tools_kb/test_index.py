@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -305,10 +307,12 @@ async def test_a_big_catalog_gives_the_same_hits_with_and_without_the_int8_prefi
         "track order",
         "export the weekly report",
     ]
-    for options in (SearchOptions(), SearchOptions(min_score_ratio=0.7, min_k=2)):
+    for options, k in itertools.product(
+        (SearchOptions(), SearchOptions(min_score_ratio=0.7, min_k=2)), (1, 10)
+    ):
         for tenant in (None, "acme", "globex", "initech"):
-            got = await fast.search_many(queries, 10, tenant, options)
-            want = await plain.search_many(queries, 10, tenant, options)
+            got = await fast.search_many(queries, k, tenant, options)
+            want = await plain.search_many(queries, k, tenant, options)
             assert [[h.name for h in hits] for hits in got] == [[h.name for h in hits] for hits in want]
             for a, b in zip(got, want, strict=True):
                 assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-6)
@@ -351,3 +355,46 @@ async def test_build_constructs_the_index_off_the_event_loop(catalog: list[Tool]
     index = await ToolIndex.build(catalog, embedder)
     assert embedder.asked_from and threading.get_ident() not in embedder.asked_from
     assert (await index.search("weather forecast in Paris", 1))[0].name == "getWeatherForecast"
+
+
+class _TableEmbedder:
+    """Fixed vectors per text (others: one spare axis), to build exact score ties."""
+
+    dim = 8
+    name = "table"
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self._table = table
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        spare = np.eye(self.dim, dtype=np.float32)[-1]
+        return np.stack([self._table.get(t, spare) for t in texts]).astype(np.float32)
+
+
+async def test_a_top_tied_with_the_whole_querys_best_stays_on_both_paths() -> None:
+    """alpha and beta tie for the whole query; a clause lifts beta above alpha. beta is as good
+    a "whole-query best" as alpha, so it stays first, with and without the prefilter, at any k."""
+    query = "Set an alarm for 7 am. My username is foo."
+    clauses = decompose(query).clauses
+    axis = np.eye(8, dtype=np.float32)
+    alpha = 0.5 * axis[0] + np.float32(np.sqrt(0.75)) * axis[1]
+    beta = 0.5 * axis[0] + np.float32(np.sqrt(0.75)) * axis[2]
+    embedder = _TableEmbedder({query: axis[0], clauses[0]: axis[3], clauses[1]: beta})
+    rng = np.random.default_rng(0)
+    filler = rng.normal(size=(50, 8)).astype(np.float32)
+    filler[:, :3] = 0
+    filler /= np.linalg.norm(filler, axis=1, keepdims=True)
+    tools = [Tool("alpha", "alpha tool"), Tool("beta", "beta tool")]
+    tools += [Tool(f"f{i}", f"filler {i}") for i in range(50)]
+    vectors = np.vstack([alpha, beta, filler]).astype(np.float32)
+    docs = [build_document(t) for t in tools]
+    options = SearchOptions(prerequisites=False)
+    for prefilter in (True, False):
+        index = ToolIndex(
+            tools, docs, vectors, embedder, Fusion("weighted", 1.0), prefilter=prefilter, prefilter_min_rows=2
+        )
+        assert index.prefiltered == prefilter
+        whole = await index.search(query, 2, options=SearchOptions(decompose=False, prerequisites=False))
+        assert {h.name for h in whole} == {"alpha", "beta"} and whole[0].score == whole[1].score
+        for k in (1, 3):
+            assert (await index.search(query, k, options=options))[0].name == "beta"
