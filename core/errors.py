@@ -157,14 +157,19 @@ class StoreUnavailableError(SwitchboardError):
 
 class ToolCatalogUnavailableError(SwitchboardError):
     """The tool catalog cannot answer searches now (e.g. ``config/tools/`` could not seed an
-    empty catalog); the message lists ``problems``. Admin calls still work."""
+    empty catalog). The message does not list the ``problems``: they name server files and tools
+    (private ones too), so they are shown to admins (``GET /admin/tools``) and in the log, not to
+    every caller. Admin calls still work."""
 
     status = 503
     type = "api_error"
     code = "tool_catalog_unavailable"
 
     def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__(f"The tool catalog is unavailable: {'; '.join(problems)}")
+        super().__init__(
+            "The tool catalog cannot serve searches: its seed files have problems; an admin can "
+            "list them with GET /admin/tools (also in the gateway log)."
+        )
         self.problems = tuple(problems)
 
 

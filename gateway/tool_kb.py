@@ -393,7 +393,15 @@ class ToolKBService:
 
 def _folder_state(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """The files of ``folder`` (name, mtime, size): a change means the seed may succeed now."""
-    if not folder.is_dir():
+    try:
+        entries = list(folder.iterdir())
+    except OSError:  # no folder (yet), or unreadable
         return ()
-    stats = [(p.name, p.stat()) for p in folder.iterdir()]
-    return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))
+    state = []
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except OSError:  # gone since the listing (an editor's temporary file)
+            continue
+        state.append((entry.name, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(state))

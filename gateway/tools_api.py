@@ -96,10 +96,10 @@ def tools_api(
 
     @api.post("/v1/tools/search")
     async def search(body: SearchBody, request: Request) -> dict[str, Any]:
+        tenant = await tenant_of(request, body.tenant)  # the caller first: a 401 says nothing else
         store = await get_kb()
         if found := problems():
             raise ToolCatalogUnavailableError(found)
-        tenant = await tenant_of(request, body.tenant)
         hits = await store.search(body.query, k=body.k, tenant=tenant, adaptive=body.adaptive)
         return {
             "object": "list",

@@ -250,6 +250,8 @@ async def seed_if_empty(kb: ToolKB, folder: str | Path) -> int:
     Raises core.errors.ConfigError (file:line: tool: field) when a file is invalid."""
     from tools_kb.loaders import load_tools_dir
 
+    await kb.refresh()  # the stored catalog, not this replica's last look at it: another replica
+    # (or `switchboard tools add`) may have written it since, and a seed must not overwrite that
     if kb.version > 0 or len(kb.index) > 0:
         return 0
     tools = await asyncio.to_thread(lambda: load_tools_dir(folder) if Path(folder).is_dir() else [])

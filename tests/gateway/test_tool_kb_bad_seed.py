@@ -1,5 +1,5 @@
 """An invalid file in the seed folder (config/tools/) of an empty catalog: tool search answers 503
-naming the problem, chat requests are still served (without KB tools), the admin API keeps
+(the problems themselves are for admins), chat requests are still served (without KB tools), the admin API keeps
 working and clears the problem, and fixing the file seeds the catalog."""
 
 from __future__ import annotations
@@ -41,12 +41,15 @@ def _search(server: GatewayServer, query: str = "list things") -> httpx.Response
     return httpx.post(f"{server.url}/v1/tools/search", json={"query": query}, headers=AUTH, timeout=60)
 
 
-def test_search_is_a_503_naming_the_file_and_field(server: GatewayServer) -> None:
+def test_search_is_a_503_that_points_admins_to_the_problems(server: GatewayServer) -> None:
     r = _search(server)
     assert r.status_code == 503, r.text
     err = r.json()["error"]
     assert (err["type"], err["code"]) == ("api_error", "tool_catalog_unavailable")
-    assert "mine.yaml:2:5: tools[0]: tool 'list_things': parameters.type: must be 'object'" in err["message"]
+    assert "GET /admin/tools" in err["message"]
+    assert "list_things" not in err["message"]  # tool names and server paths: admins only
+    anonymous = httpx.post(f"{server.url}/v1/tools/search", json={"query": "list things"}, timeout=60)
+    assert anonymous.status_code == 401, anonymous.text  # who is asking comes first
 
 
 def test_admin_lists_the_problem_and_readiness_stays_ready(server: GatewayServer) -> None:

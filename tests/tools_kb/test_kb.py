@@ -78,6 +78,23 @@ async def test_search_tools_meta_tool_returns_openai_schemas(tmp_path: Path, cat
                 await run_search_tools(kb, broken, tenant=None)
 
 
+async def test_a_seed_never_overwrites_what_another_replica_wrote_meanwhile(tmp_path: Path) -> None:
+    """Replica a last saw an empty catalog; b wrote a tool since. a's seed must see b's write."""
+    from tools_kb.kb import seed_if_empty
+
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "t.yaml").write_text("tools:\n  - name: list_things\n    description: Lists things.\n")
+    a = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder())
+    b = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder())
+    async with a, b:
+        await b.upsert([Tool("list_things", "Lists the things of the CRM account, paged.")])
+        assert a.version == 0  # a has not polled yet
+        assert await seed_if_empty(a, seed) == 0
+        _, stored = await SqliteCatalogStore(tmp_path / "c.sqlite").load()
+        assert [t.description for t in stored] == ["Lists the things of the CRM account, paged."]
+
+
 async def test_empty_catalog_is_seeded_from_config_once(tmp_path: Path) -> None:
     from tools_kb.kb import open_tool_kb, seed_if_empty
 
