@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -142,13 +142,13 @@ class ToolKB:
             if not force and not await self._stale():
                 return False
             version, tools = await self._store.load()
-            if self._extras is not None and self._index is not None:
-                # tools this replica saw leave the catalog: their learned texts go with them
-                removed = {t.name for t in self._index.tools} - {t.name for t in tools}
-                if removed:
-                    await self._extras.forget(sorted(removed))
-            extras_version = await self._extras.version() if self._extras is not None else 0
             extras = dict(await self._extras.load()) if self._extras is not None else {}
+            if self._extras is not None:
+                gone = self._gone(tools, extras)
+                if gone:  # their texts go with them: a new tool of that name starts clean
+                    await self._extras.forget(sorted(gone))
+                    extras = {name: texts for name, texts in extras.items() if name not in gone}
+            extras_version = await self._extras.version() if self._extras is not None else 0
             fusion = self._fixed_fusion
             if fusion is None and self._index is not None and version == self._version:
                 fusion = self._index.fusion  # only the extras changed: keep the tuned fusion
@@ -167,6 +167,17 @@ class ToolKB:
             self._extras_built_at = asyncio.get_running_loop().time()
             log.info("tool index v%d: %d tools, fusion %s", version, len(index), index.fusion.describe())
             return True
+
+    def _gone(self, tools: Sequence[Tool], extras: Mapping[str, Sequence[str]]) -> set[str]:
+        """Tools whose extra texts must be forgotten: those this replica saw leave the catalog,
+        and, when the catalog holds tools, any with texts that it does not hold (removed while no
+        replica ran, or between two polls). An empty catalog is one not seeded yet: it forgets
+        nothing it did not see go."""
+        names = {t.name for t in tools}
+        gone = {t.name for t in self._index.tools} - names if self._index is not None else set()
+        if names:
+            gone |= set(extras) - names
+        return gone
 
     async def refresh_loop(self) -> None:
         """Poll the store's version forever (cancel to stop); store errors are logged, not raised."""

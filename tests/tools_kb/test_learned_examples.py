@@ -102,3 +102,23 @@ async def test_a_removed_tool_takes_its_examples_with_it(tmp_path: Path) -> None
             assert await ex.load() == {"bookHotel": ("a room near the yak farm",)}
             await kb.upsert([Tool("sendEmail", "Compute the square root of a number.")])
             assert kb.index.extra_rows == 1  # bookHotel's example only
+
+
+async def test_examples_of_tools_removed_while_no_replica_watched_are_forgotten(tmp_path: Path) -> None:
+    """Examples of a tool the catalog does not hold (removed while no gateway ran) are
+    forgotten at the next rebuild; an empty catalog (not seeded yet) forgets nothing."""
+    from tools_kb.catalog import SqliteCatalogStore
+    from tools_kb.kb import ToolKB
+
+    db = tmp_path / "c.sqlite"
+    async with open_store(None) as store:
+        ex = LearnedExamples(store)
+        await ex.add("sendEmail", "inform the yak syndicate")
+        await ex.add("oldTool", "something nobody serves any more")
+        async with ToolKB(SqliteCatalogStore(db), HashingEmbedder(), extras=ex, extras_interval_s=0.0):
+            pass  # empty catalog: nothing is forgotten
+        assert set(await ex.load()) == {"sendEmail", "oldTool"}
+        await SqliteCatalogStore(db).upsert([Tool("sendEmail", "Send an email message.")])
+        async with ToolKB(SqliteCatalogStore(db), HashingEmbedder(), extras=ex, extras_interval_s=0.0) as kb:
+            assert set(await ex.load()) == {"sendEmail"}
+            assert kb.index.extra_rows == 1
