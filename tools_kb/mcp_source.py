@@ -39,11 +39,12 @@ from core.errors import (
 )
 from tools_kb.tool import Tool, parse_tool
 
-DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_TIMEOUT_S = 120.0  # a first `npx -y …` / `uvx …` start downloads the server package
 MAX_PAGES = 1_000
 MAX_TOOLS = 100_000
 
 _MASK = "***"
+_MAX_SEGMENT = 16  # a longer URL path segment may be a token: masked in labels and messages
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 # Interpreters and package runners: the script or package they run names the server.
 _LAUNCHER = re.compile(
@@ -70,32 +71,55 @@ def _split_url(url: str) -> tuple[str, str, str, str]:
     return head[:start], userinfo if at else "", host + head[end:], tail
 
 
+def _safe_path(host_and_path: str) -> str:
+    """Host and path with every path segment longer than :data:`_MAX_SEGMENT` masked: hosted
+    MCP servers often put their access token in the path (``/api/mcp/s/<token>/mcp``)."""
+    if not host_and_path.startswith("["):
+        host, slash, path = host_and_path.partition("/")
+    else:  # an IPv6 literal holds no "/": the path starts after "]"
+        end = host_and_path.find("]") + 1
+        host, slash, path = host_and_path[:end], host_and_path[end : end + 1], host_and_path[end + 1 :]
+        if slash != "/":
+            return host_and_path
+    segments = [seg if len(seg) <= _MAX_SEGMENT else _MASK for seg in path.split("/")]
+    return host + slash + "/".join(segments)
+
+
 def redact_url(url: str) -> str:
-    """The URL with its user info and its query and fragment masked, for messages:
-    ``http://user:pw@host/mcp?key=1`` → ``http://***@host/mcp?***``."""
+    """The URL with its user info, query and fragment masked, and any long path segment, for
+    messages: ``http://user:pw@host/mcp?key=1`` → ``http://***@host/mcp?***``."""
     scheme, userinfo, rest, tail = _split_url(url)
+    if scheme:
+        rest = _safe_path(rest)
     return scheme + (f"{_MASK}@" if userinfo else "") + rest + (tail[:1] + _MASK if tail else "")
 
 
 def url_label(url: str) -> str:
-    """``scheme://host[:port]/path`` of the URL: no user info, query or fragment."""
+    """``scheme://host[:port]/path`` of the URL: no user info, query or fragment, and path
+    segments longer than :data:`_MAX_SEGMENT` characters masked (they may be tokens)."""
     scheme, _, rest, _ = _split_url(url.strip())
-    return scheme + rest
+    return scheme + (_safe_path(rest) if scheme else rest)
 
 
 def command_label(argv: Sequence[str]) -> str:
     """A short, stable name for a stdio server command: the last path component of the script
     it runs (``python /srv/x/server.py`` → ``server.py``), of the module after ``-m``, of a
     package path (``npx -y @org/server-github`` → ``server-github``), else of the executable.
-    Other arguments (which may be secrets) never go into it."""
+    Other arguments (which may be secrets) never go into it: an argument that follows a long
+    option (``--api-key VALUE``), holds ``=`` (``TOKEN=…``) or whose last component holds a
+    blank (``sh -c "…"``) is never used."""
     exe = os.path.basename(argv[0].rstrip("/\\")) or argv[0]
     if not _LAUNCHER.fullmatch(exe):
         return exe
     args = list(argv[1:])
     for i, arg in enumerate(args):
-        if arg == "-m" and i + 1 < len(args):
+        if arg == "-m" and i + 1 < len(args) and _plain_name(args[i + 1]):
             return args[i + 1]
-    plain = [a for a in args if not a.startswith("-")]
+    plain = [
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and not _option_value(args, i) and _plain_name(a)
+    ]
     for arg in plain:
         if _SCRIPT_SUFFIX.search(arg):
             return _last_component(arg)
@@ -103,6 +127,17 @@ def command_label(argv: Sequence[str]) -> str:
         if "/" in arg or "\\" in arg:
             return _last_component(arg)
     return exe
+
+
+def _option_value(args: Sequence[str], i: int) -> bool:
+    """Whether ``args[i]`` may be the value of the long option before it (``--api-key KEY``;
+    short options are mostly flags: ``npx -y pkg``)."""
+    return i > 0 and args[i - 1].startswith("--") and "=" not in args[i - 1]
+
+
+def _plain_name(arg: str) -> bool:
+    """An argument that can name a server: no ``=``, and its last path component no blank."""
+    return "=" not in arg and not any(c.isspace() for c in _last_component(arg))
 
 
 def _last_component(path: str) -> str:
@@ -209,7 +244,8 @@ async def tools_from_mcp(
         raise error(f"MCP server {where!r}: {why}") from exc
     if scope.cancelled_caught:
         raise UpstreamTimeoutError(
-            f"MCP server {where!r}: no complete tool list within {timeout_s:g} s (timeout)"
+            f"MCP server {where!r}: no complete tool list within {timeout_s:g} s (timeout; "
+            "--mcp-timeout S waits longer)"
         )
     if problem is not None:
         raise UpstreamBadResponseError(f"MCP server {where!r}: {problem}")

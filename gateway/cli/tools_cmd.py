@@ -143,7 +143,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=_seconds,
         default=None,
         metavar="S",
-        help="give up on an MCP server that has not listed all its tools in S seconds (default 30)",
+        help="give up on an MCP server that has not listed all its tools in S seconds (default 120)",
     )
     add.add_argument(
         "--tenant", action="append", default=None, type=_tenant, help="make the added tools private to it"

@@ -196,7 +196,8 @@ async def test_a_hanging_stdio_server_times_out_and_is_stopped(tmp_path: Path, m
         with pytest.raises(UpstreamTimeoutError) as info:
             await tools_from_mcp(_misbehaving(mode, "--pidfile", str(pidfile)), timeout_s=1)
         assert info.value.message == (
-            "MCP server 'mcp_misbehaving_server.py': no complete tool list within 1 s (timeout)"
+            "MCP server 'mcp_misbehaving_server.py': no complete tool list within 1 s (timeout; "
+            "--mcp-timeout S waits longer)"
         )
         assert not _alive(_read_pid(pidfile))
 
@@ -204,7 +205,9 @@ async def test_a_hanging_stdio_server_times_out_and_is_stopped(tmp_path: Path, m
 async def test_an_http_endpoint_that_never_answers_times_out() -> None:
     with _silent_endpoint() as url, pytest.raises(UpstreamTimeoutError) as info:
         await tools_from_mcp(url, timeout_s=1)
-    assert info.value.message == f"MCP server {url!r}: no complete tool list within 1 s (timeout)"
+    assert info.value.message == (
+        f"MCP server {url!r}: no complete tool list within 1 s (timeout; --mcp-timeout S waits longer)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,8 +259,20 @@ async def test_credentials_in_the_url_are_masked_in_errors() -> None:
         ("http://token@[::1]:9/a/b", "http://[::1]:9/a/b", "http://***@[::1]:9/a/b"),
         ("http://host?api_key=1", "http://host", "http://host?***"),
         ("notaurl", "notaurl", "notaurl"),
+        (
+            "https://mcp.example.com/api/mcp/s/ZXhhbXBsZS1zZWNyZXQtdG9rZW4/mcp",
+            "https://mcp.example.com/api/mcp/s/***/mcp",
+            "https://mcp.example.com/api/mcp/s/***/mcp",
+        ),
     ],
-    ids=["user-password-query-fragment", "plain", "ipv6-token", "query-no-path", "not-a-url"],
+    ids=[
+        "user-password-query-fragment",
+        "plain",
+        "ipv6-token",
+        "query-no-path",
+        "not-a-url",
+        "token-in-path",
+    ],
 )
 def test_url_label_and_redaction(url: str, label: str, redacted: str) -> None:
     assert url_label(url) == label
@@ -274,8 +289,22 @@ def test_url_label_and_redaction(url: str, label: str, redacted: str) -> None:
         (["uv", "run", "--with", "mcp", "server.py"], "server.py"),
         (["/opt/bin/weather-mcp", "--api-key", "secret"], "weather-mcp"),
         (["uvx", "mcp-server-fetch"], "uvx"),
+        (["uvx", "aws-mcp", "--secret-key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"], "uvx"),
+        (["sh", "-c", "cd /srv && GITHUB_TOKEN=ghp_SECRET123 python server.py"], "sh"),
+        (["node", "--key-file", "/x/y/secret.js", "server.js"], "server.js"),
     ],
-    ids=["script", "interpreter-options", "module", "npx-package", "uv-run", "executable", "runner-only"],
+    ids=[
+        "script",
+        "interpreter-options",
+        "module",
+        "npx-package",
+        "uv-run",
+        "executable",
+        "runner-only",
+        "option-value-is-never-the-name",
+        "shell-command-string",
+        "script-after-an-option-value",
+    ],
 )
 def test_command_label_is_the_script_or_executable_name(argv: list[str], label: str) -> None:
     assert command_label(argv) == label
@@ -399,7 +428,8 @@ def test_mcp_timeout_stops_a_hanging_server(tmp_path: Path, capsys: pytest.Captu
     with _killed_afterwards(pidfile):
         assert main(["tools", "add", "--mcp", command, "--mcp-timeout", "1", "--db", str(db)]) == 1
         assert capsys.readouterr().err == (
-            "MCP server 'mcp_misbehaving_server.py': no complete tool list within 1 s (timeout)\n"
+            "MCP server 'mcp_misbehaving_server.py': no complete tool list within 1 s (timeout; "
+            "--mcp-timeout S waits longer)\n"
         )
         assert not _alive(_read_pid(pidfile))
     assert not db.exists()
