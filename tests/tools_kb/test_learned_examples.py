@@ -7,8 +7,10 @@ from pathlib import Path
 
 from core.store.factory import open_store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.fusion import DENSE_ONLY
 from tools_kb.index import ToolIndex
+from tools_kb.kb import ToolKB
 from tools_kb.learned_examples import LearnedExamples
 from tools_kb.tool import Tool
 
@@ -62,16 +64,17 @@ async def test_a_learned_example_lifts_its_tool(tmp_path: Path) -> None:
         assert after[0].score > before.get("getWeather", 0.0)
 
 
-async def test_the_kb_indexes_learned_examples_on_refresh(tmp_path: Path) -> None:
-    from tools_kb.catalog import SqliteCatalogStore
-    from tools_kb.kb import ToolKB
+def _kb(db: Path, ex: LearnedExamples) -> ToolKB:
+    """A KB over the SQLite catalog ``db`` whose extras are ``ex``, rebuilt on every change."""
+    return ToolKB(SqliteCatalogStore(db), HashingEmbedder(), extras=ex, extras_interval_s=0.0)
 
+
+async def test_the_kb_indexes_learned_examples_on_refresh(tmp_path: Path) -> None:
     tools = [Tool("getWeather", "Weather forecast for a city."), Tool("bookHotel", "Reserve a hotel room.")]
     query = "do I need an umbrella tomorrow"
     async with open_store(None) as store:
         ex = LearnedExamples(store)
-        kb = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder(), extras=ex, extras_interval_s=0.0)
-        async with kb:
+        async with _kb(tmp_path / "c.sqlite", ex) as kb:
             await kb.upsert(tools)
             fusion = kb.index.fusion
             assert not await kb.refresh()  # nothing changed
@@ -85,15 +88,11 @@ async def test_the_kb_indexes_learned_examples_on_refresh(tmp_path: Path) -> Non
 
 async def test_a_removed_tool_takes_its_examples_with_it(tmp_path: Path) -> None:
     """A new tool that reuses a removed tool's name starts without the old one's examples."""
-    from tools_kb.catalog import SqliteCatalogStore
-    from tools_kb.kb import ToolKB
-
     tools = [Tool("sendEmail", "Send an email message."), Tool("bookHotel", "Reserve a hotel room.")]
     query = "inform the yak syndicate"
     async with open_store(None) as store:
         ex = LearnedExamples(store)
-        kb = ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), HashingEmbedder(), extras=ex, extras_interval_s=0.0)
-        async with kb:
+        async with _kb(tmp_path / "c.sqlite", ex) as kb:
             await kb.upsert(tools)
             await ex.add("sendEmail", query)
             await ex.add("bookHotel", "a room near the yak farm")
@@ -107,18 +106,15 @@ async def test_a_removed_tool_takes_its_examples_with_it(tmp_path: Path) -> None
 async def test_examples_of_tools_removed_while_no_replica_watched_are_forgotten(tmp_path: Path) -> None:
     """Examples of a tool the catalog does not hold (removed while no gateway ran) are
     forgotten at the next rebuild; an empty catalog (not seeded yet) forgets nothing."""
-    from tools_kb.catalog import SqliteCatalogStore
-    from tools_kb.kb import ToolKB
-
     db = tmp_path / "c.sqlite"
     async with open_store(None) as store:
         ex = LearnedExamples(store)
         await ex.add("sendEmail", "inform the yak syndicate")
         await ex.add("oldTool", "something nobody serves any more")
-        async with ToolKB(SqliteCatalogStore(db), HashingEmbedder(), extras=ex, extras_interval_s=0.0):
+        async with _kb(db, ex):
             pass  # empty catalog: nothing is forgotten
         assert set(await ex.load()) == {"sendEmail", "oldTool"}
         await SqliteCatalogStore(db).upsert([Tool("sendEmail", "Send an email message.")])
-        async with ToolKB(SqliteCatalogStore(db), HashingEmbedder(), extras=ex, extras_interval_s=0.0) as kb:
+        async with _kb(db, ex) as kb:
             assert set(await ex.load()) == {"sendEmail"}
             assert kb.index.extra_rows == 1
