@@ -10,7 +10,7 @@
   have seeded: the KB opens empty, the problems are logged (warning) and kept as
   :meth:`ToolKBService.problems` until the catalog is written (an admin upsert, any replica) or
   the folder changes and seeds it. Meanwhile ``POST /v1/tools/search`` and the ``search_tools``
-  meta-tool answer 503 ``tool_catalog_unavailable`` with the problems, chat requests that ask
+  meta-tool answer 503 ``tool_catalog_unavailable`` (pointing admins to the list), chat requests that ask
   for KB tools are served without them (a warning per request), ``GET /admin/tools`` lists the
   problems and the admin routes keep working. Readiness is not affected: chat is served.
 * HTTP: :meth:`router` mounts ``gateway.tools_api`` with the caller's key deciding the tenant

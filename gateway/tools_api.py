@@ -84,7 +84,7 @@ def tools_api(
     decides the tenant a search runs as (e.g. the key's tenant; the master key may pass
     ``asked``). ``admin_guard`` is a FastAPI dependency that raises for non-admins (e.g. the
     master-key check). ``problems()``, asked after ``kb``: why the catalog cannot serve searches
-    (each a line for the 503 and ``GET /admin/tools``); empty when it can."""
+    (each a line of ``GET /admin/tools``; the 503 only points there); empty when it can."""
 
     async def get_kb() -> ToolKB:
         if not callable(kb):

@@ -142,13 +142,15 @@ class ToolKB:
             if not force and not await self._stale():
                 return False
             version, tools = await self._store.load()
+            # the version before the texts it covers: a text added meanwhile moves it again, so
+            # the next refresh rebuilds (at worst once too often, never a text left out)
+            extras_version = await self._extras.version() if self._extras is not None else 0
             extras = dict(await self._extras.load()) if self._extras is not None else {}
             if self._extras is not None:
                 gone = self._gone(tools, extras)
                 if gone:  # their texts go with them: a new tool of that name starts clean
                     await self._extras.forget(sorted(gone))
                     extras = {name: texts for name, texts in extras.items() if name not in gone}
-            extras_version = await self._extras.version() if self._extras is not None else 0
             fusion = self._fixed_fusion
             if fusion is None and self._index is not None and version == self._version:
                 fusion = self._index.fusion  # only the extras changed: keep the tuned fusion
@@ -261,11 +263,14 @@ async def seed_if_empty(kb: ToolKB, folder: str | Path) -> int:
     Raises core.errors.ConfigError (file:line: tool: field) when a file is invalid."""
     from tools_kb.loaders import load_tools_dir
 
-    await kb.refresh()  # the stored catalog, not this replica's last look at it: another replica
-    # (or `switchboard tools add`) may have written it since, and a seed must not overwrite that
     if kb.version > 0 or len(kb.index) > 0:
         return 0
     tools = await asyncio.to_thread(lambda: load_tools_dir(folder) if Path(folder).is_dir() else [])
-    if tools:
-        await kb.upsert(tools)
+    # Read the stored catalog again right before writing, not this replica's last look at it:
+    # another replica (or `switchboard tools add`) may have written it since. (Two writes that
+    # land between this read and the upsert can still meet; the store has no conditional write.)
+    await kb.refresh()
+    if not tools or kb.version > 0 or len(kb.index) > 0:
+        return 0
+    await kb.upsert(tools)
     return len(tools)

@@ -106,8 +106,8 @@ def command_label(argv: Sequence[str]) -> str:
     it runs (``python /srv/x/server.py`` → ``server.py``), of the module after ``-m``, of a
     package path (``npx -y @org/server-github`` → ``server-github``), else of the executable.
     Other arguments (which may be secrets) never go into it: an argument that follows a long
-    option (``--api-key VALUE``), holds ``=`` (``TOKEN=…``) or whose last component holds a
-    blank (``sh -c "…"``) is never used."""
+    option (``--api-key VALUE``), is a URL, holds ``=`` (``TOKEN=…``) or whose last component
+    holds a blank, ``@`` or ``:`` (``sh -c "…"``) is never used."""
     exe = os.path.basename(argv[0].rstrip("/\\")) or argv[0]
     if not _LAUNCHER.fullmatch(exe):
         return exe
@@ -136,8 +136,11 @@ def _option_value(args: Sequence[str], i: int) -> bool:
 
 
 def _plain_name(arg: str) -> bool:
-    """An argument that can name a server: no ``=``, and its last path component no blank."""
-    return "=" not in arg and not any(c.isspace() for c in _last_component(arg))
+    """An argument that can name a server: not a URL (``mcp-remote https://user:pw@host/…``
+    would put its credentials or path token in the tag), no ``=``, and a last path component
+    without a blank, ``@`` or ``:`` (``postgresql://admin:pw@db``, ``user:token``)."""
+    last = _last_component(arg)
+    return "://" not in arg and "=" not in arg and not any(c.isspace() or c in "@:" for c in last)
 
 
 def _last_component(path: str) -> str:

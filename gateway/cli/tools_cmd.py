@@ -550,6 +550,8 @@ async def _stopped_by_signals(received: list[signal.Signals]) -> AsyncIterator[N
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
             before = signal.getsignal(sig)
+            if before == signal.SIG_IGN:  # ignored on purpose (nohup): leave it so
+                continue
             loop.add_signal_handler(sig, stop, sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             continue

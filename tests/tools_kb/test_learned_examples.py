@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.store.factory import open_store
+from core.store.protocol import Store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.fusion import DENSE_ONLY
@@ -118,3 +119,35 @@ async def test_examples_of_tools_removed_while_no_replica_watched_are_forgotten(
         async with _kb(db, ex) as kb:
             assert set(await ex.load()) == {"sendEmail"}
             assert kb.index.extra_rows == 1
+
+
+class _ReplicaLearnsDuringLoad(LearnedExamples):
+    """This replica's view of the shared examples; once armed, another replica (a second
+    LearnedExamples on the same store) learns an example right after this one's load read it."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.armed = False
+        self._other = LearnedExamples(store)
+
+    async def load(self) -> dict[str, tuple[str, ...]]:
+        out = await super().load()
+        if self.armed:
+            self.armed = False
+            await self._other.add("bookHotel", "a room near the yak farm for two nights")
+        return out
+
+
+async def test_an_example_learned_during_a_rebuild_is_indexed_by_the_next_one(tmp_path: Path) -> None:
+    async with open_store(None) as store:
+        ex = _ReplicaLearnsDuringLoad(store)
+        async with _kb(tmp_path / "c.sqlite", ex) as kb:
+            await kb.upsert(
+                [Tool("sendEmail", "Send an email message."), Tool("bookHotel", "Reserve a hotel room.")]
+            )
+            await ex.add("sendEmail", "inform the yak syndicate")
+            ex.armed = True
+            assert await kb.refresh()  # indexes sendEmail's example; bookHotel's arrives meanwhile
+            assert kb.index.extra_rows == 1
+            assert await kb.refresh()  # the version it recorded predates bookHotel's example
+            assert kb.index.extra_rows == 2

@@ -292,6 +292,9 @@ def test_url_label_and_redaction(url: str, label: str, redacted: str) -> None:
         (["uvx", "aws-mcp", "--secret-key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"], "uvx"),
         (["sh", "-c", "cd /srv && GITHUB_TOKEN=ghp_SECRET123 python server.py"], "sh"),
         (["node", "--key-file", "/x/y/secret.js", "server.js"], "server.js"),
+        (["npx", "-y", "mcp-remote", "https://user:s3cretPassw0rd@mcp.example.com"], "npx"),
+        (["npx", "-y", "mcp-remote", "https://mcp.example.com/sse/sk_live_51HxYzAbCdEfGhIjKlMn"], "npx"),
+        (["uvx", "mcp-server-postgres", "postgresql://admin:hunter2pw@db.internal:5432"], "uvx"),
     ],
     ids=[
         "script",
@@ -304,6 +307,9 @@ def test_url_label_and_redaction(url: str, label: str, redacted: str) -> None:
         "option-value-is-never-the-name",
         "shell-command-string",
         "script-after-an-option-value",
+        "remote-url-with-password",
+        "remote-url-with-path-token",
+        "database-url",
     ],
 )
 def test_command_label_is_the_script_or_executable_name(argv: list[str], label: str) -> None:
@@ -457,4 +463,31 @@ def test_sigterm_to_the_cli_stops_the_stdio_server(tmp_path: Path) -> None:
                 cli.wait()
         assert cli.returncode == 128 + signal.SIGTERM
         assert err.splitlines()[-1] == "stopped by SIGTERM; nothing was stored"
+        assert not _alive(server_pid)
+
+
+def test_a_hangup_ignored_on_purpose_stays_ignored(tmp_path: Path) -> None:
+    """Under ``nohup`` (SIGHUP ignored) a hangup does not stop ``tools add``: it runs on until
+    its own timeout."""
+    pidfile = tmp_path / "server.pid"
+    command = shlex.join(_misbehaving("hang", "--pidfile", str(pidfile)))
+    cli = subprocess.Popen(
+        [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())"]
+        + ["tools", "add", "--mcp", command, "--mcp-timeout", "3", "--db", str(tmp_path / "c.sqlite")],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    with _killed_afterwards(pidfile):
+        try:
+            server_pid = _read_pid(pidfile, waiting_for=cli)
+            cli.send_signal(signal.SIGHUP)
+            _, err = cli.communicate(timeout=120)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait()
+        assert cli.returncode == 1, err
+        assert "no complete tool list within 3 s (timeout" in err.splitlines()[-1]
         assert not _alive(server_pid)
