@@ -442,52 +442,47 @@ def test_mcp_timeout_stops_a_hanging_server(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.slow
-def test_sigterm_to_the_cli_stops_the_stdio_server(tmp_path: Path) -> None:
+def _signalled_cli_add(
+    tmp_path: Path, sig: signal.Signals, *options: str, ignore_hangup: bool = False
+) -> tuple[subprocess.Popen[str], str, bool]:
+    """``switchboard tools add --mcp <hanging server> OPTIONS`` in a child process, sent ``sig``
+    once the server runs: (the finished process, its stderr, whether the server outlived it)."""
     pidfile = tmp_path / "server.pid"
     command = shlex.join(_misbehaving("hang", "--pidfile", str(pidfile)))
     cli = subprocess.Popen(
         [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())"]
-        + ["tools", "add", "--mcp", command, "--db", str(tmp_path / "c.sqlite")],
+        + ["tools", "add", "--mcp", command, *options, "--db", str(tmp_path / "c.sqlite")],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignore_hangup else None,
     )
     with _killed_afterwards(pidfile):
         try:
             server_pid = _read_pid(pidfile, waiting_for=cli)
-            cli.send_signal(signal.SIGTERM)
+            cli.send_signal(sig)
             _, err = cli.communicate(timeout=120)
         finally:
             if cli.poll() is None:
                 cli.kill()
                 cli.wait()
-        assert cli.returncode == 128 + signal.SIGTERM
-        assert err.splitlines()[-1] == "stopped by SIGTERM; nothing was stored"
-        assert not _alive(server_pid)
+        left_running = _alive(server_pid)  # before _killed_afterwards cleans up
+    return cli, err, left_running
+
+
+def test_sigterm_to_the_cli_stops_the_stdio_server(tmp_path: Path) -> None:
+    cli, err, left_running = _signalled_cli_add(tmp_path, signal.SIGTERM)
+    assert cli.returncode == 128 + signal.SIGTERM
+    assert err.splitlines()[-1] == "stopped by SIGTERM; nothing was stored"
+    assert not left_running
 
 
 def test_a_hangup_ignored_on_purpose_stays_ignored(tmp_path: Path) -> None:
     """Under ``nohup`` (SIGHUP ignored) a hangup does not stop ``tools add``: it runs on until
     its own timeout."""
-    pidfile = tmp_path / "server.pid"
-    command = shlex.join(_misbehaving("hang", "--pidfile", str(pidfile)))
-    cli = subprocess.Popen(
-        [sys.executable, "-c", "from gateway.cli import main; raise SystemExit(main())"]
-        + ["tools", "add", "--mcp", command, "--mcp-timeout", "3", "--db", str(tmp_path / "c.sqlite")],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    cli, err, left_running = _signalled_cli_add(
+        tmp_path, signal.SIGHUP, "--mcp-timeout", "3", ignore_hangup=True
     )
-    with _killed_afterwards(pidfile):
-        try:
-            server_pid = _read_pid(pidfile, waiting_for=cli)
-            cli.send_signal(signal.SIGHUP)
-            _, err = cli.communicate(timeout=120)
-        finally:
-            if cli.poll() is None:
-                cli.kill()
-                cli.wait()
-        assert cli.returncode == 1, err
-        assert "no complete tool list within 3 s (timeout" in err.splitlines()[-1]
-        assert not _alive(server_pid)
+    assert cli.returncode == 1, err
+    assert "no complete tool list within 3 s (timeout" in err.splitlines()[-1]
+    assert not left_running
