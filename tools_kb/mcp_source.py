@@ -225,15 +225,14 @@ async def tools_from_mcp(
     argv: list[str] | None = None
     if isinstance(server, str):
         target = server
-        where = redact_url(server)
     else:
         argv = list(server)
         if not argv or not argv[0]:
             raise ValueError("an MCP server command needs at least the executable")
         target = StdioServerParameters(command=argv[0], args=argv[1:], env=dict(env) if env else None)
-        where = label or command_label(argv)
     name = label or default_label(server)
     url = server if isinstance(server, str) else None
+    where = redact_url(url) if url is not None else name
     listed: list[Any] = []
     problem: str | None = None
     scope = anyio.move_on_after(timeout_s)

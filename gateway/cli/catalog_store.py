@@ -9,7 +9,6 @@ traceback.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +19,8 @@ if TYPE_CHECKING:  # tools_kb.catalog is imported when a command opens the store
     from tools_kb.catalog import CatalogStore
 
 # What the stores raise: our errors (the SQLite and Redis stores convert theirs, and invalid
-# stored tools), and redis-py's ValueError for a bad URL; OSError and sqlite3.Error in case.
-_STORE_ERRORS = (SwitchboardError, OSError, sqlite3.Error, ValueError)
+# stored tools), and redis-py's ValueError for a bad URL.
+_STORE_ERRORS = (SwitchboardError, ValueError)
 
 
 class CatalogStoreError(Exception):
@@ -63,6 +62,4 @@ def _reason(exc: BaseException, label: str) -> str:
         # "tool catalog: redis unavailable: ConnectionError", "tool catalog: sqlite PATH: …": the
         # label already says the first part
         return exc.message.removeprefix("tool catalog: ").removeprefix(f"{label}: ")
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
     return str(exc) or type(exc).__name__
