@@ -1,7 +1,7 @@
 """HTTP API of the tool knowledge base.
 
 * ``POST /v1/tools/search`` ``{"query", "k"?, "tenant"?, "adaptive"?}`` →
-  ``{"object": "list", "version", "fusion", "data": [{"name", "score", "description", "tags",
+  ``{"object": "list", "version", "fusion", "decomposition", "data": [{"name", "score", "description", "tags",
   "tool": <OpenAI tool schema>}]}``. The caller's own tenant (from its key) is used when
   ``tenant_of`` is given; only the master key may search as another tenant.
   A blank query is a 400 (``param: "query"``). While the catalog cannot serve searches
@@ -105,6 +105,8 @@ def tools_api(
             "object": "list",
             "version": store.version,
             "fusion": store.index.fusion.describe(),
+            # whether queries are cut into clauses on this catalog (tools_kb.decomposition_check)
+            "decomposition": "on" if store.index.decomposes else "off",
             "data": [
                 {
                     "name": h.name,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -45,6 +45,7 @@ import numpy.typing as npt
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import decompose
+from tools_kb.decomposition_check import KnownVectors, ThreadRunner, count_changes, cut_queries, verdict
 from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
 from tools_kb.dense_bounds import BoundedScan
@@ -169,6 +170,8 @@ class ToolIndex:
         self.docs = tuple(docs)
         self.fusion = fusion
         self.tuning = tuning
+        # cut queries into clauses unless the catalog's check said no (tools_kb.decomposition_check)
+        self.decomposes = tuning is None or tuning.decompose
         self._embedder = embedder
         own_compute, self._embed_sync = _inline_parts(embedder)
         self._compute = compute or own_compute
@@ -235,8 +238,11 @@ class ToolIndex:
         extras: Mapping[str, Sequence[str]] | None = None,
         compute: ComputeRunner | None = None,
         correct_typos: bool = True,
+        tuning: TuningReport | None = None,
     ) -> ToolIndex:
-        """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog.
+        """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog
+        and check whether decomposition may cut its queries (:mod:`tools_kb.decomposition_check`);
+        ``tuning`` (a report of an earlier build of the same tools) reuses both decisions.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
         the same vectors. ``extras``: enhancement texts by tool name (extra dense rows and BM25
         text; the fusion is tuned on the plain documents). With ``correct_typos`` (catalogs),
@@ -259,10 +265,12 @@ class ToolIndex:
         )
         owner = np.asarray([i for i, d in enumerate(docs) for _ in d.extra], dtype=np.int64)
         extra_vectors = await embedder.embed([x for d in docs for x in d.extra]) if len(owner) else None
-        tuning = None
-        if fusion is None:
-            tuning = await choose_fusion(plain, embedder)
-            fusion = tuning.fusion
+        if fusion is not None:
+            tuning = None
+        elif tuning is None:
+            tuning = await cls._checked(tools, plain, await choose_fusion(plain, embedder), embedder)
+        fusion = tuning.fusion if tuning is not None else fusion
+        assert fusion is not None
         # The constructor is CPU work (BM25, name mentions, centrality, the int8 prefilter:
         # ~1 s at 10k tools): a worker thread, so a gateway's event loop keeps serving.
         return await asyncio.to_thread(
@@ -277,6 +285,35 @@ class ToolIndex:
             extra_owner=owner,
             compute=compute,
         )
+
+    @classmethod
+    async def _checked(
+        cls, tools: Sequence[Tool], docs: Sequence[ToolDocument], tuning: TuningReport, embedder: Embedder
+    ) -> TuningReport:
+        """``tuning`` with the decomposition verdict: the pseudo-queries that decompose cuts,
+        searched with and without the cut on an index of the tuning's held-out documents."""
+        sample = tuning.sample
+        cut = cut_queries(tuning, docs)
+        if sample is None or not cut:
+            return verdict(tuning, None)
+        n = len(sample.pool)
+        held_out = await asyncio.to_thread(
+            cls,
+            [replace(tools[i], description="", tenants=None) for i in sample.pool],
+            [replace(docs[i], description="", extra=()) for i in sample.pool],
+            sample.vectors[:n],
+            KnownVectors(embedder, sample.queries, sample.vectors[n:]),
+            tuning.fusion,
+            compute=ThreadRunner(),
+            prefilter=False,
+        )
+        counts = await count_changes(
+            held_out,
+            [docs[i].description for i in cut],
+            [tools[i].name for i in cut],
+            lambda cut_on: SearchOptions(decompose=cut_on),
+        )
+        return verdict(tuning, counts)
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -445,7 +482,7 @@ class ToolIndex:
 
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
-        if not options.decompose:
+        if not options.decompose or not self.decomposes:
             return [query], 0.0
         parts = decompose(query)
         if len(parts.clauses) < 2:

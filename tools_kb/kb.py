@@ -151,15 +151,18 @@ class ToolKB:
                 if gone:  # their texts go with them: a new tool of that name starts clean
                     await self._extras.forget(sorted(gone))
                     extras = {name: texts for name, texts in extras.items() if name not in gone}
-            fusion = self._fixed_fusion
+            fusion, tuning = self._fixed_fusion, None
             if fusion is None and self._index is not None and version == self._version:
-                fusion = self._index.fusion  # only the extras changed: keep the tuned fusion
+                # only the extras changed: keep the tuned fusion and decomposition verdict
+                tuning = self._index.tuning
+                fusion = self._index.fusion if tuning is None else None
             index = await ToolIndex.build(
                 tools,
                 self._docs_embedder,
                 fusion=fusion,
                 query_embedder=self._embedder,
                 extras=extras or None,
+                tuning=tuning,
             )
             keep = {d.dense_text() for d in index.docs} | {x for d in index.docs for x in d.extra}
             keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}

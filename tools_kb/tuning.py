@@ -43,10 +43,28 @@ NAME_MENTION_BONUS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
+class PseudoQueries:
+    """The tuning sample: ``pool`` (sorted catalog rows) is the held-out catalog, ``held_out``
+    its documents without descriptions; ``rows`` the tools whose descriptions are the
+    ``queries``; ``vectors`` the held-out documents' rows, then the queries'."""
+
+    pool: list[int]
+    held_out: list[str]
+    rows: list[int]
+    queries: list[str]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class TuningReport:
     fusion: Fusion
     n_pseudo: int
     curve: dict[str, float]  # "0.0".."1.0", "rrf" → pseudo-query MRR
+    # Whether queries are cut into clauses on this catalog (tools_kb.decomposition_check), and why.
+    decompose: bool = True
+    decomposition: str = "not checked"
+    # The pseudo-queries and their vectors, for the decomposition check; dropped after it.
+    sample: PseudoQueries | None = None
 
 
 async def choose_fusion(
@@ -64,7 +82,7 @@ async def choose_fusion(
     own tools always among them). 1000 (was 2000): the held-out views were ~10 % of a 10k
     build's CPU, and 400 pseudo-queries against 1000 tools already rank the weights the same
     way on the public catalogs (docs/benchmarks.md)."""
-    described = [i for i, d in enumerate(docs) if _described(d.description)]
+    described = [i for i, d in enumerate(docs) if is_described(d.description)]
     if len(described) < min_queries or len(docs) < 2:
         return TuningReport(
             Fusion("rrf", reason=f"rrf: only {len(described)} described tools to tune on"),
@@ -85,6 +103,7 @@ async def choose_fusion(
     targets = np.asarray([position[i] for i in described])
     # CPU work (BM25 index, 11 fusions × the pseudo-queries): off the event loop.
     curve = await asyncio.to_thread(_curve, held_out, queries, vectors, targets)
+    sample = PseudoQueries(pool, held_out, described, queries, vectors)
 
     best = max(curve[f"{w:.1f}"] for w in WEIGHT_GRID)
     plateau = [w for w in WEIGHT_GRID if curve[f"{w:.1f}"] >= best - tolerance]
@@ -99,7 +118,7 @@ async def choose_fusion(
             prior=CENTRALITY_PRIOR,
             name_bonus=NAME_MENTION_BONUS,
         )
-    return TuningReport(fusion, len(described), curve)
+    return TuningReport(fusion, len(described), curve, sample=sample)
 
 
 def _curve(
@@ -131,7 +150,7 @@ def _mrr(fusion: Fusion, dense: np.ndarray, lexical: np.ndarray, targets: np.nda
     return total / len(targets)
 
 
-def _described(description: str) -> bool:
+def is_described(description: str) -> bool:
     """Whether a description is long enough to serve as a pseudo-query: three words, or, in a
     script written without spaces (Chinese, Japanese), three content tokens (character pairs)."""
     if len(description.split()) >= 3:

@@ -346,6 +346,8 @@ async def _eval(args: argparse.Namespace) -> int:
     else:
         print(f"catalog: {args.catalog} ({len(tools)} tools), queries: {args.queries}")
         print(f"fusion: {index.fusion.describe()} — {index.fusion.reason}")
+        if index.tuning is not None:
+            print(f"decomposition: {index.tuning.decomposition}")
         for key, value in out.items():
             print(f"  {key:15s} {value}")
         print(f"({time.perf_counter() - started:.1f} s)")

@@ -1,0 +1,119 @@
+"""The per-catalog decomposition check (tools_kb.decomposition_check) on real indexes."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.store.factory import open_store
+from tests.tools_kb.fakes.embedder import HashingEmbedder
+from tools_kb.catalog import SqliteCatalogStore
+from tools_kb.decomposition_check import Counts, KnownVectors
+from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.kb import ToolKB
+from tools_kb.learned_examples import LearnedExamples
+from tools_kb.tool import Tool
+
+MEDIA = ["images", "videos", "audio", "tables", "charts", "maps", "scans", "slides", "emails", "logs"]
+
+
+def _params(*names: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {n: {"type": "string"} for n in names}}
+
+
+def _siblings(singles: int) -> list[Tool]:
+    """A catalog where cutting hurts: each "mixer" tool handles two media and is described as
+    "classify uploaded A files and B files …"; a generic tool and ``singles`` tools per medium
+    answer each half better than the mixer, so the cut halves push it out of the top 5."""
+    tools = [Tool("classify_uploaded_files_pretrained_model", "")]
+    for i, (a, b) in enumerate(itertools.combinations(MEDIA, 2)):
+        text = f"classify uploaded {a} files and {b} files with a pretrained model"
+        tools.append(Tool(f"mixer_{i}", text, _params(f"{a}_files", f"{b}_files")))
+    kinds = ["classifier", "model", "reader", "loader"]
+    tools += [Tool(f"{m}_files_{kinds[v]}", "", _params(m, "files")) for m in MEDIA for v in range(singles)]
+    return tools
+
+
+def _mixer_query(index: ToolIndex) -> str:
+    return next(t.description for t in index.tools if t.name == "mixer_0")
+
+
+async def test_a_catalog_whose_own_descriptions_lose_their_tool_when_cut_turns_it_off() -> None:
+    index = await ToolIndex.build(_siblings(1), HashingEmbedder())
+    assert index.tuning is not None
+    assert not index.tuning.decompose
+    assert index.tuning.decomposition.startswith("off: cutting 45 pseudo-queries lost ")
+    assert not index.decomposes
+    assert index.tuning.sample is None  # the vectors are not kept with the index
+    query = _mixer_query(index)
+    whole = await index.search(query, 5, options=SearchOptions(decompose=False))
+    assert await index.search(query, 5) == whole  # clauses are not searched
+
+
+async def test_a_catalog_where_cutting_costs_its_descriptions_nothing_keeps_it() -> None:
+    index = await ToolIndex.build(_siblings(4), HashingEmbedder())
+    assert index.tuning is not None and index.tuning.decompose and index.decomposes
+    assert index.tuning.decomposition.startswith("on: cutting 45 pseudo-queries lost ")
+
+
+async def test_catalog_without_cut_descriptions_or_tuning_keeps_decomposition() -> None:
+    tools = [Tool(f"tool_{i}", f"returns the weather report number {i} for a city") for i in range(30)]
+    index = await ToolIndex.build(tools, HashingEmbedder())
+    assert index.tuning is not None
+    assert index.tuning.decomposition == "on: no pseudo-query is cut"
+    few = await ToolIndex.build(tools[:5], HashingEmbedder())  # too few to tune: RRF, nothing to check
+    assert few.tuning is not None and few.tuning.decomposition == "on: no pseudo-queries to check"
+    assert few.decomposes
+
+
+async def test_a_given_tuning_report_is_reused_without_tuning_again() -> None:
+    embedder = HashingEmbedder()
+    first = await ToolIndex.build(_siblings(1), embedder)
+    calls = len(embedder.calls)
+    again = await ToolIndex.build(_siblings(1), embedder, tuning=first.tuning)
+    assert len(embedder.calls) == calls + 1  # the documents only
+    assert again.tuning == first.tuning and not again.decomposes
+    assert again.fusion == first.fusion
+
+
+async def test_the_kb_keeps_the_verdict_when_only_learned_examples_change(tmp_path: Path) -> None:
+    async with open_store(None) as store:
+        examples = LearnedExamples(store)
+        kb = ToolKB(
+            SqliteCatalogStore(tmp_path / "c.sqlite"),
+            HashingEmbedder(),
+            extras=examples,
+            extras_interval_s=0.0,
+        )
+        async with kb:
+            await kb.upsert(_siblings(1))
+            tuning = kb.index.tuning
+            assert tuning is not None and not kb.index.decomposes
+            await examples.add("mixer_0", "sort the uploaded media")
+            assert await kb.refresh()  # rebuilt for the example, not tuned again
+            assert kb.index.extra_rows == 1
+            assert kb.index.tuning == tuning and not kb.index.decomposes
+
+
+def test_sign_test() -> None:
+    assert Counts(10, 0, 0).p_value == 1.0
+    assert Counts(10, 5, 0).p_value == pytest.approx(1 / 32)
+    assert Counts(10, 2, 0).p_value == pytest.approx(0.25)
+    assert Counts(10, 9, 2).p_value == pytest.approx(sum(math.comb(11, i) for i in range(9, 12)) / 2**11)
+    assert Counts(10, 0, 3).p_value == 1.0
+
+
+async def test_known_vectors_embed_only_the_texts_they_do_not_know() -> None:
+    inner = HashingEmbedder()
+    known = KnownVectors(inner, ["a b c"], np.full((1, inner.dim), 7.0, dtype=np.float32))
+    out = await known.embed(["x y", "a b c", "x y", "z"])
+    assert inner.calls == [2]  # "x y" once, "z"
+    assert (out[1] == 7.0).all()
+    assert np.allclose(out[0], inner.vectors(["x y"])[0]) and np.allclose(out[2], out[0])
+    assert np.allclose(out[3], inner.vectors(["z"])[0])
+    assert (known.dim, known.name) == (inner.dim, inner.name)
