@@ -12,7 +12,8 @@ distinct like real catalogs'; queries paraphrase random tools. ``--build-limit N
 most N documents and fills the rest of a bigger catalog with perturbed copies of their vectors
 (the search cost depends only on the matrix size); the build rate is then measured on the N.
 The timed build is ``ToolIndex.build`` itself (documents, their embedding, fusion tuning with its
-pseudo-queries and held-out views, BM25, centrality), embedding on ``--build-threads`` ONNX
+pseudo-queries and held-out views, the decomposition check with the clauses of the descriptions
+it cuts — none here: the synthetic descriptions have no cut —, BM25, centrality), embedding on ``--build-threads`` ONNX
 sessions in parallel (default: one per CPU; :mod:`tools_kb.parallel_embed`, same vectors as one
 session); ``build_embed_s`` is the part of ``build_s`` spent in embedding calls. Searches embed
 their query on the single hot-path session, in one hop to its compute thread.
@@ -184,7 +185,7 @@ async def run_size(
     tools = [parse_tool(r) for r in raw]
     built = min(n, build_limit) if build_limit else n
     # The build is ToolIndex.build itself: documents, their embedding, fusion tuning (its
-    # pseudo-queries and held-out views embedded too), BM25, centrality.
+    # pseudo-queries and held-out views embedded too), the decomposition check, BM25, centrality.
     t0 = time.perf_counter()
     index = await ToolIndex.build(tools[:built], timed, query_embedder=embedder)
     t_build = time.perf_counter() - t0
@@ -203,7 +204,9 @@ async def run_size(
     # The same index scanning the whole float32 matrix for every query (no int8 prefilter),
     # timed on the same queries in alternating blocks of 25 with the shipped one (blocks, so
     # neither evicts the other's data between its own queries): the prefilter's gain, same minute.
-    full_scan = ToolIndex(index.tools, index.docs, index.vectors, embedder, index.fusion, prefilter=False)
+    full_scan = ToolIndex(
+        index.tools, index.docs, index.vectors, embedder, index.fusion, index.tuning, prefilter=False
+    )
     qs = synthetic_queries(raw, queries)
     for q in qs[:10]:  # warm-up
         await index.search(q, 5)
@@ -228,7 +231,7 @@ async def run_size(
         "embedded_at_build": built,
         "build_threads": builder.threads,
         "build_s": round(t_build, 2),
-        "build_embed_s": round(timed.seconds, 2),  # documents + tuning texts, wall
+        "build_embed_s": round(timed.seconds, 2),  # documents + tuning and check texts, wall
         "build_texts_embedded": timed.texts,
         "fusion": index.fusion.describe(),  # type: ignore[dict-item]
     }

@@ -7,15 +7,19 @@ texts coordinate nouns ("captions for images and videos", "names of people and
 organizations"), the halves of one request each pull in siblings that push the requested tool
 down.
 
-The check measures that on the tuning's pseudo-queries (:mod:`tools_kb.tuning`): each sampled
-tool's description, searched against the sampled tools' documents without descriptions. A
-description asks for one tool, so it is a single-intent query by construction. Each one that
-``decompose`` cuts is searched with and without the cut, with the catalog's fusion and the
-index's full search, and counted as *lost* when its own tool leaves the top ``K`` (5, the
-default k) because of the cut, or *gained* when the cut brings it in. Decomposition is switched
+The check measures that on the catalog's descriptions as pseudo-queries, the way the fusion
+tuning does (:mod:`tools_kb.tuning`): searched against the tuning's held-out catalog, whose
+documents have no descriptions. A description asks for one tool, so it is a single-intent query
+by construction. The descriptions of held-out tools that ``decompose`` cuts (the tuning's
+pseudo-queries first, then the held-out catalog's other described tools; distinct texts, at
+most ``MAX_CHECKED``) are searched with and without the cut, with the catalog's fusion and the
+index's full search (name pairs and name mentions included), and each is counted as *lost* when
+its own tool leaves the top ``K`` (5, the default k) because of the cut, or *gained* when the
+cut brings it in. Decomposition is switched
 off for the catalog when losses outnumber gains by a one-sided sign test at p < 0.05, i.e. when
 cutting measurably hurts requests for one tool; otherwise it stays on. No user query and no
-gold label is read.
+gold label is read. The language-model decomposition of :mod:`tools_kb.search_pipeline` (when
+a model is configured) does not follow the verdict: it splits by meaning, not at " and ".
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ T = TypeVar("T")
 
 K = 5
 P_VALUE = 0.05
-# Pseudo-queries checked at most: their clauses are embedded (~2-3 short texts each).
+# Pseudo-queries checked at most. Their clauses are embedded: 2-3 short texts each on the
+# public catalogs (at most decompose.MAX_CLAUSES); searching them runs in batches of BATCH, so
+# the event loop is held for one batch's clause splitting (a few ms) at a time.
 MAX_CHECKED = 400
+BATCH = 32
 
 
 class HeldOutSearch(Protocol):
@@ -78,16 +85,28 @@ def cut_queries(report: TuningReport, docs: Sequence[ToolDocument]) -> list[int]
         return []
     sampled = set(sample.rows)
     others = (i for i in sample.pool if i not in sampled and is_described(docs[i].description))
-    cut = (i for i in itertools.chain(sample.rows, others) if len(decompose(docs[i].description).clauses) > 1)
-    return list(itertools.islice(cut, MAX_CHECKED))
+    out: list[int] = []
+    seen: set[str] = set()  # a repeated description is one trial, not several
+    for row in itertools.chain(sample.rows, others):
+        text = docs[row].description
+        if text not in seen and len(decompose(text).clauses) > 1:
+            seen.add(text)
+            out.append(row)
+            if len(out) == MAX_CHECKED:
+                break
+    return out
 
 
 async def count_changes(
     index: HeldOutSearch, queries: Sequence[str], targets: Sequence[str], options: Callable[[bool], Any]
 ) -> Counts:
     """Search ``queries`` on ``index`` cut (``options(True)``) and whole (``options(False)``)."""
-    cut = await index.search_many(queries, K, None, options(True))
-    whole = await index.search_many(queries, K, None, options(False))
+    cut: list[list[Any]] = []
+    whole: list[list[Any]] = []
+    for start in range(0, len(queries), BATCH):
+        batch = queries[start : start + BATCH]
+        cut.extend(await index.search_many(batch, K, None, options(True)))
+        whole.extend(await index.search_many(batch, K, None, options(False)))
     lost = gained = 0
     for target, with_cut, without in zip(targets, cut, whole, strict=True):
         found_cut = any(h.name == target for h in with_cut)
@@ -112,7 +131,8 @@ def verdict(report: TuningReport, counts: Counts | None) -> TuningReport:
 
 
 class KnownVectors:
-    """An ``Embedder`` that answers the texts it was given vectors for and embeds the rest."""
+    """An ``Embedder`` that answers the texts it was given vectors for, and embeds the rest once
+    (it keeps what it embedded: the check searches each text twice)."""
 
     def __init__(self, inner: Embedder, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
         self._inner = inner
@@ -130,23 +150,15 @@ class KnownVectors:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing = [i for i, t in enumerate(texts) if t not in self._known]
         if missing:
-            wanted = [texts[i] for i in missing]
-            fresh = await self._inner.embed(list(dict.fromkeys(wanted)))
-            out[missing] = fresh[_positions(wanted)]
+            fresh = list(dict.fromkeys(texts[i] for i in missing))
+            self._known.update(zip(fresh, await self._inner.embed(fresh), strict=True))
         for i, t in enumerate(texts):
-            if t in self._known:
-                out[i] = self._known[t]
+            out[i] = self._known[t]
         return out
 
 
-def _positions(texts: Sequence[str]) -> list[int]:
-    """For each text, its position among the distinct texts in first-seen order."""
-    first: dict[str, int] = {}
-    return [first.setdefault(t, len(first)) for t in texts]
-
-
 class ThreadRunner:
-    """Runs the held-out index's scoring in a worker thread (the gateway's loop keeps serving)."""
+    """Runs the held-out index's scoring in a worker thread, off the event loop."""
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.to_thread(fn, *args)

@@ -2,8 +2,8 @@
 
 The index is built from the catalog alone (the fusion is tuned on pseudo-queries made from the
 tools); queries and gold labels are read only after the index exists, to score it.
-Methods: ``auto`` (the production pipeline: tuned fusion, multi-intent decomposition and
-prerequisite tools) and the baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no
+Methods: ``auto`` (the production pipeline: tuned fusion, multi-intent decomposition unless the
+catalog's own descriptions turn it off, and prerequisite tools) and the baselines ``dense``, ``bm25`` and ``rrf`` (whole query, no
 decomposition, ranked by their scores alone), or ``weighted:W``.
 """
 
@@ -114,10 +114,11 @@ async def evaluate_catalog(
 ) -> tuple[dict[str, float], ToolIndex]:
     """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
     alone), every tool public (:func:`public_tools`), then score ``queries``. Returns the issue-4
-    metrics and the index (for its tuning report). ``decompose`` defaults to on for ``auto``
-    only. ``build_embedder`` (default ``embedder``; it must make the same vectors) embeds the
-    catalog, ``embedder`` the queries. ``k`` only deepens the ranking past 10 (the metrics stop
-    at @10)."""
+    metrics and the index (for its tuning report). ``decompose`` defaults to the catalog's
+    verdict for ``auto`` (:mod:`tools_kb.decomposition_check`) and to off for the baselines;
+    True / False force it. ``build_embedder`` (default ``embedder``; it must make the same
+    vectors) embeds the catalog, ``embedder`` the queries. ``k`` only deepens the ranking past
+    10 (the metrics stop at @10)."""
     index = await ToolIndex.build(
         public_tools(tools)[0],
         build_embedder or embedder,
@@ -126,7 +127,8 @@ async def evaluate_catalog(
         query_embedder=embedder,
     )
     options = SearchOptions(
-        decompose=(method == "auto") if decompose is None else decompose,
+        # auto: the catalog's verdict (tools_kb.decomposition_check); the baselines never cut
+        decompose=(None if method == "auto" else False) if decompose is None else decompose,
         prerequisites=method == "auto",  # the baselines rank by their scores alone
     )
     depth = max(k, 10)

@@ -3,7 +3,8 @@
 Pipeline for one query (``search``):
 
 1. Visibility first: the rows the tenant may see are selected, and only those are scored.
-2. Decomposition: ``decompose`` cuts a multi-request query into clauses.
+2. Decomposition: ``decompose`` cuts a multi-request query into clauses (unless the catalog's
+   own descriptions showed that cutting hurts it: :mod:`tools_kb.decomposition_check`).
 3. For the whole query and each clause: dense cosine over the float32 matrix and BM25, fused
    by the catalog's ``Fusion`` (chosen by :mod:`tools_kb.tuning` unless given).
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
@@ -82,7 +83,9 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
-    decompose: bool = True
+    # cut the query into clauses: None follows the catalog's verdict (ToolIndex.decomposes,
+    # tools_kb.decomposition_check), True / False force it
+    decompose: bool | None = None
     clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
     sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
     request_weight: float = REQUEST_WEIGHT  # connective cuts whose clauses are all requests
@@ -241,8 +244,11 @@ class ToolIndex:
         tuning: TuningReport | None = None,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog
-        and check whether decomposition may cut its queries (:mod:`tools_kb.decomposition_check`);
-        ``tuning`` (a report of an earlier build of the same tools) reuses both decisions.
+        and check whether decomposition may cut its queries (:mod:`tools_kb.decomposition_check`;
+        with a given ``fusion`` nothing is checked and queries are cut). ``tuning``, the report
+        of an earlier build of the same tools (``index.tuning``), reuses both decisions instead
+        (a report fresh from ``choose_fusion`` is checked first); ``fusion`` and ``tuning``
+        together are a ValueError.
         ``query_embedder`` (default ``embedder``) embeds queries at search time; it must make
         the same vectors. ``extras``: enhancement texts by tool name (extra dense rows and BM25
         text; the fusion is tuned on the plain documents). With ``correct_typos`` (catalogs),
@@ -265,12 +271,14 @@ class ToolIndex:
         )
         owner = np.asarray([i for i, d in enumerate(docs) for _ in d.extra], dtype=np.int64)
         extra_vectors = await embedder.embed([x for d in docs for x in d.extra]) if len(owner) else None
-        if fusion is not None:
-            tuning = None
-        elif tuning is None:
-            tuning = await cls._checked(tools, plain, await choose_fusion(plain, embedder), embedder)
-        fusion = tuning.fusion if tuning is not None else fusion
-        assert fusion is not None
+        if fusion is not None and tuning is not None:
+            raise ValueError("give ToolIndex.build a fusion or a tuning report, not both")
+        if fusion is None:
+            if tuning is None:
+                tuning = await choose_fusion(plain, embedder)
+            if tuning.sample is not None:  # a fresh report: decide on decomposition
+                tuning = await cls._checked(tools, plain, tuning, embedder)
+            fusion = tuning.fusion
         # The constructor is CPU work (BM25, name mentions, centrality, the int8 prefilter:
         # ~1 s at 10k tools): a worker thread, so a gateway's event loop keeps serving.
         return await asyncio.to_thread(
@@ -293,7 +301,7 @@ class ToolIndex:
         """``tuning`` with the decomposition verdict: the pseudo-queries that decompose cuts,
         searched with and without the cut on an index of the tuning's held-out documents."""
         sample = tuning.sample
-        cut = cut_queries(tuning, docs)
+        cut = await asyncio.to_thread(cut_queries, tuning, docs)  # ~1000 regex splits: off the loop
         if sample is None or not cut:
             return verdict(tuning, None)
         n = len(sample.pool)
@@ -482,7 +490,7 @@ class ToolIndex:
 
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
-        if not options.decompose or not self.decomposes:
+        if not (self.decomposes if options.decompose is None else options.decompose):
             return [query], 0.0
         parts = decompose(query)
         if len(parts.clauses) < 2:

@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 
 
 class _MemoEmbedder:
-    """Keeps every vector it made, keyed by text, so a rebuild embeds only what is new.
-    Grows with the catalog (one vector per document text); ``forget_except`` trims it."""
+    """Keeps the vectors it made, keyed by text, so a rebuild embeds only what is new: every
+    text a build asks for (documents, the tuning's texts, the decomposition check's clauses).
+    ``forget_unused`` drops the texts the last build did not ask for."""
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
         self._memo: dict[str, npt.NDArray[np.float32]] = {}
+        self._used: set[str] = set()
 
     @property
     def dim(self) -> int:
@@ -56,6 +58,7 @@ class _MemoEmbedder:
         return self._inner.name
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self._used.update(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if missing:
             for text, vec in zip(missing, await self._inner.embed(missing), strict=True):
@@ -64,9 +67,11 @@ class _MemoEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
 
-    def forget_except(self, keep: set[str]) -> None:
-        for text in [t for t in self._memo if t not in keep]:
+    def forget_unused(self) -> None:
+        """Drop what no embed call asked for since the last ``forget_unused``."""
+        for text in [t for t in self._memo if t not in self._used]:
             del self._memo[text]
+        self._used = set()
 
 
 class _PlainSearch:
@@ -164,9 +169,8 @@ class ToolKB:
                 extras=extras or None,
                 tuning=tuning,
             )
-            keep = {d.dense_text() for d in index.docs} | {x for d in index.docs for x in d.extra}
-            keep |= {d.text_without_description() for d in index.docs} | {d.description for d in index.docs}
-            self._docs_embedder.forget_except(keep)
+            if tuning is None:  # not after an extras-only rebuild: the next tuning needs its texts
+                self._docs_embedder.forget_unused()
             self._index, self._version = index, version
             self._extras_version = extras_version
             self._extras_built_at = asyncio.get_running_loop().time()

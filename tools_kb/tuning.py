@@ -8,7 +8,8 @@ own tool; the best wins. Weights whose MRR is within ``tolerance`` of the best f
 the plateau's weight closest to 0.5 is taken: pseudo-queries cannot tell those weights apart,
 and real queries (longer, with argument values and context) punish the extreme ones more. RRF is
 the answer when the catalog has too few described tools to judge, or when it scores best.
-No user query and no gold label is read here.
+No user query and no gold label is read here. The report carries the sample (pseudo-queries,
+held-out catalog, vectors) to :mod:`tools_kb.decomposition_check`, which drops it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ async def choose_fusion(
             Fusion("rrf", reason=f"rrf: only {len(described)} described tools to tune on"),
             len(described),
             {},
+            decomposition="on: no pseudo-queries to check",
         )
     if len(described) > max_queries:
         described = sorted(random.Random(seed).sample(described, max_queries))

@@ -14,10 +14,12 @@ from core.store.factory import open_store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.decomposition_check import Counts, KnownVectors
+from tools_kb.documents import build_document
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.learned_examples import LearnedExamples
 from tools_kb.tool import Tool
+from tools_kb.tuning import choose_fusion
 
 MEDIA = ["images", "videos", "audio", "tables", "charts", "maps", "scans", "slides", "emails", "logs"]
 
@@ -97,7 +99,47 @@ async def test_the_kb_keeps_the_verdict_when_only_learned_examples_change(tmp_pa
             await examples.add("mixer_0", "sort the uploaded media")
             assert await kb.refresh()  # rebuilt for the example, not tuned again
             assert kb.index.extra_rows == 1
-            assert kb.index.tuning == tuning and not kb.index.decomposes
+            assert kb.index.tuning is tuning and not kb.index.decomposes
+
+
+async def test_the_kb_embeds_only_new_texts_when_a_tool_is_added(tmp_path: Path) -> None:
+    """The check's clauses stay in the KB's memo like the documents: adding one tool embeds
+    that tool's texts, not the check's ~100 clauses again."""
+    embedder = HashingEmbedder()
+    async with ToolKB(SqliteCatalogStore(tmp_path / "c.sqlite"), embedder) as kb:
+        await kb.upsert(_siblings(1))
+        first = sum(embedder.calls)
+        await kb.upsert([Tool("mixer_new", "classify uploaded logs files and maps files with care")])
+        assert await kb.refresh() is False  # upsert already rebuilt
+        assert not kb.index.decomposes
+        added = sum(embedder.calls) - first
+        assert 0 < added <= 6, added  # its document, held-out view, description and clauses
+
+
+async def test_decomposition_can_still_be_forced_on_a_catalog_that_turned_it_off() -> None:
+    index = await ToolIndex.build(_siblings(1), HashingEmbedder())
+    query = _mixer_query(index)
+    forced = await index.search(query, 5, options=SearchOptions(decompose=True))
+    assert forced != await index.search(query, 5)
+
+
+async def test_fusion_and_tuning_together_are_refused_and_a_fresh_report_is_checked() -> None:
+    embedder = HashingEmbedder()
+    tools = _siblings(1)
+    fresh = await choose_fusion([build_document(t) for t in tools], embedder)
+    assert fresh.sample is not None and fresh.decomposition == "not checked"
+    index = await ToolIndex.build(tools, embedder, tuning=fresh)
+    assert index.tuning is not None and index.tuning.sample is None and not index.decomposes
+    with pytest.raises(ValueError, match="not both"):
+        await ToolIndex.build(tools, embedder, fusion=index.fusion, tuning=index.tuning)
+
+
+async def test_a_repeated_description_is_checked_once() -> None:
+    tools = _siblings(1)
+    tools += [Tool(f"copy_{i}", tools[1].description) for i in range(5)]
+    index = await ToolIndex.build(tools, HashingEmbedder())
+    assert index.tuning is not None
+    assert index.tuning.decomposition.startswith("off: cutting 45 pseudo-queries")
 
 
 def test_sign_test() -> None:
@@ -113,6 +155,8 @@ async def test_known_vectors_embed_only_the_texts_they_do_not_know() -> None:
     known = KnownVectors(inner, ["a b c"], np.full((1, inner.dim), 7.0, dtype=np.float32))
     out = await known.embed(["x y", "a b c", "x y", "z"])
     assert inner.calls == [2]  # "x y" once, "z"
+    assert np.array_equal(await known.embed(["z"]), out[3:])
+    assert inner.calls == [2]  # kept
     assert (out[1] == 7.0).all()
     assert np.allclose(out[0], inner.vectors(["x y"])[0]) and np.allclose(out[2], out[0])
     assert np.allclose(out[3], inner.vectors(["z"])[0])
