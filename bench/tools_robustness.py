@@ -19,7 +19,7 @@ from the public ones, each changing one thing the pipeline leans on, and runs th
 
 The derived catalogs are made in memory with fixed seeds; nothing is written. Prints per catalog
 the four methods' Recall@1/@5, nDCG@5 and Sufficiency@5, the chosen fusion and decomposition
-verdict (:mod:`tools_kb.decomposition_check`), and ``auto`` minus the best baseline per metric;
+level (:mod:`tools_kb.decomposition_check`), and ``auto`` minus the best baseline per metric;
 a summary counts the catalogs where ``auto`` is at least the best baseline and averages the
 differences (a change that helps the public sets but lowers that mean is suspect). A whole run embeds ~25k new texts once (then they come from the vector cache).
 """
@@ -119,7 +119,7 @@ async def _evaluate(tools_raw: Sequence[Row], queries_raw: Sequence[Row], embedd
         row[method] = {m: round(metrics[m], 4) for m in METRICS}
         if method == "auto":
             row["fusion"] = index.fusion.describe()
-            row["decomposition"] = "on" if index.decomposes else "off"
+            row["decomposition"] = index.split
     row["auto_minus_best"] = {
         m: round(row["auto"][m] - max(row[b][m] for b in BASELINES), 4) for m in METRICS
     }

@@ -106,7 +106,7 @@ def tools_api(
             "version": store.version,
             "fusion": store.index.fusion.describe(),
             # whether queries are cut into clauses on this catalog (tools_kb.decomposition_check)
-            "decomposition": "on" if store.index.decomposes else "off",
+            "decomposition": store.index.split,
             "data": [
                 {
                     "name": h.name,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from tools_kb.lexical import tokenize
 
@@ -71,23 +72,37 @@ class Decomposition:
 
 
 MAX_CLAUSES = 16
+# How far a catalog's queries are cut (tools_kb.decomposition_check chooses it per catalog).
+Split = Literal["all", "connectives", "none"]
 
 
 def decompose(
-    query: str, *, min_words: int = 2, min_side_words: int = 3, max_clauses: int = MAX_CLAUSES
+    query: str,
+    *,
+    min_words: int = 2,
+    min_side_words: int = 3,
+    max_clauses: int = MAX_CLAUSES,
+    split: Split = "all",
 ) -> Decomposition:
     """The clauses of ``query`` that look like separate requests (order kept, deduplicated,
-    at most ``max_clauses``)."""
+    at most ``max_clauses``). ``split``: "all" cuts at sentences, connectives and " and ";
+    "connectives" only before connectives (the whole query is one sentence, " and " is never
+    cut); "none" returns ``[query]``."""
+    if split == "none":
+        return Decomposition([query], False)
+    text_only = _QUOTES.sub(" ", query)
+    sentences = _SENTENCE.split(text_only) if split == "all" else [text_only]
     clauses: list[str] = []
     cued: set[str] = set()  # clauses of a request sentence or opened by a connective
     explicit = False
-    for sentence in _SENTENCE.split(_QUOTES.sub(" ", query)):
+    for sentence in sentences:
         parts = _CONNECTIVE.split(sentence)
         explicit = explicit or len(parts) > 1
         asks = is_request(sentence)
         for n, part in enumerate(parts):
             text = part.strip(" ,")
-            pieces = _split_and(text, min_side_words) if asks else ([text] if text else [])
+            cut_and = asks and split == "all"
+            pieces = _split_and(text, min_side_words) if cut_and else ([text] if text else [])
             explicit = explicit or len(pieces) > 1
             clauses.extend(pieces)
             if asks or n > 0:

@@ -1,4 +1,4 @@
-"""Whether a catalog's queries are cut into clauses: checked on the catalog's own descriptions.
+"""How far a catalog's queries are cut into clauses: checked on the catalog's own descriptions.
 
 Decomposition (:mod:`tools_kb.decompose`) cuts a query at connectives, sentence ends and
 " and " between two clauses, and each clause adds its best tools. That serves multi-request
@@ -15,11 +15,13 @@ pseudo-queries first, then the held-out catalog's other described tools; distinc
 most ``MAX_CHECKED``) are searched with and without the cut, with the catalog's fusion and the
 index's full search (name pairs and name mentions included), and each is counted as *lost* when
 its own tool leaves the top ``K`` (5, the default k) because of the cut, or *gained* when the
-cut brings it in. Decomposition is switched
-off for the catalog when losses outnumber gains by a one-sided sign test at p < 0.05, i.e. when
-cutting measurably hurts requests for one tool; otherwise it stays on. No user query and no
-gold label is read. The language-model decomposition of :mod:`tools_kb.search_pipeline` (when
-a model is configured) does not follow the verdict: it splits by meaning, not at " and ".
+cut brings it in. Cutting is harmful when losses outnumber gains by a one-sided sign test at
+p < 0.05. The check walks down the ``decompose`` levels: every cut ("all": sentences,
+connectives, " and "), then connectives only ("connectives": "also", "then", ", can you" …,
+which single-request texts rarely hold), and the catalog gets the first level that is not
+harmful on its descriptions, or "none". No user query and no gold label is read. The
+language-model decomposition of :mod:`tools_kb.search_pipeline` (when a model is configured)
+does not follow the level: it splits by meaning, not at " and ".
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -35,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.embedding import Embedder
-from tools_kb.decompose import decompose
+from tools_kb.decompose import Split, decompose
 from tools_kb.documents import ToolDocument
 from tools_kb.tuning import TuningReport, is_described
 
@@ -43,6 +45,8 @@ T = TypeVar("T")
 
 K = 5
 P_VALUE = 0.05
+# The levels tried, most cutting first; "none" when both are harmful.
+LEVELS: tuple[Split, ...] = ("all", "connectives")
 # Pseudo-queries checked at most. Their clauses are embedded: 2-3 short texts each on the
 # public catalogs (at most decompose.MAX_CLAUSES); searching them runs in batches of BATCH, so
 # the event loop is held for one batch's clause splitting (a few ms) at a time.
@@ -65,6 +69,12 @@ class Counts:
     lost: int  # own tool in the top K whole, out of it cut
     gained: int  # the reverse
 
+    def describe(self) -> str:
+        return (
+            f"cutting {self.cut} pseudo-queries lost {self.lost} and gained {self.gained} own "
+            f"tools in the top {K}, sign test p={self.p_value:.3g}"
+        )
+
     @property
     def p_value(self) -> float:
         """One-sided sign test: the chance of at least ``lost`` losses among the
@@ -76,10 +86,10 @@ class Counts:
         return tail / float(2**n)
 
 
-def cut_queries(report: TuningReport, docs: Sequence[ToolDocument]) -> list[int]:
-    """Catalog rows of the held-out tools whose descriptions ``decompose`` cuts, at most
-    ``MAX_CHECKED``: the tuning's pseudo-queries first (their vectors are known), then the
-    other described tools of the held-out catalog."""
+def cut_queries(report: TuningReport, docs: Sequence[ToolDocument], split: Split) -> list[int]:
+    """Catalog rows of the held-out tools whose descriptions ``decompose`` cuts at level
+    ``split``, at most ``MAX_CHECKED``: the tuning's pseudo-queries first (their vectors are
+    known), then the other described tools of the held-out catalog."""
     sample = report.sample
     if sample is None:
         return []
@@ -89,7 +99,7 @@ def cut_queries(report: TuningReport, docs: Sequence[ToolDocument]) -> list[int]
     seen: set[str] = set()  # a repeated description is one trial, not several
     for row in itertools.chain(sample.rows, others):
         text = docs[row].description
-        if text not in seen and len(decompose(text).clauses) > 1:
+        if text not in seen and len(decompose(text, split=split).clauses) > 1:
             seen.add(text)
             out.append(row)
             if len(out) == MAX_CHECKED:
@@ -98,15 +108,20 @@ def cut_queries(report: TuningReport, docs: Sequence[ToolDocument]) -> list[int]
 
 
 async def count_changes(
-    index: HeldOutSearch, queries: Sequence[str], targets: Sequence[str], options: Callable[[bool], Any]
+    index: HeldOutSearch,
+    queries: Sequence[str],
+    targets: Sequence[str],
+    options: Callable[[Split], Any],
+    split: Split,
 ) -> Counts:
-    """Search ``queries`` on ``index`` cut (``options(True)``) and whole (``options(False)``)."""
+    """Search ``queries`` on ``index`` cut at level ``split`` and whole (``options(level)``
+    makes the search options of a level)."""
     cut: list[list[Any]] = []
     whole: list[list[Any]] = []
     for start in range(0, len(queries), BATCH):
         batch = queries[start : start + BATCH]
-        cut.extend(await index.search_many(batch, K, None, options(True)))
-        whole.extend(await index.search_many(batch, K, None, options(False)))
+        cut.extend(await index.search_many(batch, K, None, options(split)))
+        whole.extend(await index.search_many(batch, K, None, options("none")))
     lost = gained = 0
     for target, with_cut, without in zip(targets, cut, whole, strict=True):
         found_cut = any(h.name == target for h in with_cut)
@@ -116,18 +131,35 @@ async def count_changes(
     return Counts(len(queries), lost, gained)
 
 
-def verdict(report: TuningReport, counts: Counts | None) -> TuningReport:
-    """``report`` with the decision and its reason, without the sample."""
-    if counts is None or counts.cut == 0:
-        why = "no pseudo-queries to check" if report.sample is None else "no pseudo-query is cut"
-        return replace(report, decompose=True, decomposition=f"on: {why}", sample=None)
-    p = counts.p_value
-    off = p < P_VALUE
-    reason = (
-        f"{'off' if off else 'on'}: cutting {counts.cut} pseudo-queries lost {counts.lost} "
-        f"and gained {counts.gained} own tools in the top {K} (sign test p={p:.3g})"
-    )
-    return replace(report, decompose=not off, decomposition=reason, sample=None)
+async def choose_split(
+    report: TuningReport,
+    docs: Sequence[ToolDocument],
+    held_out: Callable[[], Awaitable[HeldOutSearch]],
+    options: Callable[[Split], Any],
+) -> TuningReport:
+    """``report`` with the catalog's level and why, without its sample. ``docs``: the catalog's
+    documents (rows as in the sample); ``held_out()`` builds the index of the held-out catalog
+    (called once, only when some description is cut)."""
+    if report.sample is None:
+        return replace(report, split="all", decomposition="all: no pseudo-queries to check", sample=None)
+    index: HeldOutSearch | None = None
+    steps: list[str] = []
+    chosen: Split = "none"
+    for split in LEVELS:
+        rows = await asyncio.to_thread(cut_queries, report, docs, split)  # regex work: off the loop
+        if not rows:
+            steps.append(f"{split}: no pseudo-query is cut")
+            chosen = split
+            break
+        if index is None:
+            index = await held_out()
+        queries = [docs[i].description for i in rows]
+        counts = await count_changes(index, queries, [docs[i].name for i in rows], options, split)
+        steps.append(f"{split}: {counts.describe()}")
+        if counts.p_value >= P_VALUE:
+            chosen = split
+            break
+    return replace(report, split=chosen, decomposition=f"{chosen} ({'; '.join(steps)})", sample=None)
 
 
 class KnownVectors:

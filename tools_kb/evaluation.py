@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.embedding import Embedder
+from tools_kb.decompose import Split
 from tools_kb.fusion import DENSE_ONLY, LEXICAL_ONLY, RRF, Fusion
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.loaders import json_line, jsonl_lines, read_text
@@ -108,15 +109,15 @@ async def evaluate_catalog(
     *,
     k: int = 5,
     method: str = "auto",
-    decompose: bool | None = None,
+    decompose: bool | Split | None = None,
     extras: Mapping[str, Sequence[str]] | None = None,
     build_embedder: Embedder | None = None,
 ) -> tuple[dict[str, float], ToolIndex]:
     """Build a fresh index from ``tools`` (and their enhancement ``extras``, made from the tools
     alone), every tool public (:func:`public_tools`), then score ``queries``. Returns the issue-4
     metrics and the index (for its tuning report). ``decompose`` defaults to the catalog's
-    verdict for ``auto`` (:mod:`tools_kb.decomposition_check`) and to off for the baselines;
-    True / False force it. ``build_embedder`` (default ``embedder``; it must make the same
+    level for ``auto`` (:mod:`tools_kb.decomposition_check`) and to off for the baselines;
+    True / False / a level force it. ``build_embedder`` (default ``embedder``; it must make the same
     vectors) embeds the catalog, ``embedder`` the queries. ``k`` only deepens the ranking past
     10 (the metrics stop at @10)."""
     index = await ToolIndex.build(
@@ -127,7 +128,7 @@ async def evaluate_catalog(
         query_embedder=embedder,
     )
     options = SearchOptions(
-        # auto: the catalog's verdict (tools_kb.decomposition_check); the baselines never cut
+        # auto: the catalog's level (tools_kb.decomposition_check); the baselines never cut
         decompose=(None if method == "auto" else False) if decompose is None else decompose,
         prerequisites=method == "auto",  # the baselines rank by their scores alone
     )

@@ -3,8 +3,9 @@
 Pipeline for one query (``search``):
 
 1. Visibility first: the rows the tenant may see are selected, and only those are scored.
-2. Decomposition: ``decompose`` cuts a multi-request query into clauses (unless the catalog's
-   own descriptions showed that cutting hurts it: :mod:`tools_kb.decomposition_check`).
+2. Decomposition: ``decompose`` cuts a multi-request query into clauses, as far as the
+   catalog's own descriptions showed cutting to be harmless (``split``, chosen at build by
+   :mod:`tools_kb.decomposition_check`: every cut, connectives only, or none).
 3. For the whole query and each clause: dense cosine over the float32 matrix and BM25, fused
    by the catalog's ``Fusion`` (chosen by :mod:`tools_kb.tuning` unless given).
 4. Each tool keeps ``max(whole-query score, clause_weight × best clause score)``, so a tool
@@ -45,8 +46,8 @@ import numpy.typing as npt
 
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
-from tools_kb.decompose import decompose
-from tools_kb.decomposition_check import KnownVectors, ThreadRunner, count_changes, cut_queries, verdict
+from tools_kb.decompose import Split, decompose
+from tools_kb.decomposition_check import KnownVectors, ThreadRunner, choose_split
 from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
 from tools_kb.dense_bounds import BoundedScan
@@ -83,9 +84,9 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
-    # cut the query into clauses: None follows the catalog's verdict (ToolIndex.decomposes,
-    # tools_kb.decomposition_check), True / False force it
-    decompose: bool | None = None
+    # how far to cut the query into clauses: None follows the catalog (ToolIndex.split, chosen by
+    # tools_kb.decomposition_check); True is "all", False "none", or a level of decompose.Split
+    decompose: bool | Split | None = None
     clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
     sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
     request_weight: float = REQUEST_WEIGHT  # connective cuts whose clauses are all requests
@@ -173,8 +174,8 @@ class ToolIndex:
         self.docs = tuple(docs)
         self.fusion = fusion
         self.tuning = tuning
-        # cut queries into clauses unless the catalog's check said no (tools_kb.decomposition_check)
-        self.decomposes = tuning is None or tuning.decompose
+        # how far queries are cut into clauses (tools_kb.decomposition_check); "all" untuned
+        self.split: Split = "all" if tuning is None else tuning.split
         self._embedder = embedder
         own_compute, self._embed_sync = _inline_parts(embedder)
         self._compute = compute or own_compute
@@ -298,30 +299,25 @@ class ToolIndex:
     async def _checked(
         cls, tools: Sequence[Tool], docs: Sequence[ToolDocument], tuning: TuningReport, embedder: Embedder
     ) -> TuningReport:
-        """``tuning`` with the decomposition verdict: the pseudo-queries that decompose cuts,
-        searched with and without the cut on an index of the tuning's held-out documents."""
+        """``tuning`` with the catalog's decomposition level (:mod:`tools_kb.decomposition_check`),
+        measured on an index of the tuning's held-out documents."""
         sample = tuning.sample
-        cut = await asyncio.to_thread(cut_queries, tuning, docs)  # ~1000 regex splits: off the loop
-        if sample is None or not cut:
-            return verdict(tuning, None)
-        n = len(sample.pool)
-        held_out = await asyncio.to_thread(
-            cls,
-            [replace(tools[i], description="", tenants=None) for i in sample.pool],
-            [replace(docs[i], description="", extra=()) for i in sample.pool],
-            sample.vectors[:n],
-            KnownVectors(embedder, sample.queries, sample.vectors[n:]),
-            tuning.fusion,
-            compute=ThreadRunner(),
-            prefilter=False,
-        )
-        counts = await count_changes(
-            held_out,
-            [docs[i].description for i in cut],
-            [tools[i].name for i in cut],
-            lambda cut_on: SearchOptions(decompose=cut_on),
-        )
-        return verdict(tuning, counts)
+
+        async def held_out() -> ToolIndex:
+            assert sample is not None
+            n = len(sample.pool)
+            return await asyncio.to_thread(
+                cls,
+                [replace(tools[i], description="", tenants=None) for i in sample.pool],
+                [replace(docs[i], description="", extra=()) for i in sample.pool],
+                sample.vectors[:n],
+                KnownVectors(embedder, sample.queries, sample.vectors[n:]),
+                tuning.fusion,
+                compute=ThreadRunner(),
+                prefilter=False,
+            )
+
+        return await choose_split(tuning, docs, held_out, lambda split: SearchOptions(decompose=split))
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -490,9 +486,10 @@ class ToolIndex:
 
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
-        if not (self.decomposes if options.decompose is None else options.decompose):
+        split = self.split if options.decompose is None else _level(options.decompose)
+        if split == "none":
             return [query], 0.0
-        parts = decompose(query)
+        parts = decompose(query, split=split)
         if len(parts.clauses) < 2:
             return [query], 0.0
         if not parts.explicit:
@@ -614,6 +611,15 @@ class ToolIndex:
                 break
             hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
         return hits
+
+
+def _level(decompose: bool | Split) -> Split:
+    """``SearchOptions.decompose`` as a level: True is "all", False "none"."""
+    if decompose is True:
+        return "all"
+    if decompose is False:
+        return "none"
+    return decompose
 
 
 def _first_at_top(hits: list[SearchHit], tool: Tool, k: int) -> list[SearchHit]:

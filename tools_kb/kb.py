@@ -158,7 +158,7 @@ class ToolKB:
                     extras = {name: texts for name, texts in extras.items() if name not in gone}
             fusion, tuning = self._fixed_fusion, None
             if fusion is None and self._index is not None and version == self._version:
-                # only the extras changed: keep the tuned fusion and decomposition verdict
+                # only the extras changed: keep the tuned fusion and decomposition level
                 tuning = self._index.tuning
                 fusion = self._index.fusion if tuning is None else None
             index = await ToolIndex.build(

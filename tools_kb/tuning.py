@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.embedding import Embedder
+from tools_kb.decompose import Split
 from tools_kb.documents import ToolDocument
 from tools_kb.fusion import RRF, Fusion
 from tools_kb.lexical import LexicalIndex, tokenize
@@ -61,8 +62,8 @@ class TuningReport:
     fusion: Fusion
     n_pseudo: int
     curve: dict[str, float]  # "0.0".."1.0", "rrf" → pseudo-query MRR
-    # Whether queries are cut into clauses on this catalog (tools_kb.decomposition_check), and why.
-    decompose: bool = True
+    # How far queries are cut into clauses on this catalog (tools_kb.decomposition_check), and why.
+    split: Split = "all"
     decomposition: str = "not checked"
     # The pseudo-queries and their vectors, for the decomposition check; dropped after it.
     sample: PseudoQueries | None = None
@@ -89,7 +90,7 @@ async def choose_fusion(
             Fusion("rrf", reason=f"rrf: only {len(described)} described tools to tune on"),
             len(described),
             {},
-            decomposition="on: no pseudo-queries to check",
+            decomposition="all: no pseudo-queries to check",
         )
     if len(described) > max_queries:
         described = sorted(random.Random(seed).sample(described, max_queries))

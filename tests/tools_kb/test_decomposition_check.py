@@ -15,6 +15,7 @@ from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.decomposition_check import Counts, KnownVectors
 from tools_kb.documents import build_document
+from tools_kb.fusion import RRF
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.learned_examples import LearnedExamples
@@ -28,13 +29,13 @@ def _params(*names: str) -> dict[str, Any]:
     return {"type": "object", "properties": {n: {"type": "string"} for n in names}}
 
 
-def _siblings(singles: int) -> list[Tool]:
+def _siblings(singles: int, joint: str = " and ") -> list[Tool]:
     """A catalog where cutting hurts: each "mixer" tool handles two media and is described as
-    "classify uploaded A files and B files …"; a generic tool and ``singles`` tools per medium
+    "classify uploaded A files<joint>B files …"; a generic tool and ``singles`` tools per medium
     answer each half better than the mixer, so the cut halves push it out of the top 5."""
     tools = [Tool("classify_uploaded_files_pretrained_model", "")]
     for i, (a, b) in enumerate(itertools.combinations(MEDIA, 2)):
-        text = f"classify uploaded {a} files and {b} files with a pretrained model"
+        text = f"classify uploaded {a} files{joint}{b} files with a pretrained model"
         tools.append(Tool(f"mixer_{i}", text, _params(f"{a}_files", f"{b}_files")))
     kinds = ["classifier", "model", "reader", "loader"]
     tools += [Tool(f"{m}_files_{kinds[v]}", "", _params(m, "files")) for m in MEDIA for v in range(singles)]
@@ -45,32 +46,53 @@ def _mixer_query(index: ToolIndex) -> str:
     return next(t.description for t in index.tools if t.name == "mixer_0")
 
 
-async def test_a_catalog_whose_own_descriptions_lose_their_tool_when_cut_turns_it_off() -> None:
+async def test_cutting_at_and_hurts_this_catalog_so_it_is_cut_at_connectives_only() -> None:
     index = await ToolIndex.build(_siblings(1), HashingEmbedder())
-    assert index.tuning is not None
-    assert not index.tuning.decompose
-    assert index.tuning.decomposition.startswith("off: cutting 45 pseudo-queries lost ")
-    assert not index.decomposes
+    assert index.tuning is not None and index.split == index.tuning.split == "connectives"
+    assert index.tuning.decomposition == (
+        "connectives (all: cutting 45 pseudo-queries lost 7 and gained 0 own tools in the top 5, "
+        "sign test p=0.00781; connectives: no pseudo-query is cut)"
+    )
     assert index.tuning.sample is None  # the vectors are not kept with the index
     query = _mixer_query(index)
     whole = await index.search(query, 5, options=SearchOptions(decompose=False))
-    assert await index.search(query, 5) == whole  # clauses are not searched
+    assert await index.search(query, 5) == whole  # no connective in it: not cut
+    assert await index.search(query, 5, options=SearchOptions(decompose=True)) != whole  # forced
 
 
-async def test_a_catalog_where_cutting_costs_its_descriptions_nothing_keeps_it() -> None:
-    index = await ToolIndex.build(_siblings(4), HashingEmbedder())
-    assert index.tuning is not None and index.tuning.decompose and index.decomposes
-    assert index.tuning.decomposition.startswith("on: cutting 45 pseudo-queries lost ")
+async def test_when_connective_cuts_hurt_too_queries_are_not_cut() -> None:
+    index = await ToolIndex.build(_siblings(1, ", then "), HashingEmbedder())
+    assert index.split == "none"
+    assert index.tuning is not None and index.tuning.decomposition.startswith("none (all: cutting 45 ")
+    query = _mixer_query(index)
+    assert await index.search(query, 5) == await index.search(
+        query, 5, options=SearchOptions(decompose=False)
+    )
+    assert await index.search(query, 5, options=SearchOptions(decompose="connectives")) != await index.search(
+        query, 5
+    )
 
 
-async def test_catalog_without_cut_descriptions_or_tuning_keeps_decomposition() -> None:
+async def test_a_catalog_where_cutting_costs_its_descriptions_nothing_keeps_every_cut() -> None:
+    for joint in (" and ", ", then "):
+        index = await ToolIndex.build(_siblings(4, joint), HashingEmbedder())
+        assert index.split == "all"
+        assert index.tuning is not None
+        assert index.tuning.decomposition.startswith(
+            "all (all: cutting 45 pseudo-queries lost 0 and gained 0 "
+        )
+
+
+async def test_catalog_without_cut_descriptions_or_tuning_keeps_every_cut() -> None:
     tools = [Tool(f"tool_{i}", f"returns the weather report number {i} for a city") for i in range(30)]
     index = await ToolIndex.build(tools, HashingEmbedder())
     assert index.tuning is not None
-    assert index.tuning.decomposition == "on: no pseudo-query is cut"
+    assert index.tuning.decomposition == "all (all: no pseudo-query is cut)"
     few = await ToolIndex.build(tools[:5], HashingEmbedder())  # too few to tune: RRF, nothing to check
-    assert few.tuning is not None and few.tuning.decomposition == "on: no pseudo-queries to check"
-    assert few.decomposes
+    assert few.tuning is not None and few.tuning.decomposition == "all: no pseudo-queries to check"
+    assert few.split == "all"
+    fixed = await ToolIndex.build(_siblings(1), HashingEmbedder(), fusion=RRF)  # given fusion: no check
+    assert fixed.tuning is None and fixed.split == "all"
 
 
 async def test_a_given_tuning_report_is_reused_without_tuning_again() -> None:
@@ -79,7 +101,7 @@ async def test_a_given_tuning_report_is_reused_without_tuning_again() -> None:
     calls = len(embedder.calls)
     again = await ToolIndex.build(_siblings(1), embedder, tuning=first.tuning)
     assert len(embedder.calls) == calls + 1  # the documents only
-    assert again.tuning == first.tuning and not again.decomposes
+    assert again.tuning == first.tuning and again.split == "connectives"
     assert again.fusion == first.fusion
 
 
@@ -95,11 +117,11 @@ async def test_the_kb_keeps_the_verdict_when_only_learned_examples_change(tmp_pa
         async with kb:
             await kb.upsert(_siblings(1))
             tuning = kb.index.tuning
-            assert tuning is not None and not kb.index.decomposes
+            assert tuning is not None and kb.index.split == "connectives"
             await examples.add("mixer_0", "sort the uploaded media")
             assert await kb.refresh()  # rebuilt for the example, not tuned again
             assert kb.index.extra_rows == 1
-            assert kb.index.tuning is tuning and not kb.index.decomposes
+            assert kb.index.tuning is tuning and kb.index.split == "connectives"
 
 
 async def test_the_kb_embeds_only_new_texts_when_a_tool_is_added(tmp_path: Path) -> None:
@@ -111,16 +133,9 @@ async def test_the_kb_embeds_only_new_texts_when_a_tool_is_added(tmp_path: Path)
         first = sum(embedder.calls)
         await kb.upsert([Tool("mixer_new", "classify uploaded logs files and maps files with care")])
         assert await kb.refresh() is False  # upsert already rebuilt
-        assert not kb.index.decomposes
+        assert kb.index.split == "connectives"
         added = sum(embedder.calls) - first
         assert 0 < added <= 6, added  # its document, held-out view, description and clauses
-
-
-async def test_decomposition_can_still_be_forced_on_a_catalog_that_turned_it_off() -> None:
-    index = await ToolIndex.build(_siblings(1), HashingEmbedder())
-    query = _mixer_query(index)
-    forced = await index.search(query, 5, options=SearchOptions(decompose=True))
-    assert forced != await index.search(query, 5)
 
 
 async def test_fusion_and_tuning_together_are_refused_and_a_fresh_report_is_checked() -> None:
@@ -129,7 +144,7 @@ async def test_fusion_and_tuning_together_are_refused_and_a_fresh_report_is_chec
     fresh = await choose_fusion([build_document(t) for t in tools], embedder)
     assert fresh.sample is not None and fresh.decomposition == "not checked"
     index = await ToolIndex.build(tools, embedder, tuning=fresh)
-    assert index.tuning is not None and index.tuning.sample is None and not index.decomposes
+    assert index.tuning is not None and index.tuning.sample is None and index.split == "connectives"
     with pytest.raises(ValueError, match="not both"):
         await ToolIndex.build(tools, embedder, fusion=index.fusion, tuning=index.tuning)
 
@@ -139,7 +154,7 @@ async def test_a_repeated_description_is_checked_once() -> None:
     tools += [Tool(f"copy_{i}", tools[1].description) for i in range(5)]
     index = await ToolIndex.build(tools, HashingEmbedder())
     assert index.tuning is not None
-    assert index.tuning.decomposition.startswith("off: cutting 45 pseudo-queries")
+    assert index.tuning.decomposition.startswith("connectives (all: cutting 45 pseudo-queries")
 
 
 def test_sign_test() -> None:

@@ -44,7 +44,7 @@ async def test_search_returns_hits_with_scores(client: httpx.AsyncClient) -> Non
     assert [d["name"] for d in data][0] == "getWeatherForecast"
     assert data[0]["score"] >= data[1]["score"]
     assert data[0]["tool"]["function"]["name"] == "getWeatherForecast"
-    assert r.json()["decomposition"] in {"on", "off"}
+    assert r.json()["decomposition"] in {"all", "connectives", "none"}
 
 
 async def test_search_respects_tenant(client: httpx.AsyncClient) -> None:

@@ -192,3 +192,26 @@ def test_a_request_after_a_long_pasted_text_of_requests_is_kept() -> None:
     assert len(clauses) == 16
     assert clauses[-1] == "What is the weather forecast in Paris tomorrow"
     assert clauses[0] == "Check the valve number 0 before the shift"
+
+
+def test_decompose_levels() -> None:
+    """ "connectives" keeps sentences and " and " whole, cutting only before connectives."""
+    q = (
+        "Find flights to Rome for two adults and book a hotel near the station. "
+        "Also check the weather in Rome, then convert 100 euros to dollars"
+    )
+    assert decompose(q).clauses == [
+        "Find flights to Rome for two adults",
+        "book a hotel near the station",
+        "Also check the weather in Rome",
+        "then convert 100 euros to dollars",
+    ]
+    assert decompose(q, split="connectives").clauses == [
+        "Find flights to Rome for two adults and book a hotel near the station.",
+        "Also check the weather in Rome",
+        "then convert 100 euros to dollars",
+    ]
+    assert decompose(q, split="none").clauses == [q]
+    assert decompose("Find flights to Rome. Book a hotel near the station.", split="connectives").clauses == [
+        "Find flights to Rome. Book a hotel near the station."
+    ]
