@@ -105,7 +105,7 @@ def tools_api(
             "object": "list",
             "version": store.version,
             "fusion": store.index.fusion.describe(),
-            # whether queries are cut into clauses on this catalog (tools_kb.decomposition_check)
+            # how far queries are cut into clauses on this catalog (tools_kb.decomposition_check)
             "decomposition": store.index.split,
             "data": [
                 {

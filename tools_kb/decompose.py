@@ -74,6 +74,7 @@ class Decomposition:
 MAX_CLAUSES = 16
 # How far a catalog's queries are cut (tools_kb.decomposition_check chooses it per catalog).
 Split = Literal["all", "connectives", "none"]
+SPLITS: tuple[Split, ...] = ("all", "connectives", "none")
 
 
 def decompose(
@@ -88,6 +89,8 @@ def decompose(
     at most ``max_clauses``). ``split``: "all" cuts at sentences, connectives and " and ";
     "connectives" only before connectives (the whole query is one sentence, " and " is never
     cut); "none" returns ``[query]``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if split == "none":
         return Decomposition([query], False)
     text_only = _QUOTES.sub(" ", query)

@@ -17,9 +17,11 @@ index's full search (name pairs and name mentions included), and each is counted
 its own tool leaves the top ``K`` (5, the default k) because of the cut, or *gained* when the
 cut brings it in. Cutting is harmful when losses outnumber gains by a one-sided sign test at
 p < 0.05. The check walks down the ``decompose`` levels: every cut ("all": sentences,
-connectives, " and "), then connectives only ("connectives": "also", "then", ", can you" …,
-which single-request texts rarely hold), and the catalog gets the first level that is not
-harmful on its descriptions, or "none". No user query and no gold label is read. The
+connectives, " and "), then connectives only ("connectives": "also", "then", ", can you", and
+"first" / "next" / "second" after "and" or a comma; sentences and other " and " stay whole), and
+the catalog gets the first level that is not harmful on its descriptions, or "none". The burden
+of proof is on harm: with four or fewer changed descriptions no p-value reaches 0.05, so a level
+with too little evidence is kept. No user query and no gold label is read. The
 language-model decomposition of :mod:`tools_kb.search_pipeline` (when a model is configured)
 does not follow the level: it splits by meaning, not at " and ".
 """
@@ -141,7 +143,7 @@ async def choose_split(
     documents (rows as in the sample); ``held_out()`` builds the index of the held-out catalog
     (called once, only when some description is cut)."""
     if report.sample is None:
-        return replace(report, split="all", decomposition="all: no pseudo-queries to check", sample=None)
+        return replace(report, split="all", decomposition="all (no pseudo-queries to check)", sample=None)
     index: HeldOutSearch | None = None
     steps: list[str] = []
     chosen: Split = "none"
@@ -155,8 +157,9 @@ async def choose_split(
             index = await held_out()
         queries = [docs[i].description for i in rows]
         counts = await count_changes(index, queries, [docs[i].name for i in rows], options, split)
-        steps.append(f"{split}: {counts.describe()}")
-        if counts.p_value >= P_VALUE:
+        harmful = counts.p_value < P_VALUE
+        steps.append(f"{split}: {counts.describe()}, {'harmful' if harmful else 'kept'}")
+        if not harmful:
             chosen = split
             break
     return replace(report, split=chosen, decomposition=f"{chosen} ({'; '.join(steps)})", sample=None)

@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
-from tools_kb.decompose import Split, decompose
+from tools_kb.decompose import SPLITS, Split, decompose
 from tools_kb.decomposition_check import KnownVectors, ThreadRunner, choose_split
 from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
@@ -95,6 +95,10 @@ class SearchOptions:
     prerequisites: bool = True  # each hit's producer right after it (tools_kb.prerequisites)
     # clauses that weigh less than the whole query (weight < 1) never push its best tool off rank 1
     keep_whole_top: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.decompose is None or isinstance(self.decompose, bool) or self.decompose in SPLITS):
+            raise ValueError(f"decompose must be None, a bool or one of {SPLITS}, got {self.decompose!r}")
 
 
 @dataclass(slots=True)
@@ -245,8 +249,8 @@ class ToolIndex:
         tuning: TuningReport | None = None,
     ) -> ToolIndex:
         """Embed the tools' documents and, unless ``fusion`` is given, tune it on the catalog
-        and check whether decomposition may cut its queries (:mod:`tools_kb.decomposition_check`;
-        with a given ``fusion`` nothing is checked and queries are cut). ``tuning``, the report
+        and choose how far its queries are cut into clauses (:mod:`tools_kb.decomposition_check`;
+        with a given ``fusion`` nothing is checked and every cut is made). ``tuning``, the report
         of an earlier build of the same tools (``index.tuning``), reuses both decisions instead
         (a report fresh from ``choose_fusion`` is checked first); ``fusion`` and ``tuning``
         together are a ValueError.

@@ -90,7 +90,7 @@ async def choose_fusion(
             Fusion("rrf", reason=f"rrf: only {len(described)} described tools to tune on"),
             len(described),
             {},
-            decomposition="all: no pseudo-queries to check",
+            decomposition="all (no pseudo-queries to check)",
         )
     if len(described) > max_queries:
         described = sorted(random.Random(seed).sample(described, max_queries))

@@ -13,6 +13,7 @@ import pytest
 from core.store.factory import open_store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
+from tools_kb.decompose import decompose
 from tools_kb.decomposition_check import Counts, KnownVectors
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF
@@ -51,7 +52,7 @@ async def test_cutting_at_and_hurts_this_catalog_so_it_is_cut_at_connectives_onl
     assert index.tuning is not None and index.split == index.tuning.split == "connectives"
     assert index.tuning.decomposition == (
         "connectives (all: cutting 45 pseudo-queries lost 7 and gained 0 own tools in the top 5, "
-        "sign test p=0.00781; connectives: no pseudo-query is cut)"
+        "sign test p=0.00781, harmful; connectives: no pseudo-query is cut)"
     )
     assert index.tuning.sample is None  # the vectors are not kept with the index
     query = _mixer_query(index)
@@ -73,6 +74,31 @@ async def test_when_connective_cuts_hurt_too_queries_are_not_cut() -> None:
     )
 
 
+async def test_connective_cuts_are_measured_on_their_own_and_kept_when_harmless() -> None:
+    cities = ["paris", "rome", "oslo", "lima", "cairo", "delhi", "tokyo", "quito"]
+    reports = [
+        Tool(
+            f"{c}_weather_report",
+            f"fetch the {c} weather forecast, then format the {c} weather report",
+            _params(f"{c}_city"),
+        )
+        for c in cities
+    ]
+    index = await ToolIndex.build(_siblings(1) + reports, HashingEmbedder())
+    assert index.split == "connectives"
+    assert index.tuning is not None
+    assert "harmful; connectives: cutting 8 pseudo-queries lost 0 and gained 0 " in index.tuning.decomposition
+
+
+def test_unknown_levels_are_refused() -> None:
+    for bad in ("off", "bogus", "All", 0, 1):
+        with pytest.raises(ValueError, match="decompose must be"):
+            SearchOptions(decompose=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="split must be"):
+        decompose("find a hotel and book a flight to Rome", split="off")  # type: ignore[arg-type]
+    assert SearchOptions(decompose="connectives").decompose == "connectives"
+
+
 async def test_a_catalog_where_cutting_costs_its_descriptions_nothing_keeps_every_cut() -> None:
     for joint in (" and ", ", then "):
         index = await ToolIndex.build(_siblings(4, joint), HashingEmbedder())
@@ -89,7 +115,7 @@ async def test_catalog_without_cut_descriptions_or_tuning_keeps_every_cut() -> N
     assert index.tuning is not None
     assert index.tuning.decomposition == "all (all: no pseudo-query is cut)"
     few = await ToolIndex.build(tools[:5], HashingEmbedder())  # too few to tune: RRF, nothing to check
-    assert few.tuning is not None and few.tuning.decomposition == "all: no pseudo-queries to check"
+    assert few.tuning is not None and few.tuning.decomposition == "all (no pseudo-queries to check)"
     assert few.split == "all"
     fixed = await ToolIndex.build(_siblings(1), HashingEmbedder(), fusion=RRF)  # given fusion: no check
     assert fixed.tuning is None and fixed.split == "all"
