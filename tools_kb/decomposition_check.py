@@ -35,10 +35,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from core.embedding import Embedder
 from tools_kb.decompose import Split, decompose
 from tools_kb.documents import ToolDocument
 from tools_kb.tuning import TuningReport, is_described
@@ -163,33 +159,6 @@ async def choose_split(
             chosen = split
             break
     return replace(report, split=chosen, decomposition=f"{chosen} ({'; '.join(steps)})", sample=None)
-
-
-class KnownVectors:
-    """An ``Embedder`` that answers the texts it was given vectors for, and embeds the rest once
-    (it keeps what it embedded: the check searches each text twice)."""
-
-    def __init__(self, inner: Embedder, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
-        self._inner = inner
-        self._known = {t: vectors[i] for i, t in enumerate(texts)}
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        missing = [i for i, t in enumerate(texts) if t not in self._known]
-        if missing:
-            fresh = list(dict.fromkeys(texts[i] for i in missing))
-            self._known.update(zip(fresh, await self._inner.embed(fresh), strict=True))
-        for i, t in enumerate(texts):
-            out[i] = self._known[t]
-        return out
 
 
 class ThreadRunner:

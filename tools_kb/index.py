@@ -47,7 +47,7 @@ import numpy.typing as npt
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
 from tools_kb.decompose import SPLITS, Split, decompose
-from tools_kb.decomposition_check import KnownVectors, ThreadRunner, choose_split
+from tools_kb.decomposition_check import ThreadRunner, choose_split
 from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
 from tools_kb.dense_bounds import BoundedScan
@@ -55,6 +55,7 @@ from tools_kb.dense_view import DenseView, ExtraRows
 from tools_kb.documents import ToolDocument, build_document
 from tools_kb.fusion import DENSE_ONLY, Fusion
 from tools_kb.lexical import LexicalIndex, tokenize
+from tools_kb.memo_embedder import MemoEmbedder
 from tools_kb.name_mentions import NameMentions
 from tools_kb.prerequisites import Prerequisites
 from tools_kb.spelling import apply_corrections, typo_corrections
@@ -315,7 +316,7 @@ class ToolIndex:
                 [replace(tools[i], description="", tenants=None) for i in sample.pool],
                 [replace(docs[i], description="", extra=()) for i in sample.pool],
                 sample.vectors[:n],
-                KnownVectors(embedder, sample.queries, sample.vectors[n:]),
+                MemoEmbedder(embedder, sample.queries, sample.vectors[n:]),
                 tuning.fusion,
                 compute=ThreadRunner(),
                 prefilter=False,

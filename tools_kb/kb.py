@@ -24,54 +24,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import numpy as np
-import numpy.typing as npt
-
 from core.embedding import Embedder
 from tools_kb.catalog import CatalogStore
 from tools_kb.extras import ExtrasSource
 from tools_kb.fusion import Fusion
 from tools_kb.index import SearchHit, SearchOptions, ToolIndex
 from tools_kb.llm_stages import LLMStages
+from tools_kb.memo_embedder import MemoEmbedder
 from tools_kb.search_pipeline import AugmentedSearch, PipelineSettings
 from tools_kb.tool import Tool
 
 log = logging.getLogger(__name__)
-
-
-class _MemoEmbedder:
-    """Keeps the vectors it made, keyed by text, so a rebuild embeds only what is new: every
-    text a build asks for (documents, the tuning's texts, the decomposition check's clauses).
-    ``forget_unused`` drops the texts the last build did not ask for."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self._memo: dict[str, npt.NDArray[np.float32]] = {}
-        self._used: set[str] = set()
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        self._used.update(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if missing:
-            for text, vec in zip(missing, await self._inner.embed(missing), strict=True):
-                self._memo[text] = vec
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
-
-    def forget_unused(self) -> None:
-        """Drop what no embed call asked for since the last ``forget_unused``."""
-        for text in [t for t in self._memo if t not in self._used]:
-            del self._memo[text]
-        self._used = set()
 
 
 class _PlainSearch:
@@ -97,7 +60,7 @@ class ToolKB:
     ) -> None:
         self._store = store
         self._embedder = embedder  # queries: the shared (cached, batching) embedder
-        self._docs_embedder = _MemoEmbedder(embedder)
+        self._docs_embedder = MemoEmbedder(embedder)  # every text a build asks for, once
         self._fixed_fusion = fusion
         self._interval = refresh_interval_s
         self._index: ToolIndex | None = None

@@ -14,12 +14,13 @@ from core.store.factory import open_store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.decompose import decompose
-from tools_kb.decomposition_check import Counts, KnownVectors
+from tools_kb.decomposition_check import Counts
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF
 from tools_kb.index import SearchOptions, ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.learned_examples import LearnedExamples
+from tools_kb.memo_embedder import MemoEmbedder
 from tools_kb.tool import Tool
 from tools_kb.tuning import choose_fusion
 
@@ -191,9 +192,9 @@ def test_sign_test() -> None:
     assert Counts(10, 0, 3).p_value == 1.0
 
 
-async def test_known_vectors_embed_only_the_texts_they_do_not_know() -> None:
+async def test_a_seeded_memo_embeds_only_the_texts_it_does_not_know() -> None:
     inner = HashingEmbedder()
-    known = KnownVectors(inner, ["a b c"], np.full((1, inner.dim), 7.0, dtype=np.float32))
+    known = MemoEmbedder(inner, ["a b c"], np.full((1, inner.dim), 7.0, dtype=np.float32))
     out = await known.embed(["x y", "a b c", "x y", "z"])
     assert inner.calls == [2]  # "x y" once, "z"
     assert np.array_equal(await known.embed(["z"]), out[3:])
