@@ -475,7 +475,7 @@ async def _search(args: argparse.Namespace) -> int:
             json.dumps([{"name": h.name, "score": round(h.score, 6), "needed_by": h.needed_by} for h in hits])
         )
         return 0
-    print(f"{len(tools)} tools, fusion {index.fusion.describe()}")
+    print(f"{len(tools)} tools, fusion {index.fusion.describe()}, decomposition {index.split}")
     for rank, h in enumerate(hits, start=1):
         why = f"  (needed by {h.needed_by})" if h.needed_by else ""
         print(f"{rank:3d}. {h.score:8.4f}  {h.name}{why}  — {h.tool.description[:90]}")

@@ -52,6 +52,27 @@ def test_eval_prints_exactly_the_contract_keys(
     assert out["recall@5"] >= 0.75  # four easy queries on a 12-tool catalog
 
 
+@pytest.mark.slow
+def test_search_says_how_the_catalog_is_searched(
+    prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [
+        "--models-dir",
+        str(prepared_models_dir),
+        "--embedder",
+        "onnx",
+        "--vector-cache",
+        str(tmp_path / "v.sqlite"),
+    ]
+    code = main(
+        ["tools", "search", "send an email to my boss", "--catalog", str(DATA / "catalog.jsonl"), *common]
+    )
+    assert code == 0
+    head, first = capsys.readouterr().out.splitlines()[:2]
+    assert head.startswith("12 tools, fusion ") and head.endswith(", decomposition all")
+    assert "sendEmail" in first
+
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [
