@@ -45,10 +45,12 @@ K = 5
 P_VALUE = 0.05
 # The levels tried, most cutting first; "none" when both are harmful.
 LEVELS: tuple[Split, ...] = ("all", "connectives")
-# Pseudo-queries checked at most. Their clauses are embedded: 2-3 short texts each on the
-# public catalogs (at most decompose.MAX_CLAUSES); searching them runs in batches of BATCH, so
-# the event loop is held for one batch's clause splitting (a few ms) at a time.
+# Pseudo-queries checked at most, and their clauses at most: the clauses are embedded (2-3
+# short texts per description on the public catalogs, up to decompose.MAX_CLAUSES on catalogs
+# of long descriptions, where the clause budget ends the sample first). Searching them runs in
+# batches of BATCH, so the event loop is held for one batch's clause splitting at a time.
 MAX_CHECKED = 400
+MAX_CLAUSES_CHECKED = 1200
 BATCH = 32
 
 
@@ -86,8 +88,9 @@ class Counts:
 
 def cut_queries(report: TuningReport, docs: Sequence[ToolDocument], split: Split) -> list[int]:
     """Catalog rows of the held-out tools whose descriptions ``decompose`` cuts at level
-    ``split``, at most ``MAX_CHECKED``: the tuning's pseudo-queries first (their vectors are
-    known), then the other described tools of the held-out catalog."""
+    ``split``, at most ``MAX_CHECKED`` with ``MAX_CLAUSES_CHECKED`` clauses in all: the tuning's
+    pseudo-queries first (their vectors are known), then the other described tools of the
+    held-out catalog."""
     sample = report.sample
     if sample is None:
         return []
@@ -95,11 +98,18 @@ def cut_queries(report: TuningReport, docs: Sequence[ToolDocument], split: Split
     others = (i for i in sample.pool if i not in sampled and is_described(docs[i].description))
     out: list[int] = []
     seen: set[str] = set()  # a repeated description is one trial, not several
+    clauses = 0
     for row in itertools.chain(sample.rows, others):
         text = docs[row].description
-        if text not in seen and len(decompose(text, split=split).clauses) > 1:
+        if text in seen:
+            continue
+        n = len(decompose(text, split=split).clauses)
+        if n > 1:
+            if clauses + n > MAX_CLAUSES_CHECKED:
+                break
             seen.add(text)
             out.append(row)
+            clauses += n
             if len(out) == MAX_CHECKED:
                 break
     return out

@@ -14,7 +14,7 @@ from core.store.factory import open_store
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.decompose import decompose
-from tools_kb.decomposition_check import Counts
+from tools_kb.decomposition_check import MAX_CLAUSES_CHECKED, Counts, cut_queries
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF
 from tools_kb.index import SearchOptions, ToolIndex
@@ -203,3 +203,14 @@ async def test_a_seeded_memo_embeds_only_the_texts_it_does_not_know() -> None:
     assert np.allclose(out[0], inner.vectors(["x y"])[0]) and np.allclose(out[2], out[0])
     assert np.allclose(out[3], inner.vectors(["z"])[0])
     assert (known.dim, known.name) == (inner.dim, inner.name)
+
+
+async def test_the_check_embeds_a_bounded_number_of_clauses() -> None:
+    """Long descriptions end the sample at the clause budget, before 400 descriptions."""
+    steps = ["open the ledger", "sum the invoices", "round the totals", "print the report", "mail the owner"]
+    tools = [Tool(f"tool_{i}", ". ".join(f"{s} number {i}" for s in steps) + ".") for i in range(600)]
+    docs = [build_document(t) for t in tools]
+    report = await choose_fusion(docs, HashingEmbedder())
+    rows = cut_queries(report, docs, "all")
+    clauses = sum(len(decompose(docs[i].description).clauses) for i in rows)
+    assert len(rows) == MAX_CLAUSES_CHECKED // len(steps) and clauses <= MAX_CLAUSES_CHECKED
