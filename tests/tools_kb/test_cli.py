@@ -13,6 +13,18 @@ from gateway.cli import main
 DATA = Path(__file__).parent / "data"
 
 
+def _onnx(models_dir: Path, tmp_path: Path) -> list[str]:
+    """The options that make a command embed with the prepared ONNX model and a scratch cache."""
+    return [
+        "--models-dir",
+        str(models_dir),
+        "--embedder",
+        "onnx",
+        "--vector-cache",
+        str(tmp_path / "v.sqlite"),
+    ]
+
+
 @pytest.mark.slow
 def test_eval_prints_exactly_the_contract_keys(
     prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -28,12 +40,7 @@ def test_eval_prints_exactly_the_contract_keys(
             "--k",
             "5",
             "--json",
-            "--models-dir",
-            str(prepared_models_dir),
-            "--embedder",
-            "onnx",
-            "--vector-cache",
-            str(tmp_path / "v.sqlite"),
+            *_onnx(prepared_models_dir, tmp_path),
         ]
     )
     assert code == 0
@@ -56,16 +63,9 @@ def test_eval_prints_exactly_the_contract_keys(
 def test_search_says_how_the_catalog_is_searched(
     prepared_models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    common = [
-        "--models-dir",
-        str(prepared_models_dir),
-        "--embedder",
-        "onnx",
-        "--vector-cache",
-        str(tmp_path / "v.sqlite"),
-    ]
+    catalog = str(DATA / "catalog.jsonl")
     code = main(
-        ["tools", "search", "send an email to my boss", "--catalog", str(DATA / "catalog.jsonl"), *common]
+        ["tools", "search", "send an email", "--catalog", catalog, *_onnx(prepared_models_dir, tmp_path)]
     )
     assert code == 0
     head, first = capsys.readouterr().out.splitlines()[:2]
