@@ -42,8 +42,9 @@ async def run(data: Path, models: Path, cache: Path | None, sets: list[str]) -> 
     from tools_kb.embedders import local_embedder
     from tools_kb.evaluation import read_queries
     from tools_kb.fusion import DENSE_ONLY
-    from tools_kb.index import SearchOptions, ToolIndex
+    from tools_kb.index import ToolIndex
     from tools_kb.loaders import load_tools_file
+    from tools_kb.search_options import SearchOptions
 
     embedder = local_embedder(models, cache=cache)
     out: dict[str, Any] = {}

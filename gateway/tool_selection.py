@@ -30,8 +30,9 @@ from core.embedding import Embedder
 from core.wire import prompt_text
 from gateway.tool_request import asks_for_kb, tool_name
 from tools_kb.fusion import RRF
-from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.index import ToolIndex
 from tools_kb.kb import ToolKB
+from tools_kb.search_options import SearchOptions
 from tools_kb.tool import Tool, ToolValidationError, parse_tool
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from core.embedding import Embedder
 from tools_kb.decompose import Split
 from tools_kb.fusion import DENSE_ONLY, LEXICAL_ONLY, RRF, Fusion
-from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.index import ToolIndex
 from tools_kb.loaders import json_line, jsonl_lines, read_text
 from tools_kb.metrics import evaluate
+from tools_kb.search_options import SearchOptions
 from tools_kb.tool import Tool
 
 METHODS = ("auto", "dense", "bm25", "rrf")

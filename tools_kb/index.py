@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from core.embedding import Embedder
 from tools_kb.bounded_topk import TextScores, bounded_top
-from tools_kb.decompose import SPLITS, Split, decompose
+from tools_kb.decompose import Split
 from tools_kb.decomposition_check import ThreadRunner, choose_split
 from tools_kb.dense import DenseIndex, Lru, Rows, centrality
 from tools_kb.dense_bounds import MIN_ROWS as PREFILTER_MIN_ROWS
@@ -58,17 +58,14 @@ from tools_kb.lexical import LexicalIndex, tokenize
 from tools_kb.memo_embedder import MemoEmbedder
 from tools_kb.name_mentions import NameMentions
 from tools_kb.prerequisites import Prerequisites
+from tools_kb.search_options import SearchOptions, query_texts
 from tools_kb.spelling import apply_corrections, typo_corrections
 from tools_kb.tool import Tool
 from tools_kb.tuning import TuningReport, choose_fusion
+from tools_kb.visibility import Visibility
 
 T = TypeVar("T")
 
-CLAUSE_WEIGHT = 0.9
-SENTENCE_WEIGHT = 0.8  # sentences often elaborate one request: trust them less
-# Cut at a connective and every clause a request of its own ("find X, and also book Y"): each
-# clause is an intent, so its best tool ranks with the whole query's best.
-REQUEST_WEIGHT = 1.0
 # Big catalogs: the whole query's ranking is read this far past k to see ties at its top.
 _TIE_MARGIN = 8
 
@@ -81,41 +78,6 @@ class SearchHit:
     # Set on a prerequisite (tools_kb.prerequisites): the hit above it that needs a value this
     # tool hands out. It carries that hit's score.
     needed_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchOptions:
-    # how far to cut the query into clauses: None follows the catalog (ToolIndex.split, chosen by
-    # tools_kb.decomposition_check); True is "all", False "none", or a level of decompose.Split
-    decompose: bool | Split | None = None
-    clause_weight: float = CLAUSE_WEIGHT  # clauses cut at connectives ("then", "also", ", and" …)
-    sentence_weight: float = SENTENCE_WEIGHT  # clauses that are only separate sentences
-    request_weight: float = REQUEST_WEIGHT  # connective cuts whose clauses are all requests
-    min_score_ratio: float | None = None  # adaptive k: keep hits within this share of the top
-    min_k: int = 1
-    prerequisites: bool = True  # each hit's producer right after it (tools_kb.prerequisites)
-    # clauses that weigh less than the whole query (weight < 1) never push its best tool off rank 1
-    keep_whole_top: bool = True
-
-    def __post_init__(self) -> None:
-        if not (self.decompose is None or isinstance(self.decompose, bool) or self.decompose in SPLITS):
-            raise ValueError(f"decompose must be None, a bool or one of {SPLITS}, got {self.decompose!r}")
-
-
-@dataclass(slots=True)
-class _Visibility:
-    """Row sets per tenant; ``None`` means every row is visible."""
-
-    public: Rows
-    by_tenant: dict[str, Rows] = field(default_factory=dict)
-    all_public: bool = True
-
-    def rows_for(self, tenant: str | None) -> Rows | None:
-        if self.all_public:
-            return None
-        if tenant is not None and tenant in self.by_tenant:
-            return self.by_tenant[tenant]
-        return self.public
 
 
 class ComputeRunner(Protocol):
@@ -134,18 +96,6 @@ def _inline_parts(embedder: Embedder) -> tuple[ComputeRunner | None, Callable[..
         return None, None
     embed_sync = getattr(embedder, "embed_sync", None)
     return compute, embed_sync if callable(embed_sync) else None
-
-
-def _visibility(tools: Sequence[Tool]) -> _Visibility:
-    public = np.asarray([i for i, t in enumerate(tools) if t.tenants is None], dtype=np.int64)
-    if len(public) == len(tools):
-        return _Visibility(public)
-    tenants = sorted({x for t in tools if t.tenants for x in t.tenants})
-    by_tenant = {
-        name: np.asarray([i for i, t in enumerate(tools) if t.visible_to(name)], dtype=np.int64)
-        for name in tenants
-    }
-    return _Visibility(public, by_tenant, all_public=False)
 
 
 class ToolIndex:
@@ -192,7 +142,7 @@ class ToolIndex:
         self._lexical = LexicalIndex([d.lexical_text() for d in docs], name_tokens=name_tokens)
         self._mentions = NameMentions(name_tokens)
         self._prerequisites = Prerequisites(self.tools)
-        self._visibility = _visibility(tools)
+        self._visibility = Visibility.of(tools)
         self._by_name = {t.name: i for i, t in enumerate(tools)}
         self._extra: DenseIndex | None = None
         self._extra_owner = np.zeros(0, dtype=np.int64)
@@ -491,17 +441,7 @@ class ToolIndex:
 
     def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
         """The whole query, then its clauses; and the weight the clauses get."""
-        split = self.split if options.decompose is None else _level(options.decompose)
-        if split == "none":
-            return [query], 0.0
-        parts = decompose(query, split=split)
-        if len(parts.clauses) < 2:
-            return [query], 0.0
-        if not parts.explicit:
-            weight = options.sentence_weight
-        else:
-            weight = options.request_weight if parts.requests else options.clause_weight
-        return [query, *parts.clauses], weight
+        return query_texts(query, options.split(self.split), options)
 
     def _fused(
         self,
@@ -616,15 +556,6 @@ class ToolIndex:
                 break
             hits.append(SearchHit(self.tools[row].name, score, self.tools[row]))
         return hits
-
-
-def _level(decompose: bool | Split) -> Split:
-    """``SearchOptions.decompose`` as a level: True is "all", False "none"."""
-    if decompose is True:
-        return "all"
-    if decompose is False:
-        return "none"
-    return decompose
 
 
 def _first_at_top(hits: list[SearchHit], tool: Tool, k: int) -> list[SearchHit]:

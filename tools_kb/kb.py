@@ -28,9 +28,10 @@ from core.embedding import Embedder
 from tools_kb.catalog import CatalogStore
 from tools_kb.extras import ExtrasSource
 from tools_kb.fusion import Fusion
-from tools_kb.index import SearchHit, SearchOptions, ToolIndex
+from tools_kb.index import SearchHit, ToolIndex
 from tools_kb.llm_stages import LLMStages
 from tools_kb.memo_embedder import MemoEmbedder
+from tools_kb.search_options import SearchOptions
 from tools_kb.search_pipeline import AugmentedSearch, PipelineSettings
 from tools_kb.tool import Tool
 

@@ -452,8 +452,9 @@ def _config_tools(load: Any) -> list[Any]:
 
 async def _search(args: argparse.Namespace) -> int:
     from core.errors import ConfigError
-    from tools_kb.index import SearchOptions, ToolIndex
+    from tools_kb.index import ToolIndex
     from tools_kb.loaders import load_tools_dir, load_tools_file
+    from tools_kb.search_options import SearchOptions
 
     try:
         if args.catalog:

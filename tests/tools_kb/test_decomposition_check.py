@@ -17,10 +17,11 @@ from tools_kb.decompose import decompose
 from tools_kb.decomposition_check import MAX_CLAUSES_CHECKED, Counts, cut_queries
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF
-from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.index import ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.learned_examples import LearnedExamples
 from tools_kb.memo_embedder import MemoEmbedder
+from tools_kb.search_options import SearchOptions
 from tools_kb.tool import Tool
 from tools_kb.tuning import choose_fusion
 

@@ -9,7 +9,8 @@ from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.decompose import decompose
 from tools_kb.documents import build_document
 from tools_kb.fusion import RRF, Fusion
-from tools_kb.index import SearchHit, SearchOptions, ToolIndex
+from tools_kb.index import SearchHit, ToolIndex
+from tools_kb.search_options import SearchOptions
 from tools_kb.tool import Tool
 
 

@@ -6,10 +6,11 @@ from typing import Any
 from tests.tools_kb.fakes.embedder import HashingEmbedder
 from tools_kb.catalog import SqliteCatalogStore
 from tools_kb.evaluation import LabelledQuery, evaluate_catalog
-from tools_kb.index import SearchOptions, ToolIndex
+from tools_kb.index import ToolIndex
 from tools_kb.kb import ToolKB
 from tools_kb.meta_tool import run_search_tools
 from tools_kb.prerequisites import Prerequisites
+from tools_kb.search_options import SearchOptions
 from tools_kb.tool import Tool
 
 
