@@ -303,7 +303,8 @@ class ToolIndex:
         awaited and the scoring runs on ``compute`` (or in the caller when there is none)."""
         if not queries:
             return []
-        parts = [self._texts(q, options) for q in queries]
+        split = options.split(self.split)
+        parts = [query_texts(q, split, options) for q in queries]  # whole query + weighted clauses
         flat = [t for p, _ in parts for t in p]
         rows = self._visibility.rows_for(tenant)
         if self._compute is not None and self._embed_sync is not None:
@@ -438,10 +439,6 @@ class ToolIndex:
             return None
         named *= np.float32(self.fusion.name_bonus)
         return named if rows is None else named[rows]
-
-    def _texts(self, query: str, options: SearchOptions) -> tuple[list[str], float]:
-        """The whole query, then its clauses; and the weight the clauses get."""
-        return query_texts(query, options.split(self.split), options)
 
     def _fused(
         self,

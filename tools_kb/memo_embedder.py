@@ -17,7 +17,7 @@ from core.embedding import Embedder
 
 
 class MemoEmbedder:
-    """Same vectors as ``inner`` (``known``: vectors given up front, row i for ``texts[i]``)."""
+    """Same vectors as ``inner``; ``vectors`` (row i for ``texts[i]``) are known up front."""
 
     def __init__(
         self,
