@@ -39,7 +39,8 @@ def real_prompts(n: int) -> list[str]:
 def sized_prompts(emb: OnnxMiniLMEmbedder, pool: list[str], tokens: int, n: int) -> list[str]:
     tok = emb._tokenizer  # bench-only peek: build prompts of a target token length
     words = " ".join(pool).split()
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while len(out) < n:
         chunk: list[str] = []
         while len(tok.encode(" ".join(chunk)).ids) < tokens:

@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +66,7 @@ class FixedEmbedder:
 
 
 def views() -> dict[str, DeploymentView]:
-    def v(name: str, model: str, tier: str, pin: float, pout: float) -> DeploymentView:
+    def v(name: str, model: str, tier: Literal["edge", "cloud"], pin: float, pout: float) -> DeploymentView:
         return DeploymentView(
             name=name,
             model=model,

@@ -30,6 +30,7 @@ that served the session's previous call, unless a context switch evicted it.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
@@ -214,7 +215,7 @@ class Simulation:
             {s.session.tenant: s.session.meta.get("weight", 1.0) for s in self.ss.values()}
         )
         for st in self.ss.values():
-            self.at(st.session.arrival_s, lambda t, st=st: self._arrive(st, t))
+            self.at(st.session.arrival_s, functools.partial(self._arrive, st))
         if self.cfg.batch_interval_s > 0:
             self.at(0.0, self._batch_tick)
         res = self._loop()
@@ -280,14 +281,15 @@ class Simulation:
                     nbytes=4 * (call.prompt_tokens + call.output_tokens),
                     wasted_tokens=wasted,
                 )
-            self.at(
-                start, lambda now, st=st, dep=d.deployment: self._start_call(st, dep, now, self._sched_done)
-            )
+            self.at(start, functools.partial(self._call_at, st, d.deployment))
 
     def _batch_tick(self, t: float) -> None:
         self._dispatch(t, tick=True)
         if any(st.idx < len(st.session.calls) for st in self.ss.values()):
             self.at(t + self.cfg.batch_interval_s, self._batch_tick)
+
+    def _call_at(self, st: _S, dep: str, t: float) -> None:
+        self._start_call(st, dep, t, self._sched_done)
 
     def _sched_done(self, st: _S, dep: str, t: float) -> None:
         assert self.core is not None
@@ -335,7 +337,7 @@ class Simulation:
         ring = [n for n in names for _ in range(self.tiers[n].capacity)]
         for i, st in enumerate(self.ss.values()):
             st.home = ring[(i * 7919) % len(ring)]  # spread clients over deployments by capacity
-            self.at(st.session.arrival_s, lambda t, st=st: self._step_ready(st, t))
+            self.at(st.session.arrival_s, functools.partial(self._step_ready, st))
         self._strategy = strategy
         return self._loop()
 
