@@ -10,6 +10,17 @@ import math
 from collections.abc import Sequence
 
 KS = (1, 5, 10)
+# The report's keys, in the order `switchboard tools eval --json` prints them.
+METRIC_KEYS = (
+    "n",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "ndcg@5",
+    "ndcg@10",
+    "sufficiency@5",
+    "sufficiency@10",
+)
 
 
 def recall_at(ranked: Sequence[str], gold: Sequence[str], k: int) -> float:
@@ -37,17 +48,7 @@ def evaluate(rankings: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) 
         raise ValueError("rankings and golds differ in length")
     out: dict[str, float] = {"n": n}
     if n == 0:
-        for key in (
-            "recall@1",
-            "recall@5",
-            "recall@10",
-            "ndcg@5",
-            "ndcg@10",
-            "sufficiency@5",
-            "sufficiency@10",
-        ):
-            out[key] = 0.0
-        return out
+        return {"n": 0, **{key: 0.0 for key in METRIC_KEYS[1:]}}
     for k in KS:
         out[f"recall@{k}"] = sum(recall_at(r, g, k) for r, g in zip(rankings, golds, strict=True)) / n
     for k in (5, 10):

@@ -42,16 +42,6 @@ DEFAULT_CACHE = Path("var/tools_kb/vectors.sqlite")
 DEFAULT_DB = Path("var/tools_kb/catalog.sqlite")
 DEFAULT_ENHANCE_CACHE = Path("var/tools_kb/enhance.json")
 CONFIG_TOOLS = Path("config/tools")
-METRIC_KEYS = (
-    "n",
-    "recall@1",
-    "recall@5",
-    "recall@10",
-    "ndcg@5",
-    "ndcg@10",
-    "sufficiency@5",
-    "sufficiency@10",
-)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -285,6 +275,7 @@ async def _eval(args: argparse.Namespace) -> int:
     from core.errors import ConfigError, SwitchboardError
     from tools_kb.evaluation import evaluate_catalog, method_fusion, public_tools, read_queries, unknown_gold
     from tools_kb.loaders import load_tools_file, load_tools_repairing
+    from tools_kb.metrics import METRIC_KEYS
 
     try:  # checked before the (long) build
         method_fusion(args.method)
