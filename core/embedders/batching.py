@@ -6,6 +6,10 @@ them through the inner embedder as one call, and hands each caller its rows. Whi
 on the compute thread, new calls queue for the next one, so batches grow with load and an idle
 embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
 one tokenizer call instead of N, and identical texts are embedded once.
+
+A call of more than ``max_batch`` texts (an index build) is bulk work, not a request: it skips
+the queue and goes to the inner embedder's ``embed_background`` when it has one (the ONNX
+embedder: slices that requests' calls overtake on the compute thread), else to ``embed``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ class BatchingEmbedder:
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > self._max_batch:
+            bulk = getattr(self._inner, "embed_background", self._inner.embed)
+            vectors: npt.NDArray[np.float32] = await bulk(texts)
+            return vectors
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(list(texts), future))
         self._queued_texts += len(texts)

@@ -8,6 +8,7 @@ so nothing but tokenization happens in Python. Tokenization uses the fast ``toke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion",)
 # which would also make cached vectors depend on what they happened to be batched with. On one
 # core a ~200-token prompt is already a 200-row GEMM, so batching rows buys no speed for it.
 DEFAULT_ROWS_PER_RUN = 1
+# Characters of one background call of embed_background: ~3 tool documents, ~10 ms on this CPU
+# which is how long a request can wait behind an index build.
+BACKGROUND_SLICE_CHARS = 512
 
 
 class OnnxMiniLMEmbedder:
@@ -118,6 +122,37 @@ class OnnxMiniLMEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         return await self._compute.run(self.embed_sync, list(texts))
+
+    async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`embed` for bulk work (an index build), same vectors: texts of similar length
+        are cut into slices of about ``BACKGROUND_SLICE_CHARS`` characters, each one background
+        call on the compute thread (:meth:`ComputeThread.run_background`), so that requests'
+        embeddings and searches run between slices instead of after the whole batch."""
+        texts = list(texts)
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        if not texts:
+            return out
+        slices: list[list[int]] = [[]]
+        chars = 0
+        for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+            if chars >= BACKGROUND_SLICE_CHARS:
+                slices.append([])
+                chars = 0
+            slices[-1].append(i)
+            chars += len(texts[i])
+        calls = [
+            asyncio.ensure_future(self._compute.run_background(self.embed_sync, [texts[i] for i in rows]))
+            for rows in slices
+        ]
+        try:
+            parts = await asyncio.gather(*calls)
+        except BaseException:  # a failed or cancelled build: the slices not run yet are dropped
+            for call in calls:
+                call.cancel()
+            raise
+        for rows, vectors in zip(slices, parts, strict=True):
+            out[rows] = vectors
+        return out
 
     def embed_sync(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Blocking version of :meth:`embed`; call it only off the event loop."""

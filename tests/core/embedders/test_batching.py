@@ -53,3 +53,11 @@ async def test_inner_failure_reaches_every_caller_in_the_batch() -> None:
     batching = BatchingEmbedder(inner)
     results = await asyncio.gather(*(batching.embed([t]) for t in TEXTS[:3]), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_a_bulk_call_goes_to_the_inner_embedder_whole_when_it_has_no_background_lane() -> None:
+    inner = CountingEmbedder()
+    batching = BatchingEmbedder(inner, max_batch=4)
+    got = await batching.embed(TEXTS[:10])
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in TEXTS[:10]]))
+    assert inner.calls == [TEXTS[:10]]  # not queued, not cut: bulk work is the inner's to schedule

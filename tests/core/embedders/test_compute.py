@@ -78,3 +78,73 @@ async def test_shutdown_cancels_queued_calls_and_refuses_new_ones() -> None:
         pass
     else:  # pragma: no cover
         raise AssertionError("run after shutdown must raise")
+
+
+def _held(started: threading.Event, gate: threading.Event, ran: list[str], label: str) -> None:
+    started.set()
+    gate.wait()
+    ran.append(label)
+
+
+async def test_a_request_overtakes_queued_background_calls() -> None:
+    compute = ComputeThread()
+    started, gate = threading.Event(), threading.Event()
+    ran: list[str] = []
+    try:
+        running = asyncio.create_task(compute.run_background(_held, started, gate, ran, "b0"))
+        await asyncio.to_thread(started.wait)  # b0 holds the thread
+        queued = [asyncio.create_task(compute.run_background(ran.append, f"b{i}")) for i in (1, 2, 3)]
+        await asyncio.sleep(0)
+        request = asyncio.create_task(compute.run(ran.append, "request"))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(running, request, *queued)
+        assert ran == ["b0", "request", "b1", "b2", "b3"]
+    finally:
+        compute.shutdown()
+
+
+async def test_background_calls_advance_between_waiting_requests() -> None:
+    compute = ComputeThread()
+    started, gate = threading.Event(), threading.Event()
+    ran: list[str] = []
+    try:
+        running = asyncio.create_task(compute.run(_held, started, gate, ran, "r0"))
+        await asyncio.to_thread(started.wait)
+        calls = [asyncio.create_task(compute.run_background(ran.append, f"b{i}")) for i in (1, 2)]
+        calls += [asyncio.create_task(compute.run(ran.append, f"r{i}")) for i in (1, 2, 3)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(running, *calls)
+        # one call of each lane in turn while both wait; then what is left of the requests
+        assert ran == ["r0", "b1", "r1", "b2", "r2", "r3"]
+    finally:
+        compute.shutdown()
+
+
+async def test_background_errors_reach_their_caller_and_shutdown_cancels_queued_background_calls() -> None:
+    compute = ComputeThread()
+    gate = threading.Event()
+
+    def boom() -> None:
+        raise ValueError("bad slice")
+
+    try:
+        await compute.run_background(boom)
+    except ValueError as exc:
+        assert str(exc) == "bad slice"
+    else:  # pragma: no cover
+        raise AssertionError("the error was swallowed")
+
+    def last_call() -> str:
+        gate.wait()
+        compute.shutdown()
+        return "finished"
+
+    running = asyncio.create_task(compute.run(last_call))
+    queued = asyncio.create_task(compute.run_background(threading.get_ident))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await running == "finished"
+    await asyncio.gather(queued, return_exceptions=True)
+    assert queued.cancelled()
