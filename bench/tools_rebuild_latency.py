@@ -9,9 +9,12 @@ new documents embedded, the fusion tuned again): the first with nothing else run
 build's own speed), the second while a client sends one request every 20 ms: a tool search
 (``kb.search``) and a one-text embedding (what a routing classification asks for).
 
-Modes, in alternating rounds: ``sliced`` (the shipped path: the build's embedding is background
-work in short slices that requests overtake, :meth:`ComputeThread.run_background`) and ``whole``
-(the build's texts in one call, as before: ``max_batch`` so large that nothing counts as bulk).
+Modes, in alternating rounds: ``sliced`` (the shipped path: the KB embeds its builds as
+background work, :class:`core.embedders.background.BackgroundEmbedder`, in short slices that
+requests overtake, :meth:`ComputeThread.run_background`) and ``whole`` (the path before: the KB
+sees only the embedder's ``embed``, so each build step is one call on the compute thread).
+``--clients N`` runs N such clients at once (more requests queue behind each other; background
+work then gets its time share, not more).
 Prints per mode both rebuilds' seconds, and the requests' latency during the second (p50 / p99 /
 max, ms) with the same client on the idle KB just before, medians over rounds. (The second
 rebuild is longer where requests are served during it: they share the compute thread.)
@@ -32,6 +35,19 @@ from bench.tools_latency import synthetic_queries, synthetic_tools
 from core.embedders.manifest import default_models_dir
 
 PERIOD_S = 0.02
+
+
+class _RequestLaneOnly:
+    """The embedder as the KB saw it before background work existed: ``embed`` only."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.dim = inner.dim
+        self.name = inner.name
+        self.compute = inner.compute  # searches score on the compute thread, as in the gateway
+
+    async def embed(self, texts: Any) -> Any:
+        return await self._inner.embed(texts)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -65,25 +81,35 @@ async def _client(
     return out
 
 
-async def run_round(mode: str, models_dir: Path, seed: int, tools: int, round_no: int) -> dict[str, Any]:
+async def _clients(
+    n: int, kb: Any, embedder: Any, queries: list[str], stop: asyncio.Event, label: str
+) -> dict[str, list[float]]:
+    runs = await asyncio.gather(*(_client(kb, embedder, queries, stop, f"{label} c{i}") for i in range(n)))
+    return {kind: [v for run in runs for v in run[kind]] for kind in ("search", "embed")}
+
+
+async def run_round(
+    mode: str, models_dir: Path, seed: int, tools: int, round_no: int, clients: int
+) -> dict[str, Any]:
     from core.embedders.factory import default_embedder
     from tools_kb.catalog import SqliteCatalogStore
     from tools_kb.kb import ToolKB
     from tools_kb.tool import parse_tool
 
-    # whole: no call is bulk, so the build's texts go to the compute thread in one call
-    max_batch = 64 if mode == "sliced" else 10**9
-    embedder = default_embedder(models_dir, None, max_batch=max_batch)
+    embedder = default_embedder(models_dir, None)
+    kb_embedder = embedder if mode == "sliced" else _RequestLaneOnly(embedder)
     # a different catalog each round: nothing is cached between rounds
     raw = synthetic_tools(seed + 2 * tools, seed=1000 + round_no)
     queries = synthetic_queries(raw[:seed], 200, seed=round_no)
     quiet_batch = [parse_tool(r) for r in raw[seed : seed + tools]]
     busy_batch = [parse_tool(r) for r in raw[seed + tools :]]
     with tempfile.TemporaryDirectory(prefix="sb-rebuild-") as tmp:
-        async with ToolKB(SqliteCatalogStore(Path(tmp) / "catalog.sqlite"), embedder) as kb:
+        async with ToolKB(SqliteCatalogStore(Path(tmp) / "catalog.sqlite"), kb_embedder) as kb:
             await kb.upsert([parse_tool(r) for r in raw[:seed]])
             stop = asyncio.Event()
-            idle_client = asyncio.create_task(_client(kb, embedder, queries, stop, f"idle {round_no}"))
+            idle_client = asyncio.create_task(
+                _clients(clients, kb, embedder, queries, stop, f"idle {round_no}")
+            )
             await asyncio.sleep(2.0)
             stop.set()
             idle = await idle_client
@@ -91,7 +117,9 @@ async def run_round(mode: str, models_dir: Path, seed: int, tools: int, round_no
             await kb.upsert(quiet_batch)  # no client: the build's own speed
             quiet_s = time.perf_counter() - start
             stop = asyncio.Event()
-            busy_client = asyncio.create_task(_client(kb, embedder, queries, stop, f"busy {round_no}"))
+            busy_client = asyncio.create_task(
+                _clients(clients, kb, embedder, queries, stop, f"busy {round_no}")
+            )
             await asyncio.sleep(0.1)
             start = time.perf_counter()
             await kb.upsert(busy_batch)
@@ -122,7 +150,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     for r in range(args.rounds):
         order = ("sliced", "whole") if r % 2 == 0 else ("whole", "sliced")
         for mode in order:
-            results[mode].append(await run_round(mode, args.models_dir, args.seed, args.tools, r))
+            results[mode].append(
+                await run_round(mode, args.models_dir, args.seed, args.tools, r, args.clients)
+            )
     return {mode: _merge(rounds) for mode, rounds in results.items()}
 
 
@@ -131,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=200, help="tools in the catalog before the upsert")
     p.add_argument("--tools", type=int, default=2000, help="tools upserted while the client runs")
     p.add_argument("--rounds", type=int, default=2, help="rounds per mode (alternating)")
+    p.add_argument("--clients", type=int, default=1, help="clients sending requests at once")
     p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)

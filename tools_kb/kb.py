@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from core.embedders.background import BackgroundEmbedder
 from core.embedding import Embedder
 from tools_kb.catalog import CatalogStore
 from tools_kb.extras import ExtrasSource
@@ -61,7 +62,9 @@ class ToolKB:
     ) -> None:
         self._store = store
         self._embedder = embedder  # queries: the shared (cached, batching) embedder
-        self._docs_embedder = MemoEmbedder(embedder)  # every text a build asks for, once
+        # builds: every text once, as background work that yields to requests on the shared
+        # compute thread (core.embedders.background)
+        self._docs_embedder = MemoEmbedder(BackgroundEmbedder(embedder))
         self._fixed_fusion = fusion
         self._interval = refresh_interval_s
         self._index: ToolIndex | None = None

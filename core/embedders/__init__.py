@@ -5,6 +5,7 @@ Importing this package is cheap: onnxruntime, tokenizers and torch load only whe
 is created.
 """
 
+from core.embedders.background import BackgroundEmbedder
 from core.embedders.batching import BatchingEmbedder
 from core.embedders.cache import CachedEmbedder
 from core.embedders.compute import ComputeThread
@@ -13,6 +14,7 @@ from core.embedders.onnx_embedder import OnnxMiniLMEmbedder
 from core.embedders.reference import SentenceTransformerEmbedder
 
 __all__ = [
+    "BackgroundEmbedder",
     "BatchingEmbedder",
     "CachedEmbedder",
     "ComputeThread",

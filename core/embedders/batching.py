@@ -7,9 +7,9 @@ on the compute thread, new calls queue for the next one, so batches grow with lo
 embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
 one tokenizer call instead of N, and identical texts are embedded once.
 
-A call of more than ``max_batch`` texts (an index build) is bulk work, not a request: it skips
-the queue and goes to the inner embedder's ``embed_background`` when it has one (the ONNX
-embedder: slices that requests' calls overtake on the compute thread), else to ``embed``.
+``embed_background`` (bulk work: an index build) skips the queue: its distinct texts go in one
+call to the inner embedder's ``embed_background`` when it has one (the ONNX embedder: slices that
+requests' calls overtake on the compute thread), else to ``embed``.
 """
 
 from __future__ import annotations
@@ -67,10 +67,6 @@ class BatchingEmbedder:
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) > self._max_batch:
-            bulk = getattr(self._inner, "embed_background", self._inner.embed)
-            vectors: npt.NDArray[np.float32] = await bulk(texts)
-            return vectors
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(list(texts), future))
         self._queued_texts += len(texts)
@@ -79,6 +75,15 @@ class BatchingEmbedder:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name="embedder-batcher")
         return await future
+
+    async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`embed` for bulk work, outside the batches (see the module docstring)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+        inner_embed = getattr(self._inner, "embed_background", self._inner.embed)
+        vectors: npt.NDArray[np.float32] = await inner_embed(list(unique))
+        return vectors[[unique[t] for t in texts]]
 
     async def aclose(self) -> None:
         if self._flusher is not None:

@@ -93,6 +93,15 @@ class CachedEmbedder:
         return KEY_PREFIX + digest.hexdigest()
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return await self._embed(texts, background=False)
+
+    async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`embed` for bulk work (an index build): misses go to the inner embedder's
+        ``embed_background`` when it has one, and its vectors go to the Store but not the LRU,
+        so a build does not evict the requests' hot vectors."""
+        return await self._embed(texts, background=True)
+
+    async def _embed(self, texts: Sequence[str], *, background: bool) -> npt.NDArray[np.float32]:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}  # key → rows still to fill
         key_text: dict[str, str] = {}
@@ -112,10 +121,14 @@ class CachedEmbedder:
         if not missing:
             return out
         keys = list(missing)
-        vectors = await self._inner.embed([key_text[k] for k in keys])
+        inner_embed = (
+            getattr(self._inner, "embed_background", self._inner.embed) if background else self._inner.embed
+        )
+        vectors = await inner_embed([key_text[k] for k in keys])
         for key, vector in zip(keys, vectors, strict=True):
             out[missing[key]] = vector
-            self._lru.put(key, vector)
+            if not background:
+                self._lru.put(key, vector)
         if self._store is not None:
             await self._store_put(keys, vectors)
         return out

@@ -11,11 +11,14 @@ against ``loop.run_in_executor`` on a one-worker pool, interleaved per query: a 
 (query embedding + scoring) ~0.15 ms faster at the median (2.8 → 2.6 ms, load ~1.5).
 
 Two lanes. ``run`` is for requests; ``run_background`` for bulk work cut into short calls (an
-index build's slices, :meth:`OnnxMiniLMEmbedder.embed_background`). The thread takes a waiting
-request's call first and, when both lanes wait, alternates one call of each: a request waits
-for at most one background call (not for a whole build: a 1,500-tool catalog in one call held
-the thread for ~6.6 s), and a build still advances under sustained traffic. Background calls
-queued back to back run without a round trip to the event loop between them.
+index build's slices, :meth:`OnnxMiniLMEmbedder.embed_background`). A request that arrives while
+the thread is idle or busy with background work runs as soon as the running call ends: it waits
+for one background call at most, not for a whole build (a 1,500-tool catalog embedded in one call
+held the thread for ~6.6 s). While requests queue, background calls still run, but only within
+a time share: each second spent on requests lets ``BACKGROUND_SHARE`` (0.25) seconds of
+background work go ahead of them, so under sustained traffic a build gets ~1/5 of the thread
+and requests ~4/5. With no request waiting, background calls run back to back, without a round
+trip to the event loop between them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import collections
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +41,11 @@ class _Wake:
 
 
 _WAKE = _Wake()
+
+# Seconds of background work allowed ahead of waiting requests per second of request work, and
+# the most that can be saved up while no background work waits (one short call's worth).
+BACKGROUND_SHARE = 0.25
+MAX_BACKGROUND_CREDIT_S = 0.01
 
 
 def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -55,8 +64,10 @@ def _cancel(future: asyncio.Future[Any]) -> None:
 
 
 class ComputeThread:
-    """A single dedicated thread. ``run`` awaits ``fn(*args)`` executed on that thread, calls in
-    the order they were made.
+    """A single dedicated thread. ``run`` awaits ``fn(*args)`` executed on that thread, requests
+    in the order they were made; ``run_background`` the same for background work, in its own order
+    (the module docstring says how the two lanes share the thread). ``clock`` (seconds) times the
+    calls for that share.
 
     Cancelling the awaiting task does not stop a call that already started (threads cannot be
     interrupted); its result is dropped. A call whose awaiting task was cancelled before the
@@ -64,22 +75,28 @@ class ComputeThread:
     the queued ones; ``run`` after ``shutdown`` raises RuntimeError.
     """
 
-    def __init__(self, name: str = "switchboard-compute") -> None:
+    def __init__(
+        self, name: str = "switchboard-compute", *, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self._name = name
+        self._clock = clock
         self._jobs: queue.SimpleQueue[_Job | _Wake | None] = queue.SimpleQueue()
         self._background: collections.deque[_Job] = collections.deque()
-        self._background_turn = False  # the thread's own: whether a background call goes next
+        # the thread's own state: requests taken off the queue, not run yet; background credit (s)
+        self._requests: collections.deque[_Job] = collections.deque()
+        self._credit = 0.0
+        self._stopping = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` on the thread, in request order (ahead of queued background calls)."""
+        """``fn(*args)`` on the thread, after the requests made before it."""
         return await self._submit(fn, args, background=False)
 
     async def run_background(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` on the thread as background work: after any waiting request, one call
-        of each lane in turn. Keep each call short (tens of milliseconds)."""
+        """``fn(*args)`` on the thread as background work, which waiting requests go before
+        (within the time share). Keep each call short: a request may wait for one."""
         return await self._submit(fn, args, background=True)
 
     async def _submit(self, fn: Callable[..., T], args: tuple[object, ...], *, background: bool) -> T:
@@ -109,37 +126,64 @@ class ComputeThread:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def _next(self) -> _Job | None:
-        """The next call to run (None: shut down): a request first, then one background call
-        before the next request while background calls wait."""
+    def _pull(self, *, block: bool) -> None:
+        """Move the queued requests into the thread's own deque (``block``: wait for the first
+        item); the shutdown mark sets ``_stopping``."""
         while True:
-            if self._background_turn and self._background:
-                self._background_turn = False
-                return self._background.popleft()
             try:
-                job = self._jobs.get_nowait()
+                item = self._jobs.get(block=block)
             except queue.Empty:
-                if self._background:
-                    return self._background.popleft()
-                job = self._jobs.get()
-            if isinstance(job, _Wake):
-                continue
-            self._background_turn = True
-            return job
+                return
+            block = False
+            if item is None:
+                self._stopping = True
+            elif not isinstance(item, _Wake):
+                self._requests.append(item)
+
+    def _pop_background(self) -> _Job | None:
+        try:
+            return self._background.popleft()
+        except IndexError:  # empty, or emptied by a shutdown on another thread
+            return None
+
+    def _next(self) -> tuple[_Job, str] | None:
+        """The next call and its kind: "request", "charged" (background work run while requests
+        wait, paid from the credit) or "free" (background work, no request waiting); None when
+        shut down."""
+        while True:
+            self._pull(block=False)
+            if self._stopping:
+                return None
+            if self._requests:
+                if self._credit > 0 and (job := self._pop_background()) is not None:
+                    return job, "charged"
+                return self._requests.popleft(), "request"
+            if (job := self._pop_background()) is not None:
+                return job, "free"
+            self._pull(block=True)
 
     def _work(self) -> None:
-        while (job := self._next()) is not None:
-            loop, future, fn, args = job
+        while (picked := self._next()) is not None:
+            (loop, future, fn, args), kind = picked
             if future.cancelled():  # benign race: at worst a cancelled call runs, result dropped
                 continue
+            start = self._clock()
             try:
                 outcome: tuple[bool, Any] = (True, fn(*args))
             except BaseException as exc:  # handed to the caller, like an executor does
                 outcome = (False, exc)
+            elapsed = self._clock() - start
+            if kind == "request":
+                self._credit = min(self._credit + BACKGROUND_SHARE * elapsed, MAX_BACKGROUND_CREDIT_S)
+            elif kind == "charged":
+                self._credit -= elapsed
             try:
                 loop.call_soon_threadsafe(_resolve, future, *outcome)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting
                 pass
+        for job in self._requests:  # taken off the queue before the shutdown: cancelled too
+            _cancel_threadsafe(job)
+        self._requests.clear()
 
     def _drain(self) -> None:
         """Cancel the calls still queued (at shutdown)."""
@@ -153,8 +197,12 @@ class ComputeThread:
                     return
             if job is None or isinstance(job, _Wake):
                 continue
-            loop, future, _, _ = job
-            try:
-                loop.call_soon_threadsafe(_cancel, future)
-            except RuntimeError:
-                pass
+            _cancel_threadsafe(job)
+
+
+def _cancel_threadsafe(job: _Job) -> None:
+    loop, future, _, _ = job
+    try:
+        loop.call_soon_threadsafe(_cancel, future)
+    except RuntimeError:  # the caller's loop is closed
+        pass

@@ -29,9 +29,12 @@ UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion",)
 # which would also make cached vectors depend on what they happened to be batched with. On one
 # core a ~200-token prompt is already a 200-row GEMM, so batching rows buys no speed for it.
 DEFAULT_ROWS_PER_RUN = 1
-# Characters of one background call of embed_background: ~3 tool documents, ~10 ms on this CPU
-# which is how long a request can wait behind an index build.
-BACKGROUND_SLICE_CHARS = 512
+# The size of one background call of embed_background, in characters with each text counting
+# BACKGROUND_TEXT_CHARS more (its own ONNX run costs ~0.8 ms, as much as ~100 characters): ~8 ms
+# on this CPU (3-4 tool documents, or ~9 short texts), which is how long a request can wait
+# behind an index build.
+BACKGROUND_SLICE_CHARS = 1000
+BACKGROUND_TEXT_CHARS = 100
 
 
 class OnnxMiniLMEmbedder:
@@ -124,10 +127,11 @@ class OnnxMiniLMEmbedder:
         return await self._compute.run(self.embed_sync, list(texts))
 
     async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """:meth:`embed` for bulk work (an index build), same vectors: texts of similar length
-        are cut into slices of about ``BACKGROUND_SLICE_CHARS`` characters, each one background
-        call on the compute thread (:meth:`ComputeThread.run_background`), so that requests'
-        embeddings and searches run between slices instead of after the whole batch."""
+        """:meth:`embed` for bulk work (an index build): texts of similar length are cut into
+        slices of about ``BACKGROUND_SLICE_CHARS``, each one background call on the compute
+        thread (:meth:`ComputeThread.run_background`), so that requests' embeddings and
+        searches run between slices instead of after the whole batch. The same vectors as
+        :meth:`embed` when every text is embedded alone (``rows_per_run=1``, the default)."""
         texts = list(texts)
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         if not texts:
@@ -139,7 +143,7 @@ class OnnxMiniLMEmbedder:
                 slices.append([])
                 chars = 0
             slices[-1].append(i)
-            chars += len(texts[i])
+            chars += len(texts[i]) + BACKGROUND_TEXT_CHARS
         calls = [
             asyncio.ensure_future(self._compute.run_background(self.embed_sync, [texts[i] for i in rows]))
             for rows in slices

@@ -49,3 +49,16 @@ class CountingEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         return np.stack([fake_vector(t, self._dim) for t in texts])
+
+
+class BackgroundCountingEmbedder(CountingEmbedder):
+    """A ``CountingEmbedder`` with a background lane: ``background_calls`` lists what reached it."""
+
+    def __init__(self, dim: int = 8, name: str = "fake-embedder/v1") -> None:
+        super().__init__(dim, name)
+        self.background_calls: list[list[str]] = []
+
+    async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.background_calls.append(list(texts))
+        await asyncio.sleep(0)
+        return np.stack([fake_vector(t, self.dim) for t in texts])

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.tools_kb.fakes.embedder import HashingEmbedder
@@ -102,3 +105,33 @@ async def test_empty_catalog_is_seeded_from_config_once(tmp_path: Path) -> None:
     async with open_tool_kb(HashingEmbedder(), redis_url=None, sqlite_path=str(tmp_path / "c.sqlite")) as kb:
         assert await seed_if_empty(kb, folder) >= 5
         assert await seed_if_empty(kb, folder) == 0
+
+
+class _TwoLaneEmbedder(HashingEmbedder):
+    """Records what reaches the background lane (index builds) and the request lane."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.background_texts: list[str] = []
+        self.request_texts: list[str] = []
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.request_texts.extend(texts)
+        return await super().embed(texts)
+
+    async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.background_texts.extend(texts)
+        return self.vectors(texts)
+
+
+async def test_builds_embed_in_the_background_lane_and_searches_in_the_request_lane(
+    tmp_path: Path, catalog: list[Tool]
+) -> None:
+    embedder = _TwoLaneEmbedder()
+    async with ToolKB(SqliteCatalogStore(tmp_path / "t.sqlite"), embedder) as kb:
+        await kb.upsert(catalog)
+        await kb.upsert([Tool("newTool", "brand new capability")])  # a small incremental build too
+        await kb.search("weather forecast for Paris", k=1)
+    assert any("brand new capability" in t for t in embedder.background_texts)
+    assert len(embedder.background_texts) >= len(catalog) + 1
+    assert embedder.request_texts == ["weather forecast for Paris"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.embedders.batching import BatchingEmbedder
-from tests.fakes.embedder import CountingEmbedder, fake_vector
+from tests.fakes.embedder import BackgroundCountingEmbedder, CountingEmbedder, fake_vector
 
 TEXTS = [f"prompt number {i}" for i in range(20)]
 
@@ -55,9 +55,20 @@ async def test_inner_failure_reaches_every_caller_in_the_batch() -> None:
     assert all(isinstance(r, RuntimeError) for r in results)
 
 
-async def test_a_bulk_call_goes_to_the_inner_embedder_whole_when_it_has_no_background_lane() -> None:
-    inner = CountingEmbedder()
+async def test_background_calls_skip_the_batches_and_reach_the_inner_background_lane() -> None:
+    inner = BackgroundCountingEmbedder()
     batching = BatchingEmbedder(inner, max_batch=4)
-    got = await batching.embed(TEXTS[:10])
-    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in TEXTS[:10]]))
-    assert inner.calls == [TEXTS[:10]]  # not queued, not cut: bulk work is the inner's to schedule
+    texts = [*TEXTS[:10], TEXTS[0]]
+    request = asyncio.ensure_future(batching.embed(["a request"]))
+    got = await batching.embed_background(texts)
+    await request
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in texts]))
+    assert inner.background_calls == [TEXTS[:10]]  # one call, identical texts once
+    assert inner.calls == [["a request"]]  # never batched with the background texts
+
+
+async def test_background_calls_fall_back_to_embed_without_a_background_lane() -> None:
+    inner = CountingEmbedder()
+    got = await BatchingEmbedder(inner, max_batch=4).embed_background(TEXTS[:6])
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in TEXTS[:6]]))
+    assert inner.calls == [TEXTS[:6]]

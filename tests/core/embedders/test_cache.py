@@ -6,7 +6,7 @@ import numpy as np
 
 from core.embedders.cache import CachedEmbedder
 from core.store.memory import MemoryStore
-from tests.fakes.embedder import CountingEmbedder, fake_vector
+from tests.fakes.embedder import BackgroundCountingEmbedder, CountingEmbedder, fake_vector
 
 
 async def test_second_call_is_served_from_the_lru() -> None:
@@ -62,3 +62,19 @@ async def test_corrupt_store_value_is_a_miss() -> None:
     out = await cached.embed(["prompt"])
     assert inner.texts_embedded == 1
     np.testing.assert_array_equal(out[0], fake_vector("prompt", inner.dim))
+
+
+async def test_background_misses_reach_the_inner_background_lane_and_the_store_not_the_lru() -> None:
+    inner = BackgroundCountingEmbedder()
+    store = MemoryStore()
+    cached = CachedEmbedder(inner, store, lru_items=4)
+    await cached.embed(["hot request"])
+    build = [f"document {i}" for i in range(10)]
+    got = await cached.embed_background([*build, "hot request"])
+    np.testing.assert_array_equal(got[:10], np.stack([fake_vector(t, inner.dim) for t in build]))
+    assert inner.background_calls == [build]  # the LRU hit is not embedded again
+    await cached.embed(["hot request"])  # still in the LRU: a build does not evict the requests'
+    assert inner.calls == [["hot request"]]
+    again = CachedEmbedder(inner, store, lru_items=4)  # another replica: the Store has the build
+    np.testing.assert_array_equal(await again.embed(build[:2]), got[:2])
+    assert inner.calls == [["hot request"]]

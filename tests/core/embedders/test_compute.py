@@ -104,20 +104,46 @@ async def test_a_request_overtakes_queued_background_calls() -> None:
         compute.shutdown()
 
 
-async def test_background_calls_advance_between_waiting_requests() -> None:
-    compute = ComputeThread()
+async def test_background_work_gets_a_quarter_of_the_request_time_while_requests_queue() -> None:
+    # A clock that only the calls move: a request "takes" 2**-9 s, as does a background call,
+    # so the credit moves in exact steps of a quarter of that (BACKGROUND_SHARE = 0.25).
+    now = [0.0]
+    compute = ComputeThread(clock=lambda: now[0])
     started, gate = threading.Event(), threading.Event()
     ran: list[str] = []
+
+    def call(label: str) -> None:
+        ran.append(label)
+        now[0] += 2**-9
+
+    def first() -> None:
+        started.set()
+        gate.wait()
+        call("r0")
+
     try:
-        running = asyncio.create_task(compute.run(_held, started, gate, ran, "r0"))
+        running = asyncio.create_task(compute.run(first))
         await asyncio.to_thread(started.wait)
-        calls = [asyncio.create_task(compute.run_background(ran.append, f"b{i}")) for i in (1, 2)]
-        calls += [asyncio.create_task(compute.run(ran.append, f"r{i}")) for i in (1, 2, 3)]
+        calls = [asyncio.create_task(compute.run_background(call, f"b{i}")) for i in (1, 2, 3)]
+        calls += [asyncio.create_task(compute.run(call, f"r{i}")) for i in range(1, 13)]
         await asyncio.sleep(0)
         gate.set()
         await asyncio.gather(running, *calls)
-        # one call of each lane in turn while both wait; then what is left of the requests
-        assert ran == ["r0", "b1", "r1", "b2", "r2", "r3"]
+        # r0 earns a quarter call of credit, so b1 goes ahead of the queued requests and costs a
+        # whole call: four requests later (three to pay back, one to earn) b2 goes, and so on.
+        assert ran == ["r0", "b1", "r1", "r2", "r3", "r4", "b2", "r5", "r6", "r7", "r8", "b3"] + [
+            f"r{i}" for i in range(9, 13)
+        ]
+    finally:
+        compute.shutdown()
+
+
+async def test_background_work_runs_back_to_back_when_no_request_waits() -> None:
+    compute = ComputeThread()
+    try:
+        idents = await asyncio.gather(*(compute.run_background(threading.get_ident) for _ in range(20)))
+        assert len(set(idents)) == 1 and idents[0] != threading.get_ident()
+        assert await compute.run(sum, [1, 2]) == 3
     finally:
         compute.shutdown()
 
