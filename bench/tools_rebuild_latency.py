@@ -91,12 +91,14 @@ async def _clients(
 async def run_round(
     mode: str, models_dir: Path, seed: int, tools: int, round_no: int, clients: int
 ) -> dict[str, Any]:
+    from core.embedders.compute import ComputeThread
     from core.embedders.factory import default_embedder
     from tools_kb.catalog import SqliteCatalogStore
     from tools_kb.kb import ToolKB
     from tools_kb.tool import parse_tool
 
-    embedder = default_embedder(models_dir, None)
+    compute = ComputeThread()
+    embedder = default_embedder(models_dir, None, compute=compute)
     kb_embedder = embedder if mode == "sliced" else _RequestLaneOnly(embedder)
     # a different catalog each round: nothing is cached between rounds
     raw = synthetic_tools(seed + 2 * tools, seed=1000 + round_no)
@@ -126,6 +128,7 @@ async def run_round(
             busy_s = time.perf_counter() - start
             stop.set()
             busy = await busy_client
+    compute.shutdown()  # this round's thread (and with it the ONNX session's work)
     return {"quiet_s": quiet_s, "busy_s": busy_s, "idle": idle, "during": busy}
 
 

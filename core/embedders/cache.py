@@ -97,8 +97,8 @@ class CachedEmbedder:
 
     async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """:meth:`embed` for bulk work (an index build): misses go to the inner embedder's
-        ``embed_background`` when it has one, and its vectors go to the Store but not the LRU,
-        so a build does not evict the requests' hot vectors."""
+        ``embed_background`` when it has one, and no vector of the call enters the LRU (new ones
+        go to the Store), so a build does not evict the requests' hot vectors."""
         return await self._embed(texts, background=True)
 
     async def _embed(self, texts: Sequence[str], *, background: bool) -> npt.NDArray[np.float32]:
@@ -117,7 +117,8 @@ class CachedEmbedder:
             for key, vector in await self._store_get(list(missing)):
                 if vector is not None:
                     out[missing.pop(key)] = vector
-                    self._lru.put(key, vector)
+                    if not background:
+                        self._lru.put(key, vector)
         if not missing:
             return out
         keys = list(missing)

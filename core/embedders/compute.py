@@ -172,11 +172,14 @@ class ComputeThread:
                 outcome: tuple[bool, Any] = (True, fn(*args))
             except BaseException as exc:  # handed to the caller, like an executor does
                 outcome = (False, exc)
-            elapsed = self._clock() - start
+            elapsed = max(self._clock() - start, 1e-6)  # a call is never free
             if kind == "request":
-                self._credit = min(self._credit + BACKGROUND_SHARE * elapsed, MAX_BACKGROUND_CREDIT_S)
+                if self._background:  # credit is earned only while background work waits
+                    self._credit = min(self._credit + BACKGROUND_SHARE * elapsed, MAX_BACKGROUND_CREDIT_S)
             elif kind == "charged":
                 self._credit -= elapsed
+            else:  # ran while no request waited: nothing saved up is carried past it
+                self._credit = min(self._credit, 0.0)
             try:
                 loop.call_soon_threadsafe(_resolve, future, *outcome)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting

@@ -30,11 +30,14 @@ UNFUSED_OPTIMIZERS = ("SkipLayerNormFusion",)
 # core a ~200-token prompt is already a 200-row GEMM, so batching rows buys no speed for it.
 DEFAULT_ROWS_PER_RUN = 1
 # The size of one background call of embed_background, in characters with each text counting
-# BACKGROUND_TEXT_CHARS more (its own ONNX run costs ~0.8 ms, as much as ~100 characters): ~8 ms
-# on this CPU (3-4 tool documents, or ~9 short texts), which is how long a request can wait
-# behind an index build.
+# BACKGROUND_TEXT_CHARS more (its own ONNX run costs ~0.8 ms, as much as ~100 characters): three
+# short tool documents or ~9 short texts, ~10 ms on this CPU in a quiet minute (twice that in a
+# slow one), which is how long a request can wait behind an index build. A text above it (up to
+# 256 word pieces, ~20 ms) is a slice of its own. Slices in flight (queued on the compute thread)
+# at most BACKGROUND_WINDOW: enough to keep the thread busy, few enough for a 100k-tool build.
 BACKGROUND_SLICE_CHARS = 1000
 BACKGROUND_TEXT_CHARS = 100
+BACKGROUND_WINDOW = 32
 
 
 class OnnxMiniLMEmbedder:
@@ -128,7 +131,7 @@ class OnnxMiniLMEmbedder:
 
     async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """:meth:`embed` for bulk work (an index build): texts of similar length are cut into
-        slices of about ``BACKGROUND_SLICE_CHARS``, each one background call on the compute
+        slices of at most ``BACKGROUND_SLICE_CHARS`` (see there), each one background call on the compute
         thread (:meth:`ComputeThread.run_background`), so that requests' embeddings and
         searches run between slices instead of after the whole batch. The same vectors as
         :meth:`embed` when every text is embedded alone (``rows_per_run=1``, the default)."""
@@ -139,22 +142,28 @@ class OnnxMiniLMEmbedder:
         slices: list[list[int]] = [[]]
         chars = 0
         for i in sorted(range(len(texts)), key=lambda i: len(texts[i])):
-            if chars >= BACKGROUND_SLICE_CHARS:
+            cost = len(texts[i]) + BACKGROUND_TEXT_CHARS
+            if slices[-1] and chars + cost > BACKGROUND_SLICE_CHARS:
                 slices.append([])
                 chars = 0
             slices[-1].append(i)
-            chars += len(texts[i]) + BACKGROUND_TEXT_CHARS
-        calls = [
-            asyncio.ensure_future(self._compute.run_background(self.embed_sync, [texts[i] for i in rows]))
-            for rows in slices
-        ]
+            chars += cost
+        parts: list[npt.NDArray[np.float32] | None] = [None] * len(slices)
+        pending = iter(range(len(slices)))
+
+        async def feed() -> None:  # one of BACKGROUND_WINDOW feeders; each takes the next slice
+            for k in pending:
+                parts[k] = await self._compute.run_background(self.embed_sync, [texts[i] for i in slices[k]])
+
+        feeders = [asyncio.ensure_future(feed()) for _ in range(min(BACKGROUND_WINDOW, len(slices)))]
         try:
-            parts = await asyncio.gather(*calls)
+            await asyncio.gather(*feeders)
         except BaseException:  # a failed or cancelled build: the slices not run yet are dropped
-            for call in calls:
-                call.cancel()
+            for feeder in feeders:
+                feeder.cancel()
             raise
         for rows, vectors in zip(slices, parts, strict=True):
+            assert vectors is not None
             out[rows] = vectors
         return out
 

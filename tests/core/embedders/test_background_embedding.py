@@ -83,3 +83,16 @@ async def test_a_cancelled_build_embedding_runs_none_of_its_queued_slices(prepar
         np.testing.assert_allclose(await onnx.embed(PROMPTS[:2]), onnx.embed_sync(PROMPTS[:2]), atol=1e-6)
     finally:
         compute.shutdown()
+
+
+async def test_a_failing_slice_fails_the_build_and_the_thread_keeps_working(
+    prepared_models_dir: Path,
+) -> None:
+    compute = ComputeThread()
+    onnx = OnnxMiniLMEmbedder.from_models_dir(prepared_models_dir, compute=compute)
+    try:
+        with pytest.raises(TypeError):
+            await onnx.embed_background([*PROMPTS[:40], b"not text"])  # type: ignore[list-item]
+        np.testing.assert_allclose(await onnx.embed(PROMPTS[:2]), onnx.embed_sync(PROMPTS[:2]), atol=1e-6)
+    finally:
+        compute.shutdown()

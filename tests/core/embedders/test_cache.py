@@ -75,6 +75,9 @@ async def test_background_misses_reach_the_inner_background_lane_and_the_store_n
     assert inner.background_calls == [build]  # the LRU hit is not embedded again
     await cached.embed(["hot request"])  # still in the LRU: a build does not evict the requests'
     assert inner.calls == [["hot request"]]
-    again = CachedEmbedder(inner, store, lru_items=4)  # another replica: the Store has the build
-    np.testing.assert_array_equal(await again.embed(build[:2]), got[:2])
-    assert inner.calls == [["hot request"]]
+    replica = CachedEmbedder(inner, store, lru_items=4)  # another replica: the Store has the build
+    await replica.embed(["its hot request"])
+    np.testing.assert_array_equal(await replica.embed_background(build), got[:10])
+    assert inner.background_calls == [build]  # all Store hits
+    await replica.embed(["its hot request"])  # Store hits of a build do not evict it either
+    assert inner.calls == [["hot request"], ["its hot request"]]
