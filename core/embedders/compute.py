@@ -129,7 +129,7 @@ class ComputeThread:
     def _pull(self, *, block: bool) -> None:
         """Move the queued requests into the thread's own deque (``block``: wait for the first
         item); the shutdown mark sets ``_stopping``."""
-        while True:
+        while block or not self._jobs.empty():  # empty(): no exception on the common path
             try:
                 item = self._jobs.get(block=block)
             except queue.Empty:
@@ -141,9 +141,11 @@ class ComputeThread:
                 self._requests.append(item)
 
     def _pop_background(self) -> _Job | None:
+        if not self._background:
+            return None
         try:
             return self._background.popleft()
-        except IndexError:  # empty, or emptied by a shutdown on another thread
+        except IndexError:  # emptied meanwhile by a shutdown on another thread
             return None
 
     def _next(self) -> tuple[_Job, str] | None:
