@@ -21,3 +21,19 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Shape ``(len(texts), dim)``, rows L2-normalised. Runs CPU work off the event loop."""
         ...
+
+
+class EmbedderWrapper:
+    """Base of an Embedder that wraps another (a cache, a batcher, a lane): ``dim`` and ``name``
+    are the inner embedder's, so caches and indexes see the same vectors' identity."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def name(self) -> str:
+        return self._inner.name

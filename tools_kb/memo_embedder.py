@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from core.embedding import Embedder
+from core.embedding import Embedder, EmbedderWrapper
 
 
-class MemoEmbedder:
+class MemoEmbedder(EmbedderWrapper):
     """Same vectors as ``inner``; ``vectors`` (row i for ``texts[i]``) are known up front."""
 
     def __init__(
@@ -25,19 +25,11 @@ class MemoEmbedder:
         texts: Sequence[str] = (),
         vectors: npt.NDArray[np.float32] | None = None,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._memo: dict[str, npt.NDArray[np.float32]] = {}
         if vectors is not None:
             self._memo.update(zip(texts, vectors, strict=True))
         self._used: set[str] = set()
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """``(len(texts), dim)`` float32; only texts never seen before reach ``inner``."""

@@ -16,28 +16,20 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from core.embedding import Embedder
+from core.embedding import Embedder, EmbedderWrapper
 
 _CHUNK = 500  # SQLite variable limit is comfortably above this
 
 
-class DiskCachedEmbedder:
+class DiskCachedEmbedder(EmbedderWrapper):
     """Embedder wrapper: returns cached rows, embeds only misses (in one call), stores them."""
 
     def __init__(self, inner: Embedder, path: Path | str) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS vec (k BLOB PRIMARY KEY, v BLOB NOT NULL)")
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=30)

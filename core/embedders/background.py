@@ -9,27 +9,22 @@ have one) or, failing that, its ``embed``. The vectors are the wrapped embedder'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from core.embedding import Embedder
+from core.embedding import Embedder, EmbedderWrapper
+
+EmbedCall = Callable[[Sequence[str]], Awaitable[npt.NDArray[np.float32]]]
 
 
-class BackgroundEmbedder:
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
+def background_embed(embedder: Embedder) -> EmbedCall:
+    """``embedder``'s background lane: its ``embed_background`` when it has one, else ``embed``."""
+    bulk: EmbedCall | None = getattr(embedder, "embed_background", None)
+    return bulk or embedder.embed
 
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
 
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
+class BackgroundEmbedder(EmbedderWrapper):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        bulk = getattr(self._inner, "embed_background", None)
-        vectors: npt.NDArray[np.float32] = await (bulk or self._inner.embed)(texts)
-        return vectors
+        return await background_embed(self._inner)(texts)

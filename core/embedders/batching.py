@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from core.embedding import Embedder
+from core.embedders.background import background_embed
+from core.embedding import Embedder, EmbedderWrapper
 
 
 @dataclass(slots=True)
@@ -31,7 +32,7 @@ class _Pending:
     future: asyncio.Future[npt.NDArray[np.float32]]
 
 
-class BatchingEmbedder:
+class BatchingEmbedder(EmbedderWrapper):
     """Wraps ``inner``; same vectors as calling it one by one (up to float rounding).
 
     A failing batch fails every call in it with the inner error. A cancelled caller's texts are
@@ -41,7 +42,7 @@ class BatchingEmbedder:
     def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_s: float = 0.001) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
-        self._inner = inner
+        super().__init__(inner)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._queue: list[_Pending] = []
@@ -49,14 +50,6 @@ class BatchingEmbedder:
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self.batches_run = 0  # observable for tests and metrics
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
 
     @property
     def compute(self) -> Any:
@@ -81,8 +74,7 @@ class BatchingEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         unique = {text: i for i, text in enumerate(dict.fromkeys(texts))}
-        inner_embed = getattr(self._inner, "embed_background", self._inner.embed)
-        vectors: npt.NDArray[np.float32] = await inner_embed(list(unique))
+        vectors = await background_embed(self._inner)(list(unique))
         return vectors[[unique[t] for t in texts]]
 
     async def aclose(self) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from core.embedding import Embedder
+from core.embedders.background import background_embed
+from core.embedding import Embedder, EmbedderWrapper
 from core.errors import SwitchboardError
 from core.store.protocol import Store
 
@@ -55,7 +56,7 @@ class VectorLRU:
         return len(self._items)
 
 
-class CachedEmbedder:
+class CachedEmbedder(EmbedderWrapper):
     """Wraps ``inner``; only texts missing from both cache levels reach it (once per distinct text).
 
     ``store`` may be None (LRU only). ``ttl_s`` bounds how long vectors stay in the Store.
@@ -69,18 +70,10 @@ class CachedEmbedder:
         lru_items: int = 4096,
         ttl_s: float | None = 7 * 24 * 3600.0,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._store = store
         self._lru = VectorLRU(lru_items)
         self._ttl_s = ttl_s
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
 
     @property
     def compute(self) -> Any:
@@ -122,9 +115,7 @@ class CachedEmbedder:
         if not missing:
             return out
         keys = list(missing)
-        inner_embed = (
-            getattr(self._inner, "embed_background", self._inner.embed) if background else self._inner.embed
-        )
+        inner_embed = background_embed(self._inner) if background else self._inner.embed
         vectors = await inner_embed([key_text[k] for k in keys])
         for key, vector in zip(keys, vectors, strict=True):
             out[missing[key]] = vector
