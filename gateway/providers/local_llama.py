@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -46,6 +47,29 @@ def free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SMOLLM2_MODEL_NAME = "smollm2-135m-instruct"
+_HEAD_BYTES = 1 << 20
+
+
+def default_model_name(gguf: str) -> str:
+    """The served model's name when none is configured: ``smollm2-135m-instruct`` for the
+    bundled SmolLM2, else ``local:<file stem>:<digest>`` with a digest of the file's size and
+    first MiB (its GGUF header and metadata), so two different files never share a name —
+    callers key caches by it (e.g. the tool KB's enhancements). A missing file gets the stem
+    alone (starting it raises :class:`core.errors.LocalModelError` anyway)."""
+    if gguf == "smollm2":
+        return SMOLLM2_MODEL_NAME
+    path = Path(gguf).expanduser()
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES)
+        size = path.stat().st_size
+    except OSError:
+        return f"local:{path.stem}"
+    digest = hashlib.blake2b(head + str(size).encode(), digest_size=6).hexdigest()
+    return f"local:{path.stem}:{digest}"
+
+
 class LocalLlamaServer:
     """See the module docstring. ``base_url`` ends in ``/v1`` (what the openai client expects)."""
 
@@ -53,7 +77,7 @@ class LocalLlamaServer:
         self,
         gguf: str | Path = "smollm2",
         *,
-        model_name: str = "smollm2-135m-instruct",
+        model_name: str | None = None,
         n_ctx: int = 2048,
         port: int | None = None,
         ready_timeout_s: float = 60.0,
@@ -64,7 +88,7 @@ class LocalLlamaServer:
         clock: Clock | None = None,
     ) -> None:
         self._gguf_spec = str(gguf)
-        self._model_name = model_name
+        self._model_name = model_name or default_model_name(self._gguf_spec)
         self._n_ctx = n_ctx
         self._port = port
         self._ready_timeout_s = ready_timeout_s
