@@ -7,6 +7,17 @@ on the compute thread, new calls queue for the next one, so batches grow with lo
 embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
 one tokenizer call instead of N, and identical texts are embedded once.
 
+A long call (a ``/v1/embeddings`` request with hundreds of inputs) is cut into pieces of at most
+``slice_chars`` (each text counting ``SLICE_TEXT_CHARS`` more: its own model run) and
+``max_batch`` texts, queued one after another: calls that arrive meanwhile go between two
+pieces instead of after the whole request (one model call on the single compute thread would
+make every routing decision and tool search wait for all of it). A piece is always a batch of
+its own, so a short call is not run together with (and held back by) the next piece, and short
+calls and pieces take turns in arrival order; no batch of short calls grows past ``slice_chars``
+either. The pieces'
+vectors are the ones of one call when the inner embedder embeds every text alone (the ONNX one
+does).
+
 ``embed_background`` (bulk work: an index build) skips the queue: its distinct texts go in one
 call to the inner embedder's ``embed_background`` when it has one (the ONNX embedder: slices that
 requests' calls overtake on the compute thread), else to ``embed``.
@@ -30,21 +41,45 @@ from core.embedding import Embedder, EmbedderWrapper
 class _Pending:
     texts: list[str]
     future: asyncio.Future[npt.NDArray[np.float32]]
+    piece: bool = False  # a piece of a long call: always a batch of its own
+
+
+# A piece of a long call: ~20 ms of MiniLM on this CPU (about two short documents' worth of
+# characters per 10 ms, each text's own run counting as ~100 characters), the most a short call
+# waits behind a long one; a hop per piece costs ~0.1 ms of it.
+SLICE_CHARS = 2000
+SLICE_TEXT_CHARS = 100
+
+
+def _cost(text: str) -> int:
+    return len(text) + SLICE_TEXT_CHARS
 
 
 class BatchingEmbedder(EmbedderWrapper):
     """Wraps ``inner``; same vectors as calling it one by one (up to float rounding).
 
     A failing batch fails every call in it with the inner error. A cancelled caller's texts are
-    skipped if its batch has not started. ``aclose`` cancels the flusher and fails queued calls.
+    skipped if its batch has not started; a cancelled long call queues none of its later
+    pieces. ``aclose`` cancels the flusher and fails queued calls. ``slice_chars=None`` turns
+    the cutting of long calls off (one batch per call, however long).
     """
 
-    def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_s: float = 0.001) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.001,
+        slice_chars: int | None = SLICE_CHARS,
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
+        if slice_chars is not None and slice_chars < 1:
+            raise ValueError("slice_chars must be >= 1 (or None)")
         super().__init__(inner)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
+        self._slice_chars = slice_chars
         self._queue: list[_Pending] = []
         self._queued_texts = 0
         self._full = asyncio.Event()
@@ -60,8 +95,34 @@ class BatchingEmbedder(EmbedderWrapper):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        pieces = self._pieces(texts)
+        if pieces is None:
+            return await self._queued(list(texts))
+        vectors = np.concatenate([await self._queued(piece, piece=True) for piece in pieces])
+        row = {text: i for i, text in enumerate(t for piece in pieces for t in piece)}
+        return vectors[[row[t] for t in texts]]
+
+    def _pieces(self, texts: Sequence[str]) -> list[list[str]] | None:
+        """A long call's distinct texts in pieces (see the module docstring); None for a call
+        that fits in one."""
+        budget = self._slice_chars
+        if budget is None or len(texts) == 1:
+            return None
+        if len(texts) <= self._max_batch and sum(_cost(t) for t in texts) <= budget:
+            return None
+        pieces: list[list[str]] = [[]]
+        chars = 0
+        for text in dict.fromkeys(texts):
+            if pieces[-1] and (chars + _cost(text) > budget or len(pieces[-1]) == self._max_batch):
+                pieces.append([])
+                chars = 0
+            pieces[-1].append(text)
+            chars += _cost(text)
+        return pieces
+
+    async def _queued(self, texts: list[str], *, piece: bool = False) -> npt.NDArray[np.float32]:
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(list(texts), future))
+        self._queue.append(_Pending(texts, future, piece))
         self._queued_texts += len(texts)
         if self._queued_texts >= self._max_batch:
             self._full.set()
@@ -103,14 +164,26 @@ class BatchingEmbedder(EmbedderWrapper):
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
-        size = 0
-        while self._queue and (not batch or size + len(self._queue[0].texts) <= self._max_batch):
-            pending = self._queue.pop(0)
-            self._queued_texts -= len(pending.texts)
-            if pending.future.cancelled():
+        size = chars = 0
+        budget = self._slice_chars
+        while self._queue:
+            head = self._queue[0]
+            cost = sum(_cost(t) for t in head.texts) if budget is not None and not head.piece else 0
+            if batch and (
+                head.piece
+                or size + len(head.texts) > self._max_batch
+                or (budget is not None and chars + cost > budget)
+            ):
+                break
+            self._queue.pop(0)
+            self._queued_texts -= len(head.texts)
+            if head.future.cancelled():
                 continue
-            batch.append(pending)
-            size += len(pending.texts)
+            batch.append(head)
+            if head.piece:
+                break
+            size += len(head.texts)
+            chars += cost
         return batch
 
     async def _run(self, batch: list[_Pending]) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from core.embedders.batching import BatchingEmbedder
+from core.embedders.batching import SLICE_CHARS, SLICE_TEXT_CHARS, BatchingEmbedder
 from tests.fakes.embedder import BackgroundCountingEmbedder, CountingEmbedder, fake_vector
 
 TEXTS = [f"prompt number {i}" for i in range(20)]
@@ -72,3 +74,89 @@ async def test_background_calls_fall_back_to_embed_without_a_background_lane() -
     got = await BatchingEmbedder(inner, max_batch=4).embed_background(TEXTS[:6])
     np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in TEXTS[:6]]))
     assert inner.calls == [TEXTS[:6]]
+
+
+class _GatedEmbedder(CountingEmbedder):
+    """Holds every call at ``gate`` until the test opens it; ``entered`` is set by the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.entered.set()
+        await self.gate.wait()
+        return await super().embed(texts)
+
+
+LONG = [f"document {i} " + "words " * 30 for i in range(40)]  # ~200 characters each
+
+
+def _chars(texts: list[str]) -> int:
+    return sum(len(t) + SLICE_TEXT_CHARS for t in texts)
+
+
+async def test_a_long_call_is_cut_into_pieces_within_the_budget() -> None:
+    inner = CountingEmbedder()
+    got = await BatchingEmbedder(inner, max_batch=64).embed(LONG)
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in LONG]))
+    assert len(inner.calls) > 1
+    assert all(_chars(c) <= SLICE_CHARS for c in inner.calls)
+    assert [t for c in inner.calls for t in c] == LONG  # in order, each once
+
+
+async def test_a_long_calls_duplicates_are_embedded_once_and_rows_follow_the_caller() -> None:
+    inner = CountingEmbedder()
+    texts = [*LONG, LONG[3], LONG[0], *LONG[:5]]
+    got = await BatchingEmbedder(inner, max_batch=8).embed(texts)
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in texts]))
+    assert inner.texts_embedded == len(LONG)
+    assert max(len(c) for c in inner.calls) <= 8
+
+
+async def test_a_short_call_goes_between_the_pieces_of_a_long_one() -> None:
+    inner = _GatedEmbedder()
+    batching = BatchingEmbedder(inner)
+    long_call = asyncio.ensure_future(batching.embed(LONG))
+    await inner.entered.wait()  # the first piece is running
+    short_call = asyncio.ensure_future(batching.embed(["a routing prompt"]))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    inner.gate.set()
+    long_got, short_got = await asyncio.gather(long_call, short_call)
+    assert inner.calls[1] == ["a routing prompt"]  # alone, right after the first piece
+    assert len(inner.calls) > 3
+    np.testing.assert_array_equal(long_got, np.stack([fake_vector(t, inner.dim) for t in LONG]))
+    np.testing.assert_array_equal(short_got[0], fake_vector("a routing prompt", inner.dim))
+
+
+async def test_without_slicing_the_short_call_waits_for_the_whole_long_one() -> None:
+    inner = _GatedEmbedder()
+    batching = BatchingEmbedder(inner, slice_chars=None)
+    long_call = asyncio.ensure_future(batching.embed(LONG))
+    await inner.entered.wait()
+    short_call = asyncio.ensure_future(batching.embed(["a routing prompt"]))
+    inner.gate.set()
+    await asyncio.gather(long_call, short_call)
+    assert inner.calls == [LONG, ["a routing prompt"]]
+
+
+async def test_a_cancelled_long_call_queues_no_more_pieces() -> None:
+    inner = _GatedEmbedder()
+    batching = BatchingEmbedder(inner)
+    long_call = asyncio.ensure_future(batching.embed(LONG))
+    await inner.entered.wait()
+    long_call.cancel()
+    inner.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await long_call
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(inner.calls) <= 1
+    assert (await batching.embed(["next"]))[0].tolist() == fake_vector("next", inner.dim).tolist()
+
+
+def test_slice_chars_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="slice_chars"):
+        BatchingEmbedder(CountingEmbedder(), slice_chars=0)
