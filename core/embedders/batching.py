@@ -41,18 +41,21 @@ from core.embedding import Embedder, EmbedderWrapper
 class _Pending:
     texts: list[str]
     future: asyncio.Future[npt.NDArray[np.float32]]
+    chars: int  # the texts' cost in characters (see _cost)
     piece: bool = False  # a piece of a long call: always a batch of its own
 
 
 # A piece of a long call: ~20 ms of MiniLM on this CPU (about two short documents' worth of
 # characters per 10 ms, each text's own run counting as ~100 characters), the most a short call
-# waits behind a long one; a hop per piece costs ~0.1 ms of it.
+# waits behind one long call; a hop per piece costs ~0.1 ms of it. A text counts at most
+# SLICE_TEXT_MAX characters: MiniLM truncates at 256 word pieces (~1,200 characters).
 SLICE_CHARS = 2000
 SLICE_TEXT_CHARS = 100
+SLICE_TEXT_MAX = 1200
 
 
 def _cost(text: str) -> int:
-    return len(text) + SLICE_TEXT_CHARS
+    return min(len(text), SLICE_TEXT_MAX) + SLICE_TEXT_CHARS
 
 
 class BatchingEmbedder(EmbedderWrapper):
@@ -82,6 +85,7 @@ class BatchingEmbedder(EmbedderWrapper):
         self._slice_chars = slice_chars
         self._queue: list[_Pending] = []
         self._queued_texts = 0
+        self._queued_chars = 0
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self.batches_run = 0  # observable for tests and metrics
@@ -122,9 +126,11 @@ class BatchingEmbedder(EmbedderWrapper):
 
     async def _queued(self, texts: list[str], *, piece: bool = False) -> npt.NDArray[np.float32]:
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(texts, future, piece))
+        chars = sum(_cost(t) for t in texts)
+        self._queue.append(_Pending(texts, future, chars, piece))
         self._queued_texts += len(texts)
-        if self._queued_texts >= self._max_batch:
+        self._queued_chars += chars
+        if self._ready():
             self._full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name="embedder-batcher")
@@ -146,10 +152,20 @@ class BatchingEmbedder(EmbedderWrapper):
             if not pending.future.done():
                 pending.future.set_exception(RuntimeError("embedder closed"))
         self._queue.clear()
+        self._queued_texts = self._queued_chars = 0
+
+    def _ready(self) -> bool:
+        """Whether the next batch is full already, so waiting ``max_wait_s`` for company
+        would gain nothing: a piece (never batched) is next, or a batch's worth is queued."""
+        return bool(self._queue) and (
+            self._queue[0].piece
+            or self._queued_texts >= self._max_batch
+            or (self._slice_chars is not None and self._queued_chars >= self._slice_chars)
+        )
 
     async def _flush_loop(self) -> None:
         while self._queue:
-            if self._queued_texts < self._max_batch:
+            if not self._ready():
                 if self._max_wait_s > 0:
                     self._full.clear()
                     try:
@@ -168,22 +184,22 @@ class BatchingEmbedder(EmbedderWrapper):
         budget = self._slice_chars
         while self._queue:
             head = self._queue[0]
-            cost = sum(_cost(t) for t in head.texts) if budget is not None and not head.piece else 0
             if batch and (
                 head.piece
                 or size + len(head.texts) > self._max_batch
-                or (budget is not None and chars + cost > budget)
+                or (budget is not None and chars + head.chars > budget)
             ):
                 break
             self._queue.pop(0)
             self._queued_texts -= len(head.texts)
+            self._queued_chars -= head.chars
             if head.future.cancelled():
                 continue
             batch.append(head)
             if head.piece:
                 break
             size += len(head.texts)
-            chars += cost
+            chars += head.chars
         return batch
 
     async def _run(self, batch: list[_Pending]) -> None:

@@ -35,7 +35,7 @@ import httpx
 
 from core.clock import Clock, SystemClock
 from core.config.models import LocalLlamaDeployment
-from core.embedders.locate import resolve_gguf
+from core.embedders.locate import resolve_gguf, smollm2_gguf_path
 from core.errors import LocalModelError
 
 log = logging.getLogger(__name__)
@@ -48,26 +48,37 @@ def free_loopback_port() -> int:
 
 
 SMOLLM2_MODEL_NAME = "smollm2-135m-instruct"
-_HEAD_BYTES = 1 << 20
+_BLOCK = 1 << 20  # bytes read at each sampled offset
+_SAMPLES = 16  # offsets spread over the file, its first and last MiB among them
 
 
 def default_model_name(gguf: str) -> str:
     """The served model's name when none is configured: ``smollm2-135m-instruct`` for the
-    bundled SmolLM2, else ``local:<file stem>:<digest>`` with a digest of the file's size and
-    first MiB (its GGUF header and metadata), so two different files never share a name —
-    callers key caches by it (e.g. the tool KB's enhancements). A missing file gets the stem
+    bundled SmolLM2 (by name or by its path), else ``local:<file stem>:<digest>``. Callers key
+    caches by it (e.g. the tool KB's enhancements), so two different files must not share a
+    name: the digest covers the size and 16 MiB-blocks spread over the file — the GGUF header
+    and metadata, and weights throughout, so a retrained model written over the same path gets
+    a new name — at the cost of reading 16 MiB, not gigabytes. A missing file gets the stem
     alone (starting it raises :class:`core.errors.LocalModelError` anyway)."""
     if gguf == "smollm2":
         return SMOLLM2_MODEL_NAME
     path = Path(gguf).expanduser()
     try:
-        with path.open("rb") as f:
-            head = f.read(_HEAD_BYTES)
+        if path.resolve() == smollm2_gguf_path().resolve():
+            return SMOLLM2_MODEL_NAME
+    except (LocalModelError, OSError):
+        pass
+    digest = hashlib.blake2b(digest_size=6)
+    try:
         size = path.stat().st_size
+        with path.open("rb") as f:
+            for k in range(_SAMPLES):
+                f.seek(max(0, size - _BLOCK) * k // (_SAMPLES - 1))
+                digest.update(f.read(_BLOCK))
     except OSError:
         return f"local:{path.stem}"
-    digest = hashlib.blake2b(head + str(size).encode(), digest_size=6).hexdigest()
-    return f"local:{path.stem}:{digest}"
+    digest.update(str(size).encode())
+    return f"local:{path.stem}:{digest.hexdigest()}"
 
 
 class LocalLlamaServer:

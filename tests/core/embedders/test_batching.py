@@ -160,3 +160,53 @@ async def test_a_cancelled_long_call_queues_no_more_pieces() -> None:
 def test_slice_chars_must_be_positive() -> None:
     with pytest.raises(ValueError, match="slice_chars"):
         BatchingEmbedder(CountingEmbedder(), slice_chars=0)
+
+
+async def test_pieces_hold_at_most_max_batch_texts() -> None:
+    inner = CountingEmbedder()
+    short = [f"t{i}" for i in range(10)]  # far under the character budget
+    got = await BatchingEmbedder(inner, max_batch=3).embed(short)
+    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in short]))
+    assert [len(c) for c in inner.calls] == [3, 3, 3, 1]
+
+
+async def test_short_calls_are_batched_up_to_the_character_budget() -> None:
+    inner = CountingEmbedder()
+    texts = [f"route this prompt {i} " + "x" * 180 for i in range(30)]  # ~300 characters each
+    batching = BatchingEmbedder(inner, max_batch=64)
+    await asyncio.gather(*(batching.embed([t]) for t in texts))
+    assert len(inner.calls) > 1
+    assert all(_chars(c) <= SLICE_CHARS for c in inner.calls)
+    assert sorted(t for c in inner.calls for t in c) == sorted(texts)
+
+
+async def test_short_calls_queued_behind_a_piece_never_join_it() -> None:
+    inner = _GatedEmbedder()
+    batching = BatchingEmbedder(inner)
+    first = asyncio.ensure_future(batching.embed(["first short call"]))
+    await inner.entered.wait()  # it runs; what follows queues behind it
+    long_call = asyncio.ensure_future(batching.embed(LONG))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the long call's first piece is queued
+    shorts = [asyncio.ensure_future(batching.embed([f"short {i}"])) for i in range(3)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    inner.gate.set()
+    await asyncio.gather(first, long_call, *shorts)
+    pieces = [c for c in inner.calls if any(t in LONG for t in c)]
+    assert all(set(c) <= set(LONG) for c in pieces)  # a piece is a batch of its own
+    assert inner.calls[2] == ["short 0", "short 1", "short 2"]  # right after the first piece
+
+
+@pytest.mark.parametrize("long_call", [False, True], ids=["short-calls", "long-call"])
+async def test_a_full_batch_or_a_piece_does_not_wait_max_wait_s(long_call: bool) -> None:
+    inner = CountingEmbedder()
+    batching = BatchingEmbedder(inner, max_wait_s=30.0)  # a wait would time the test out
+    if long_call:
+        await asyncio.wait_for(batching.embed(LONG), timeout=10)
+    else:
+        # 16 texts of 400 characters (+100 each): exactly four budgets' worth, each batch full
+        texts = [f"route this prompt {i:02d} " + "x" * 379 for i in range(16)]
+        calls = asyncio.gather(*(batching.embed([t]) for t in texts))
+        await asyncio.wait_for(calls, timeout=10)
+    assert len(inner.calls) > 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.embedders.locate import smollm2_gguf_path
 from gateway.providers.local_llama import SMOLLM2_MODEL_NAME, LocalLlamaServer, default_model_name
 
 
@@ -40,3 +41,16 @@ def test_an_explicit_name_wins_and_a_missing_file_gets_its_stem(tmp_path: Path) 
     path = _gguf(tmp_path / "m.gguf", b"x")
     assert LocalLlamaServer(path, model_name="edge-model").model_name == "edge-model"
     assert default_model_name(str(tmp_path / "gone.gguf")) == "local:gone"
+
+
+def test_a_retrained_model_over_the_same_path_gets_a_new_name(tmp_path: Path) -> None:
+    path = tmp_path / "model.gguf"
+    header = b"GGUF" + b"\x01" * (2 << 20)  # metadata and vocabulary: more than a MiB, unchanged
+    path.write_bytes(header + b"\x00" * (6 << 20))
+    before = default_model_name(str(path))
+    path.write_bytes(header + b"\x7f" * (6 << 20))  # same size, every weight changed
+    assert default_model_name(str(path)) != before
+
+
+def test_the_bundled_gguf_by_path_keeps_the_bundled_name() -> None:
+    assert default_model_name(str(smollm2_gguf_path())) == SMOLLM2_MODEL_NAME
