@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import openai
 import pytest
 
+from core.embedders import OnnxMiniLMEmbedder
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway.harness import GatewayServer, fake_config
 
@@ -44,3 +46,22 @@ def test_base64_encoding_matches_floats(server: GatewayServer) -> None:
     b64 = raw.http_response.json()["data"][0]["embedding"]
     decoded = np.frombuffer(base64.b64decode(b64), dtype="<f4")
     assert np.allclose(decoded, floats, atol=1e-6)
+
+
+def test_a_long_request_returns_each_inputs_own_vector_in_order(server: GatewayServer) -> None:
+    """Many long inputs (cut into pieces by the batching embedder), with repeats, while short
+    requests run beside it: every row is its own input's vector, in the request's order."""
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0, timeout=120)
+    distinct = [f"passage {i}: " + "the shipment of invoices and contracts " * 8 for i in range(40)]
+    inputs = [*distinct, distinct[5], distinct[0], *distinct[:3]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        long = pool.submit(client.embeddings.create, model="minilm", input=inputs)
+        shorts = [client.embeddings.create(model="minilm", input=f"route prompt {i}") for i in range(5)]
+        rows = np.array([d.embedding for d in long.result().data])
+    assert [d.index for d in long.result().data] == list(range(len(inputs)))
+    # expected rows from the model itself in this process (the gateway's cache would hand back
+    # whatever the long request stored, right or wrong)
+    alone = dict(zip(distinct, OnnxMiniLMEmbedder.from_models_dir(MODELS).embed_sync(distinct), strict=True))
+    for text, row in zip(inputs, rows, strict=True):
+        assert np.allclose(row, alone[text], atol=1e-5)
+    assert all(len(s.data) == 1 for s in shorts)
