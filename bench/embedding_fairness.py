@@ -7,9 +7,10 @@ ONNX int8 MiniLM on one compute thread) and sends one long call of ``--texts`` p
 (~``--chars`` characters each, all distinct: a RAG ingestion batch) while a client sends a
 one-text call every 20 ms (a distinct prompt each time, so none is a cache hit).
 
-Modes, in alternating rounds: ``sliced`` (the shipped batcher: a long call is cut into pieces of
-``core.embedders.batching.SLICE_CHARS`` and short calls go between them) and ``whole``
-(``slice_chars=None``: the long call is one model call, as before). Prints per mode the long
+Modes, in alternating rounds: ``sliced`` (the shipped batcher: a long call, above
+``core.embedders.batching.LONG_CHARS``, goes to the ONNX embedder's background lane, ~10 ms
+slices that short calls overtake on the compute thread) and ``whole`` (``long_chars=None``: the
+long call is one model call, as before). Prints per mode the long
 call's seconds alone and with the client running, and the short calls' latency during it
 (p50 / p99 / max ms), medians over rounds.
 """
@@ -99,7 +100,7 @@ async def run(models_dir: Path, texts: int, chars: int, rounds: int) -> dict[str
     modes = {
         # the composition of core.embedders.factory.default_embedder, with and without cutting
         "sliced": CachedEmbedder(BatchingEmbedder(onnx, max_wait_s=0.0)),
-        "whole": CachedEmbedder(BatchingEmbedder(onnx, max_wait_s=0.0, slice_chars=None)),
+        "whole": CachedEmbedder(BatchingEmbedder(onnx, max_wait_s=0.0, long_chars=None)),
     }
     await modes["sliced"].embed(paragraphs(8, chars, 999))  # warm-up
     per_mode: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}

@@ -7,16 +7,17 @@ on the compute thread, new calls queue for the next one, so batches grow with lo
 embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
 one tokenizer call instead of N, and identical texts are embedded once.
 
-A long call (a ``/v1/embeddings`` request with hundreds of inputs) is cut into pieces of at most
-``slice_chars`` (each text counting ``SLICE_TEXT_CHARS`` more: its own model run) and
-``max_batch`` texts, queued one after another: calls that arrive meanwhile go between two
-pieces instead of after the whole request (one model call on the single compute thread would
-make every routing decision and tool search wait for all of it). A piece is always a batch of
-its own, so a short call is not run together with (and held back by) the next piece, and short
-calls and pieces take turns in arrival order; no batch of short calls grows past ``slice_chars``
-either. The pieces'
-vectors are the ones of one call when the inner embedder embeds every text alone (the ONNX one
-does).
+A long call (a ``/v1/embeddings`` request with hundreds of inputs, a chat request's own tool set:
+more than ``long_chars`` characters, each text counting ``TEXT_CHARS`` more for its own model
+run, so 20 or more texts always) skips the batches too and goes, as :meth:`embed_background`
+does, to the inner embedder's background lane: the ONNX embedder cuts it into ~10 ms slices that
+short calls (routing classifications, tool searches) overtake on the compute thread, instead of
+one model call that every other embedding of the process waits behind. Its slices stay queued on
+the compute thread, so it loses no time between them when nothing else runs (cutting it into
+pieces that each went through the batches made a 512-text call 16–23 % slower: the compute
+thread idled between pieces). Under a steady stream of short calls it gets the background share
+of the thread (:data:`core.embedders.compute.BACKGROUND_SHARE`). An inner embedder without a
+background lane gets the long call in one batch, as before; ``long_chars=None`` does that always.
 
 ``embed_background`` (bulk work: an index build) skips the queue: its distinct texts go in one
 call to the inner embedder's ``embed_background`` when it has one (the ONNX embedder: slices that
@@ -41,30 +42,26 @@ from core.embedding import Embedder, EmbedderWrapper
 class _Pending:
     texts: list[str]
     future: asyncio.Future[npt.NDArray[np.float32]]
-    chars: int  # the texts' cost in characters (see _cost)
-    piece: bool = False  # a piece of a long call: always a batch of its own
 
 
-# A piece of a long call: ~20 ms of MiniLM on this CPU (about two short documents' worth of
-# characters per 10 ms, each text's own run counting as ~100 characters), the most a short call
-# waits behind one long call; a hop per piece costs ~0.1 ms of it. A text counts at most
-# SLICE_TEXT_MAX characters: MiniLM truncates at 256 word pieces (~1,200 characters).
-SLICE_CHARS = 2000
-SLICE_TEXT_CHARS = 100
-SLICE_TEXT_MAX = 1200
+# A call above this many characters (each text counting TEXT_CHARS more for its own model run,
+# and at most TEXT_MAX: MiniLM truncates at 256 word pieces, ~1,200 characters) is a long call:
+# ~20 ms of MiniLM on this CPU, about two background slices.
+LONG_CHARS = 2000
+TEXT_CHARS = 100
+TEXT_MAX = 1200
 
 
-def _cost(text: str) -> int:
-    return min(len(text), SLICE_TEXT_MAX) + SLICE_TEXT_CHARS
+def _cost(texts: Sequence[str]) -> int:
+    return sum(min(len(t), TEXT_MAX) + TEXT_CHARS for t in texts)
 
 
 class BatchingEmbedder(EmbedderWrapper):
     """Wraps ``inner``; same vectors as calling it one by one (up to float rounding).
 
     A failing batch fails every call in it with the inner error. A cancelled caller's texts are
-    skipped if its batch has not started; a cancelled long call queues none of its later
-    pieces. ``aclose`` cancels the flusher and fails queued calls. ``slice_chars=None`` turns
-    the cutting of long calls off (one batch per call, however long).
+    skipped if its batch has not started. ``aclose`` cancels the flusher and fails queued calls.
+    Long calls go to the inner's background lane (see the module docstring).
     """
 
     def __init__(
@@ -73,19 +70,19 @@ class BatchingEmbedder(EmbedderWrapper):
         *,
         max_batch: int = 64,
         max_wait_s: float = 0.001,
-        slice_chars: int | None = SLICE_CHARS,
+        long_chars: int | None = LONG_CHARS,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
-        if slice_chars is not None and slice_chars < 1:
-            raise ValueError("slice_chars must be >= 1 (or None)")
+        if long_chars is not None and long_chars < 1:
+            raise ValueError("long_chars must be >= 1 (or None)")
         super().__init__(inner)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._slice_chars = slice_chars
+        self._long_chars = long_chars
+        self._background = callable(getattr(inner, "embed_background", None))
         self._queue: list[_Pending] = []
         self._queued_texts = 0
-        self._queued_chars = 0
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self.batches_run = 0  # observable for tests and metrics
@@ -99,42 +96,21 @@ class BatchingEmbedder(EmbedderWrapper):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        pieces = self._pieces(texts)
-        if pieces is None:
-            return await self._queued(list(texts))
-        vectors = np.concatenate([await self._queued(piece, piece=True) for piece in pieces])
-        row = {text: i for i, text in enumerate(t for piece in pieces for t in piece)}
-        return vectors[[row[t] for t in texts]]
-
-    def _pieces(self, texts: Sequence[str]) -> list[list[str]] | None:
-        """A long call's distinct texts in pieces (see the module docstring); None for a call
-        that fits in one."""
-        budget = self._slice_chars
-        if budget is None or len(texts) == 1:
-            return None
-        if len(texts) <= self._max_batch and sum(_cost(t) for t in texts) <= budget:
-            return None
-        pieces: list[list[str]] = [[]]
-        chars = 0
-        for text in dict.fromkeys(texts):
-            if pieces[-1] and (chars + _cost(text) > budget or len(pieces[-1]) == self._max_batch):
-                pieces.append([])
-                chars = 0
-            pieces[-1].append(text)
-            chars += _cost(text)
-        return pieces
-
-    async def _queued(self, texts: list[str], *, piece: bool = False) -> npt.NDArray[np.float32]:
+        if self._is_long(texts):
+            return await self.embed_background(texts)
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
-        chars = sum(_cost(t) for t in texts)
-        self._queue.append(_Pending(texts, future, chars, piece))
+        self._queue.append(_Pending(list(texts), future))
         self._queued_texts += len(texts)
-        self._queued_chars += chars
-        if self._ready():
+        if self._queued_texts >= self._max_batch:
             self._full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name="embedder-batcher")
         return await future
+
+    def _is_long(self, texts: Sequence[str]) -> bool:
+        if self._long_chars is None or not self._background or len(texts) < 2:
+            return False
+        return _cost(texts) > self._long_chars
 
     async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """:meth:`embed` for bulk work, outside the batches (see the module docstring)."""
@@ -152,20 +128,10 @@ class BatchingEmbedder(EmbedderWrapper):
             if not pending.future.done():
                 pending.future.set_exception(RuntimeError("embedder closed"))
         self._queue.clear()
-        self._queued_texts = self._queued_chars = 0
-
-    def _ready(self) -> bool:
-        """Whether the next batch is full already, so waiting ``max_wait_s`` for company
-        would gain nothing: a piece (never batched) is next, or a batch's worth is queued."""
-        return bool(self._queue) and (
-            self._queue[0].piece
-            or self._queued_texts >= self._max_batch
-            or (self._slice_chars is not None and self._queued_chars >= self._slice_chars)
-        )
 
     async def _flush_loop(self) -> None:
         while self._queue:
-            if not self._ready():
+            if self._queued_texts < self._max_batch:
                 if self._max_wait_s > 0:
                     self._full.clear()
                     try:
@@ -180,26 +146,14 @@ class BatchingEmbedder(EmbedderWrapper):
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
-        size = chars = 0
-        budget = self._slice_chars
-        while self._queue:
-            head = self._queue[0]
-            if batch and (
-                head.piece
-                or size + len(head.texts) > self._max_batch
-                or (budget is not None and chars + head.chars > budget)
-            ):
-                break
-            self._queue.pop(0)
-            self._queued_texts -= len(head.texts)
-            self._queued_chars -= head.chars
-            if head.future.cancelled():
+        size = 0
+        while self._queue and (not batch or size + len(self._queue[0].texts) <= self._max_batch):
+            pending = self._queue.pop(0)
+            self._queued_texts -= len(pending.texts)
+            if pending.future.cancelled():
                 continue
-            batch.append(head)
-            if head.piece:
-                break
-            size += len(head.texts)
-            chars += head.chars
+            batch.append(pending)
+            size += len(pending.texts)
         return batch
 
     async def _run(self, batch: list[_Pending]) -> None:

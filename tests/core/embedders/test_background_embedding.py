@@ -60,6 +60,22 @@ async def test_a_request_does_not_wait_for_a_build_embedding(prepared_models_dir
     np.testing.assert_allclose(vectors[::40], reference.embed_sync(bulk_texts[::40]), atol=1e-6)
 
 
+async def test_a_short_call_does_not_wait_for_a_long_request_call(prepared_models_dir: Path) -> None:
+    # a /v1/embeddings request with many inputs through the gateway's composition: the batching
+    # layer hands it to the background lane, so a routing embedding issued after it goes first
+    embedder = default_embedder(prepared_models_dir, None)
+    long_texts = [f"{p} (input {i})" for i in range(2) for p in PROMPTS]
+    long_call = asyncio.ensure_future(embedder.embed(long_texts))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    short = await embedder.embed(["route this: what is the weather in Paris tomorrow?"])
+    assert not long_call.done(), "the short call waited for the whole long call"
+    vectors = await long_call
+    assert short.shape == (1, embedder.dim)
+    reference = OnnxMiniLMEmbedder.from_models_dir(prepared_models_dir)
+    np.testing.assert_allclose(vectors[::25], reference.embed_sync(long_texts[::25]), atol=1e-6)
+
+
 async def test_a_cancelled_build_embedding_runs_none_of_its_queued_slices(prepared_models_dir: Path) -> None:
     ticks = itertools.count()
     compute = ComputeThread(clock=lambda: float(next(ticks)))  # two reads per call it runs
