@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.tools_rebuild_latency import latency_summary
 from core.embedders.manifest import default_models_dir
 
 PERIOD_S = 0.02
@@ -45,18 +46,6 @@ def paragraphs(n: int, chars: int, seed: int) -> list[str]:
             words.append(rng.choice(WORDS))
         out.append(" ".join(words))
     return out
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ms = sorted(v * 1000 for v in values)
-    return {
-        "n": len(ms),
-        "p50_ms": round(statistics.median(ms), 2),
-        "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 2),
-        "max_ms": round(ms[-1], 2),
-    }
 
 
 async def _round(embedder: Any, texts: int, chars: int, seed: int) -> dict[str, Any]:
@@ -113,7 +102,7 @@ async def run(models_dir: Path, texts: int, chars: int, rounds: int) -> dict[str
         compute.shutdown()
     out: dict[str, Any] = {"texts": texts, "chars": chars, "rounds": rounds}
     for mode, results in per_mode.items():
-        summaries = [_summary(x["short"]) for x in results]
+        summaries = [latency_summary(x["short"]) for x in results]
         out[mode] = {
             "long_call_alone_s": round(statistics.median(x["alone_s"] for x in results), 2),
             "long_call_with_client_s": round(statistics.median(x["busy_s"] for x in results), 2),

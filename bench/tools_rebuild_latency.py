@@ -50,7 +50,8 @@ class _RequestLaneOnly:
         return await self._inner.embed(texts)
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def latency_summary(values: list[float]) -> dict[str, float]:
+    """n, p50 / p99 / max in ms of latencies in seconds (also used by bench.embedding_fairness)."""
     if not values:
         return {"n": 0}
     ms = sorted(v * 1000 for v in values)
@@ -140,7 +141,7 @@ def _merge(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
     for phase in ("idle", "during"):
         for kind in ("search", "embed"):
-            per_round = [_summary(r[phase][kind]) for r in rounds]
+            per_round = [latency_summary(r[phase][kind]) for r in rounds]
             out[f"{kind}_{phase}"] = {
                 key: round(statistics.median(s[key] for s in per_round), 2)
                 for key in ("p50_ms", "p99_ms", "max_ms")
