@@ -7,10 +7,10 @@ ONNX int8 MiniLM on one compute thread) and sends one long call of ``--texts`` p
 (~``--chars`` characters each, all distinct: a RAG ingestion batch) while a client sends a
 one-text call every 20 ms (a distinct prompt each time, so none is a cache hit).
 
-Modes, in alternating rounds: ``sliced`` (the shipped batcher: a long call, above
-``core.embedders.batching.LONG_CHARS``, goes to the ONNX embedder's background lane, ~10 ms
-slices that short calls overtake on the compute thread) and ``whole`` (``long_chars=None``: the
-long call is one model call, as before). Prints per mode the long
+Modes, in alternating rounds: ``sliced`` (the long call as ``/v1/embeddings`` makes it,
+``core.embedders.background.embed_many``: a bulk call goes to the ONNX embedder's background lane,
+~10 ms slices that short calls overtake on the compute thread) and ``whole`` (``embed``: the long
+call is one model call, as before session 12). Prints per mode the long
 call's seconds alone and with the client running, and the short calls' latency during it
 (p50 / p99 / max ms), medians over rounds.
 """
@@ -48,10 +48,10 @@ def paragraphs(n: int, chars: int, seed: int) -> list[str]:
     return out
 
 
-async def _round(embedder: Any, texts: int, chars: int, seed: int) -> dict[str, Any]:
+async def _round(embedder: Any, long_call: Any, texts: int, chars: int, seed: int) -> dict[str, Any]:
     alone_texts = paragraphs(texts, chars, seed)
     start = time.perf_counter()
-    await embedder.embed(alone_texts)
+    await long_call(alone_texts)
     alone_s = time.perf_counter() - start
 
     long_texts = paragraphs(texts, chars, seed + 1)
@@ -71,7 +71,7 @@ async def _round(embedder: Any, texts: int, chars: int, seed: int) -> dict[str, 
     await asyncio.sleep(0.1)
     latencies.clear()  # only the calls made while the long one runs
     start = time.perf_counter()
-    await embedder.embed(long_texts)
+    await long_call(long_texts)
     busy_s = time.perf_counter() - start
     done.set()
     await runner
@@ -79,25 +79,25 @@ async def _round(embedder: Any, texts: int, chars: int, seed: int) -> dict[str, 
 
 
 async def run(models_dir: Path, texts: int, chars: int, rounds: int) -> dict[str, Any]:
-    from core.embedders.batching import BatchingEmbedder
-    from core.embedders.cache import CachedEmbedder
+    from core.embedders import default_embedder
+    from core.embedders.background import embed_many
     from core.embedders.compute import ComputeThread
-    from core.embedders.onnx_embedder import OnnxMiniLMEmbedder
 
     compute = ComputeThread()
-    onnx = OnnxMiniLMEmbedder.from_models_dir(models_dir, compute=compute)
-    modes = {
-        # the composition of core.embedders.factory.default_embedder, with and without cutting
-        "sliced": CachedEmbedder(BatchingEmbedder(onnx, max_wait_s=0.0)),
-        "whole": CachedEmbedder(BatchingEmbedder(onnx, max_wait_s=0.0, long_chars=None)),
+    embedder = default_embedder(models_dir, compute=compute)  # the gateway's composition
+    modes: dict[str, Any] = {
+        "sliced": lambda texts: embed_many(embedder, texts),  # what /v1/embeddings does
+        "whole": embedder.embed,  # before session 12
     }
-    await modes["sliced"].embed(paragraphs(8, chars, 999))  # warm-up
+    await embedder.embed(paragraphs(8, chars, 999))  # warm-up
     per_mode: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     try:
         for r in range(rounds):
             order = list(modes) if r % 2 == 0 else list(modes)[::-1]
             for mode in order:
-                per_mode[mode].append(await _round(modes[mode], texts, chars, seed=10 * r + len(mode)))
+                per_mode[mode].append(
+                    await _round(embedder, modes[mode], texts, chars, seed=10 * r + len(mode))
+                )
     finally:
         compute.shutdown()
     out: dict[str, Any] = {"texts": texts, "chars": chars, "rounds": rounds}

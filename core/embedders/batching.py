@@ -7,18 +7,6 @@ on the compute thread, new calls queue for the next one, so batches grow with lo
 embedder adds at most ``max_wait_s``. One call per batch means one hop to the compute thread and
 one tokenizer call instead of N, and identical texts are embedded once.
 
-A long call (a ``/v1/embeddings`` request with hundreds of inputs, a chat request's own tool set:
-more than ``long_chars`` characters, each text counting ``TEXT_CHARS`` more for its own model
-run, so 20 or more texts always) skips the batches too and goes, as :meth:`embed_background`
-does, to the inner embedder's background lane: the ONNX embedder cuts it into ~10 ms slices that
-short calls (routing classifications, tool searches) overtake on the compute thread, instead of
-one model call that every other embedding of the process waits behind. Its slices stay queued on
-the compute thread, so it loses no time between them when nothing else runs (cutting it into
-pieces that each went through the batches made a 512-text call 16–23 % slower: the compute
-thread idled between pieces). Under a steady stream of short calls it gets the background share
-of the thread (:data:`core.embedders.compute.BACKGROUND_SHARE`). An inner embedder without a
-background lane gets the long call in one batch, as before; ``long_chars=None`` does that always.
-
 ``embed_background`` (bulk work: an index build) skips the queue: its distinct texts go in one
 call to the inner embedder's ``embed_background`` when it has one (the ONNX embedder: slices that
 requests' calls overtake on the compute thread), else to ``embed``.
@@ -44,43 +32,19 @@ class _Pending:
     future: asyncio.Future[npt.NDArray[np.float32]]
 
 
-# A call above this many characters (each text counting TEXT_CHARS more for its own model run,
-# and at most TEXT_MAX: MiniLM truncates at 256 word pieces, ~1,200 characters) is a long call:
-# ~20 ms of MiniLM on this CPU, about two background slices.
-LONG_CHARS = 2000
-TEXT_CHARS = 100
-TEXT_MAX = 1200
-
-
-def _cost(texts: Sequence[str]) -> int:
-    return sum(min(len(t), TEXT_MAX) + TEXT_CHARS for t in texts)
-
-
 class BatchingEmbedder(EmbedderWrapper):
     """Wraps ``inner``; same vectors as calling it one by one (up to float rounding).
 
     A failing batch fails every call in it with the inner error. A cancelled caller's texts are
     skipped if its batch has not started. ``aclose`` cancels the flusher and fails queued calls.
-    Long calls go to the inner's background lane (see the module docstring).
     """
 
-    def __init__(
-        self,
-        inner: Embedder,
-        *,
-        max_batch: int = 64,
-        max_wait_s: float = 0.001,
-        long_chars: int | None = LONG_CHARS,
-    ) -> None:
+    def __init__(self, inner: Embedder, *, max_batch: int = 64, max_wait_s: float = 0.001) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
-        if long_chars is not None and long_chars < 1:
-            raise ValueError("long_chars must be >= 1 (or None)")
         super().__init__(inner)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._long_chars = long_chars
-        self._background = callable(getattr(inner, "embed_background", None))
         self._queue: list[_Pending] = []
         self._queued_texts = 0
         self._full = asyncio.Event()
@@ -96,8 +60,6 @@ class BatchingEmbedder(EmbedderWrapper):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._is_long(texts):
-            return await self.embed_background(texts)
         future: asyncio.Future[npt.NDArray[np.float32]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(list(texts), future))
         self._queued_texts += len(texts)
@@ -106,11 +68,6 @@ class BatchingEmbedder(EmbedderWrapper):
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name="embedder-batcher")
         return await future
-
-    def _is_long(self, texts: Sequence[str]) -> bool:
-        if self._long_chars is None or not self._background or len(texts) < 2:
-            return False
-        return _cost(texts) > self._long_chars
 
     async def embed_background(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """:meth:`embed` for bulk work, outside the batches (see the module docstring)."""

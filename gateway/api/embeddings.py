@@ -1,7 +1,9 @@
 """POST /v1/embeddings — served by the config's ``embeddings`` deployments.
 
 ``local_embedding`` uses engineer C's ``core.embedders.default_embedder`` (ONNX int8
-all-MiniLM-L6-v2, cached and micro-batched), loaded on the first request, never at startup.
+all-MiniLM-L6-v2, cached and micro-batched), loaded on the first request, never at startup; a
+request of many inputs runs as background slices that the process's routing and tool-search
+embeddings overtake (``core.embedders.background.embed_many``).
 ``openai_embedding`` forwards to an OpenAI-compatible ``/embeddings`` endpoint over the shared pool.
 """
 
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.config.models import LocalEmbeddingDeployment, OpenAIEmbeddingDeployment
+from core.embedders.background import embed_many
 from core.errors import InvalidRequestError, SwitchboardError, UnknownModelError
 from core.wire import Usage
 from gateway.api.common import admit, runtime_of, settle
@@ -37,7 +40,7 @@ async def _local(rt: Runtime, texts: list[str], body: dict[str, Any]) -> list[An
     if dims is not None and dims != embedder.dim:
         raise InvalidRequestError(f"This model has {embedder.dim} dimensions; 'dimensions' cannot change it.",
                                   param="dimensions")
-    vectors = await embedder.embed(texts)
+    vectors = await embed_many(embedder, texts)  # a bulk request yields to routing and searches
     if body.get("encoding_format") == "base64":
         return [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in vectors]
     return list(vectors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,3 +66,23 @@ def test_a_long_request_returns_each_inputs_own_vector_in_order(server: GatewayS
     for text, row in zip(inputs, rows, strict=True):
         assert np.allclose(row, alone[text], atol=1e-5)
     assert all(len(s.data) == 1 for s in shorts)
+
+
+def test_short_requests_are_answered_while_a_bulk_one_runs(server: GatewayServer) -> None:
+    """A request of many inputs runs as background slices that other embeddings overtake: one-input
+    requests sent while it runs are answered before it ends (before session 12 each of them
+    waited for the whole bulk call, so at most the first one or two could finish before its
+    response)."""
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0, timeout=300)
+    bulk = [f"bulk passage {i}: " + "invoices and shipments " * 5 for i in range(300)]  # ~45 KB
+    answered_first = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        long = pool.submit(client.embeddings.create, model="minilm", input=bulk)
+        time.sleep(0.3)  # the bulk request is being embedded (300 model runs in all)
+        for i in range(200):
+            if long.done():
+                break
+            client.embeddings.create(model="minilm", input=f"route prompt {i} about the weather")
+            answered_first += not long.done()
+        assert len(long.result().data) == len(bulk)
+    assert answered_first >= 5

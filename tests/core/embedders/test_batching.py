@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from core.embedders.batching import LONG_CHARS, TEXT_CHARS, BatchingEmbedder
+from core.embedders.batching import BatchingEmbedder
 from tests.fakes.embedder import BackgroundCountingEmbedder, CountingEmbedder, fake_vector
 
 TEXTS = [f"prompt number {i}" for i in range(20)]
@@ -72,60 +72,3 @@ async def test_background_calls_fall_back_to_embed_without_a_background_lane() -
     got = await BatchingEmbedder(inner, max_batch=4).embed_background(TEXTS[:6])
     np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in TEXTS[:6]]))
     assert inner.calls == [TEXTS[:6]]
-
-
-LONG = [f"document {i} " + "words " * 30 for i in range(40)]  # ~200 characters each
-
-
-async def test_a_long_call_goes_to_the_inner_background_lane_with_its_rows_in_order() -> None:
-    inner = BackgroundCountingEmbedder()
-    texts = [*LONG, LONG[3], LONG[0], *LONG[:5]]
-    assert sum(len(t) + TEXT_CHARS for t in texts) > LONG_CHARS
-    got = await BatchingEmbedder(inner).embed(texts)
-    np.testing.assert_array_equal(got, np.stack([fake_vector(t, inner.dim) for t in texts]))
-    assert inner.background_calls == [LONG]  # once, each distinct text once
-    assert inner.calls == []
-
-
-@pytest.mark.parametrize(
-    ("texts", "long"),
-    [
-        (["one text " * 400], False),  # a single text is never a long call
-        ([f"t{i}" for i in range(19)], False),  # 1,947 counted characters
-        ([f"t{i}" for i in range(20)], True),  # 2,050: each text counts its own run
-        ([f"t{i}" for i in range(65)], True),
-        (["x" * 800, "y" * 800], False),  # 1,800 counted characters
-        (["x" * 900, "y" * 900, "z"], True),  # 2,101
-        (["x" * 5000, "y" * 500], False),  # a text counts at most TEXT_MAX: 1,300 + 600
-    ],
-    ids=["one-text", "19-short", "20-short", "65-short", "under-budget", "over-budget", "capped-text"],
-)
-async def test_what_counts_as_a_long_call(texts: list[str], long: bool) -> None:
-    inner = BackgroundCountingEmbedder()
-    await BatchingEmbedder(inner, max_batch=64).embed(texts)
-    assert bool(inner.background_calls) is long
-    assert bool(inner.calls) is not long
-
-
-async def test_a_short_call_is_never_batched_with_a_long_one() -> None:
-    inner = BackgroundCountingEmbedder()
-    batching = BatchingEmbedder(inner)
-    long_got, short_got = await asyncio.gather(batching.embed(LONG), batching.embed(["a routing prompt"]))
-    assert inner.calls == [["a routing prompt"]]
-    assert inner.background_calls == [LONG]
-    np.testing.assert_array_equal(short_got[0], fake_vector("a routing prompt", inner.dim))
-    np.testing.assert_array_equal(long_got, np.stack([fake_vector(t, inner.dim) for t in LONG]))
-
-
-async def test_without_a_background_lane_or_with_long_chars_none_a_long_call_is_one_batch() -> None:
-    plain = CountingEmbedder()
-    await BatchingEmbedder(plain).embed(LONG)
-    assert plain.calls == [LONG]
-    lanes = BackgroundCountingEmbedder()
-    await BatchingEmbedder(lanes, long_chars=None).embed(LONG)
-    assert lanes.calls == [LONG] and lanes.background_calls == []
-
-
-def test_long_chars_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="long_chars"):
-        BatchingEmbedder(CountingEmbedder(), long_chars=0)
