@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,12 +46,20 @@ async def test_background_embedding_gives_the_same_vectors_in_the_callers_order(
     assert (await onnx.embed_background([])).shape == (0, onnx.dim)
 
 
-async def test_a_request_does_not_wait_for_a_build_embedding(prepared_models_dir: Path) -> None:
-    # the gateway's composition (cache -> batching -> ONNX), the KB's view of it for builds
+@pytest.mark.parametrize(
+    "bulk_call",
+    [
+        lambda embedder, texts: BackgroundEmbedder(embedder).embed(texts),  # the KB's index builds
+        embed_many,  # a /v1/embeddings request with many inputs
+    ],
+    ids=["index-build", "bulk-request"],
+)
+async def test_a_request_does_not_wait_for_bulk_embedding(prepared_models_dir: Path, bulk_call: Any) -> None:
+    # the gateway's composition (cache -> batching -> ONNX); a routing embedding issued after
+    # the bulk call goes first
     embedder = default_embedder(prepared_models_dir, None)
-    build = BackgroundEmbedder(embedder)
     bulk_texts = [f"{p} (copy {i})" for i in range(2) for p in PROMPTS]
-    bulk = asyncio.ensure_future(build.embed(bulk_texts))
+    bulk = asyncio.ensure_future(bulk_call(embedder, bulk_texts))
     for _ in range(10):  # the bulk call reaches the compute thread as queued slices
         await asyncio.sleep(0)
     request = await embedder.embed(["what is the weather in Paris tomorrow?"])
@@ -59,22 +68,6 @@ async def test_a_request_does_not_wait_for_a_build_embedding(prepared_models_dir
     assert request.shape == (1, embedder.dim)
     reference = OnnxMiniLMEmbedder.from_models_dir(prepared_models_dir)
     np.testing.assert_allclose(vectors[::40], reference.embed_sync(bulk_texts[::40]), atol=1e-6)
-
-
-async def test_a_short_call_does_not_wait_for_a_bulk_request(prepared_models_dir: Path) -> None:
-    # a /v1/embeddings request with many inputs through the gateway's composition, as its
-    # handler embeds it (embed_many): a routing embedding issued after it goes first
-    embedder = default_embedder(prepared_models_dir, None)
-    long_texts = [f"{p} (input {i})" for i in range(2) for p in PROMPTS]
-    long_call = asyncio.ensure_future(embed_many(embedder, long_texts))
-    for _ in range(10):
-        await asyncio.sleep(0)
-    short = await embedder.embed(["route this: what is the weather in Paris tomorrow?"])
-    assert not long_call.done(), "the short call waited for the whole long call"
-    vectors = await long_call
-    assert short.shape == (1, embedder.dim)
-    reference = OnnxMiniLMEmbedder.from_models_dir(prepared_models_dir)
-    np.testing.assert_allclose(vectors[::25], reference.embed_sync(long_texts[::25]), atol=1e-6)
 
 
 async def test_a_cancelled_build_embedding_runs_none_of_its_queued_slices(prepared_models_dir: Path) -> None:
